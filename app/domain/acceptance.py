@@ -1,0 +1,85 @@
+"""Rules for the decision at the window: which materials allow which decision.
+
+Pure functions over the item's checklist and the recorded material states; they return
+every problem at once (in Chinese) so the clerk can fix them together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from app.domain.case import Decision, MaterialState, MaterialStatus
+from app.domain.catalogue import ItemKind, Material, Necessity
+
+_SATISFIED = {MaterialStatus.RECEIVED, MaterialStatus.SHARED, MaterialStatus.COMMITMENT}
+MIN_REASON_LEN = 4
+
+
+def check_materials(checklist: Sequence[Material], states: Sequence[MaterialState],
+                    *, today: dt.date) -> list[str]:
+    """Problems with the recorded states themselves, whatever the decision."""
+    problems: list[str] = []
+    by_id = {m.id: m for m in checklist}
+    seen: set[str] = set()
+    for s in states:
+        m = by_id.get(s.material_id)
+        if m is None:
+            problems.append(f"材料“{s.name}”不在本事项的材料清单中。")
+            continue
+        if s.material_id in seen:
+            problems.append(f"材料“{m.name}”记录了两次。")
+        seen.add(s.material_id)
+        if s.status is MaterialStatus.FAULTY and not s.fault.strip():
+            problems.append(f"材料“{m.name}”标为有误，请写明问题所在（将打印在补正告知书上）。")
+        if s.status is MaterialStatus.DEFERRED:
+            if not m.deferrable:
+                problems.append(f"材料“{m.name}”不在容缺受理范围内。")
+            if s.deferred_until is None or s.deferred_until <= today:
+                problems.append(f"容缺材料“{m.name}”需要填写晚于今天的补交日期。")
+        if s.status is MaterialStatus.COMMITMENT and not m.commitment:
+            problems.append(f"材料“{m.name}”不适用告知承诺。")
+        if s.status is MaterialStatus.RECEIVED and s.copies_received < 0:
+            problems.append(f"材料“{m.name}”的份数不能为负数。")
+    for m in checklist:
+        if m.necessity is not Necessity.OPTIONAL and m.id not in seen:
+            problems.append(f"材料“{m.name}”尚未核验，请标明已收取、缺失或其他情况。")
+    return problems
+
+
+def check_decision(decision: Decision, kind: ItemKind, checklist: Sequence[Material],
+                   states: Sequence[MaterialState], reason: str, *,
+                   today: dt.date) -> list[str]:
+    """Every reason ``decision`` cannot be taken now; empty when it can."""
+    if decision is Decision.REJECT:
+        # A refusal is about the application, not the paper: the materials may be anything.
+        if len(reason.strip()) < MIN_REASON_LEN:
+            return ["不予受理必须写明理由。"]
+        return []
+    problems = check_materials(checklist, states, today=today)
+    required = {m.id for m in checklist if m.necessity is not Necessity.OPTIONAL}
+    by_status: dict[MaterialStatus, list[MaterialState]] = {}
+    for s in states:
+        by_status.setdefault(s.status, []).append(s)
+    lacking = [s for s in states if s.material_id in required
+               and s.status in (MaterialStatus.MISSING, MaterialStatus.FAULTY)]
+    deferred = by_status.get(MaterialStatus.DEFERRED, [])
+    if decision is Decision.CORRECTION:
+        if not lacking:
+            problems.append("没有缺失或有误的必要材料，无需补正。")
+        return problems
+    if lacking:
+        names = "、".join(s.name for s in lacking)
+        problems.append(f"以下必要材料缺失或有误，应一次性告知补正：{names}。")
+    if decision is Decision.ACCEPT_DEFERRED:
+        if not deferred:
+            problems.append("没有容缺后补的材料，请直接受理。")
+    elif deferred:
+        problems.append("有容缺后补的材料，应选择容缺受理。")
+    if decision is Decision.ON_THE_SPOT and kind is not ItemKind.ON_THE_SPOT:
+        problems.append("承诺件不能当场办结，请选择受理。")
+    return problems
+
+
+def satisfied(state: MaterialState) -> bool:
+    return state.status in _SATISFIED

@@ -1,0 +1,466 @@
+"""Reading and writing catalogue files (``docs/catalogue-format.md``, format_version 1).
+
+The reader checks the whole document and collects *every* problem, each naming the item,
+the field and what is wrong, so an administrator can fix a file in one pass. Nothing is
+returned unless the whole file is valid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from app.domain.catalogue import (
+    Bundle,
+    Catalogue,
+    Category,
+    Department,
+    Fee,
+    ItemKind,
+    Level,
+    LimitUnit,
+    Material,
+    MaterialForm,
+    MaterialSource,
+    Necessity,
+    Scenario,
+    ServiceItem,
+    TimeLimit,
+)
+
+FORMAT_NAME = "yichuang-catalogue"
+FORMAT_VERSION = 1
+MAX_CODE_LEN = 64
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+E = TypeVar("E", bound=StrEnum)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueIssue:
+    """One problem in a catalogue file: where (item), which field, what is wrong."""
+
+    where: str
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        place = f"{self.where}，" if self.where else ""
+        fld = f"字段 {self.field}：" if self.field else ""
+        return f"{place}{fld}{self.problem}"
+
+
+class CatalogueFileError(ValueError):
+    """The file is not a valid catalogue; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[CatalogueIssue]) -> None:
+        self.issues = issues
+        head = str(issues[0]) if issues else "目录文件无效"
+        more = f"（共{len(issues)}处问题）" if len(issues) > 1 else ""
+        super().__init__(head + more)
+
+
+class _Reader:
+    """Collects issues while reading fields of one JSON object."""
+
+    def __init__(self, issues: list[CatalogueIssue], where: str, obj: Any, prefix: str = ""):
+        self.issues = issues
+        self.where = where
+        self.prefix = prefix
+        self.ok = isinstance(obj, dict)
+        self.obj: dict[str, Any] = obj if isinstance(obj, dict) else {}
+        if not self.ok:
+            self.issue("", f"应为对象（{{…}}），实际是{_json_type(obj)}")
+
+    def issue(self, name: str, problem: str) -> None:
+        fld = f"{self.prefix}{name}" if name else self.prefix.rstrip(".")
+        self.issues.append(CatalogueIssue(self.where, fld, problem))
+
+    def child(self, name: str, obj: Any) -> _Reader:
+        return _Reader(self.issues, self.where, obj, f"{self.prefix}{name}.")
+
+    def _get(self, name: str, required: bool) -> Any:
+        if name not in self.obj or self.obj[name] is None:
+            if required and self.ok:
+                self.issue(name, "缺少必填字段")
+            return None
+        return self.obj[name]
+
+    def text(self, name: str, *, required: bool = False, max_len: int = 4000) -> str:
+        value = self._get(name, required)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            self.issue(name, f"应为文本，实际是{_json_type(value)}")
+            return ""
+        value = value.strip()
+        if required and not value:
+            self.issue(name, "不能为空")
+        if len(value) > max_len:
+            self.issue(name, f"长度{len(value)}超过上限{max_len}")
+        return value
+
+    def integer(self, name: str, *, default: int, low: int, high: int,
+                required: bool = False) -> int:
+        value = self._get(name, required)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.issue(name, f"应为整数，实际是{_json_type(value)}")
+            return default
+        if not low <= value <= high:
+            self.issue(name, f"数值{value}超出范围（{low}-{high}）")
+            return default
+        return value
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        value = self._get(name, False)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.issue(name, f"应为 true 或 false，实际是{_json_type(value)}")
+            return default
+        return value
+
+    def enum(self, name: str, kind: type[E], *, default: E | None = None) -> E:
+        value = self._get(name, default is None)
+        allowed = "、".join(e.value for e in kind)
+        if value is None:
+            return default if default is not None else next(iter(kind))
+        try:
+            return kind(value)
+        except ValueError:
+            self.issue(name, f"值“{value}”无效，应为以下之一：{allowed}")
+            return default if default is not None else next(iter(kind))
+
+    def date(self, name: str) -> dt.date | None:
+        value = self._get(name, False)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.issue(name, f"应为日期文本 YYYY-MM-DD，实际是{_json_type(value)}")
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.issue(name, f"日期“{value}”无效，应为 YYYY-MM-DD")
+            return None
+
+    def array(self, name: str, *, required: bool = False) -> list[Any]:
+        value = self._get(name, required)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.issue(name, f"应为数组（[…]），实际是{_json_type(value)}")
+            return []
+        return value
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        out = []
+        for i, v in enumerate(self.array(name)):
+            if isinstance(v, str) and v.strip():
+                out.append(v.strip())
+            else:
+                self.issue(f"{name}[{i}]", "应为非空文本")
+        return tuple(out)
+
+
+def _json_type(value: Any) -> str:
+    return {
+        dict: "对象", list: "数组", str: "文本", bool: "布尔值", int: "数字",
+        float: "数字", type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def parse_catalogue_bytes(data: bytes) -> Catalogue:
+    """Parse a catalogue file's bytes; raise CatalogueFileError with every problem."""
+    if len(data) > MAX_FILE_BYTES:
+        raise CatalogueFileError([CatalogueIssue("", "", "文件超过50MB，不像是事项目录文件")])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CatalogueFileError([CatalogueIssue(
+            "", "", f"文件不是UTF-8编码（第{exc.start}字节附近），请用UTF-8另存后再导入")
+        ]) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CatalogueFileError([CatalogueIssue(
+            "", "", f"不是有效的JSON：第{exc.lineno}行第{exc.colno}列，{exc.msg}")
+        ]) from None
+    return parse_catalogue(doc)
+
+
+def parse_catalogue(doc: Any) -> Catalogue:
+    """Build a Catalogue from an already-decoded JSON document."""
+    issues: list[CatalogueIssue] = []
+    top = _Reader(issues, "文件", doc)
+    if not top.ok:
+        raise CatalogueFileError(issues)
+    if doc.get("format") != FORMAT_NAME:
+        top.issue("format", f"应为“{FORMAT_NAME}”，这不是一窗通事项目录文件")
+        raise CatalogueFileError(issues)
+    if doc.get("format_version") != FORMAT_VERSION:
+        top.issue("format_version",
+                  f"不支持的格式版本“{doc.get('format_version')}”，本程序支持 {FORMAT_VERSION}")
+        raise CatalogueFileError(issues)
+    version = top.text("version", required=True, max_len=64)
+    published_at = top.date("published_at")
+    publisher = top.text("publisher", max_len=200)
+    raw_items = top.array("items", required=True)
+    if "items" in doc and not raw_items and isinstance(doc.get("items"), list):
+        top.issue("items", "至少要有一个事项")
+
+    items: list[ServiceItem] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_items):
+        item = _parse_item(raw, index, issues)
+        if item is None:
+            continue
+        if item.code in seen:
+            issues.append(CatalogueIssue(
+                f"第{index + 1}个事项（{item.code}）", "code",
+                f"事项编码重复，与第{seen[item.code] + 1}个事项相同"))
+            continue
+        seen[item.code] = index
+        items.append(item)
+
+    bundles = _parse_bundles(top.array("bundles"), {i.code for i in items}, set(seen), issues)
+    if issues:
+        raise CatalogueFileError(issues)
+    return Catalogue(version=version, items=tuple(items), bundles=tuple(bundles),
+                     published_at=published_at, publisher=publisher)
+
+
+def _item_label(raw: Any, index: int) -> str:
+    if isinstance(raw, dict):
+        code = raw.get("code") if isinstance(raw.get("code"), str) else ""
+        name = raw.get("name") if isinstance(raw.get("name"), str) else ""
+        if code or name:
+            return f"第{index + 1}个事项（{code or '无编码'} {name}）".replace(" ）", "）")
+    return f"第{index + 1}个事项"
+
+
+def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue]) -> ServiceItem | None:
+    before = len(issues)
+    r = _Reader(issues, _item_label(raw, index), raw)
+    if not r.ok:
+        return None
+    code = r.text("code", required=True, max_len=MAX_CODE_LEN)
+    if code and any(c.isspace() for c in code):
+        r.issue("code", "事项编码不能包含空格")
+    name = r.text("name", required=True, max_len=200)
+    dept_r = r.child("department", r._get("department", True))
+    department = Department(dept_r.text("name", required=True, max_len=200),
+                            dept_r.text("code", max_len=64)) if dept_r.ok else Department("")
+    category = r.enum("category", Category)
+    level = r.enum("level", Level)
+    kind = r.enum("kind", ItemKind)
+    legal = _parse_limit(r, "legal_limit")
+    promised = _parse_limit(r, "promised_limit")
+    if legal and promised and legal.unit == promised.unit and promised.value > legal.value:
+        r.issue("promised_limit",
+                f"承诺时限{promised}不能长于法定时限{legal}")
+    if kind is ItemKind.PROMISED and promised is not None and promised.value == 0:
+        r.issue("promised_limit", "承诺件的承诺时限应大于0；当场办结的事项请将 kind 设为“即办件”")
+    fee = _parse_fee(r)
+    materials = _parse_materials(r)
+    scenarios = _parse_scenarios(r, materials)
+    version = r.text("version", required=True, max_len=32)
+    item_kwargs: dict[str, Any] = dict(
+        conditions=r.text("conditions"), basis=r.text("basis"),
+        place=r.text("place", max_len=200), hours=r.text("hours", max_len=200),
+        phone=r.text("phone", max_len=64), online=r.boolean("online", default=False),
+        visits=r.integer("visits", default=1, low=0, high=5),
+        effective_from=r.date("effective_from"), withdrawn_at=r.date("withdrawn_at"),
+    )
+    unknown = set(r.obj) - _ITEM_FIELDS
+    if unknown:
+        r.issue("", f"有未知字段：{'、'.join(sorted(unknown))}（拼写错误？）")
+    if len(issues) > before or legal is None or promised is None:
+        return None
+    return ServiceItem(
+        code=code, name=name, department=department, category=category, level=level,
+        kind=kind, legal_limit=legal, promised_limit=promised, fee=fee,
+        materials=tuple(materials), scenarios=tuple(scenarios), version=version, **item_kwargs,
+    )
+
+
+_ITEM_FIELDS = {
+    "code", "name", "department", "category", "level", "kind", "legal_limit",
+    "promised_limit", "conditions", "basis", "fee", "place", "hours", "phone", "online",
+    "visits", "materials", "scenarios", "version", "effective_from", "withdrawn_at",
+}
+
+
+def _parse_limit(r: _Reader, name: str) -> TimeLimit | None:
+    lr = r.child(name, r._get(name, True))
+    if not lr.ok:
+        return None
+    value = lr.integer("value", default=-1, low=0, high=3650, required=True)
+    unit = lr.enum("unit", LimitUnit)
+    return TimeLimit(value, unit) if value >= 0 else None
+
+
+def _parse_fee(r: _Reader) -> Fee:
+    fr = r.child("fee", r._get("fee", True))
+    if not fr.ok:
+        return Fee()
+    free = fr.boolean("free", default=True)
+    amount = fr.text("amount", max_len=200)
+    if not free and not amount:
+        fr.issue("amount", "收费事项必须写明收费标准")
+    return Fee(free=free, amount=amount, basis=fr.text("basis", max_len=500))
+
+
+def _parse_materials(r: _Reader) -> list[Material]:
+    raw_list = r.array("materials", required=True)
+    if "materials" in r.obj and isinstance(r.obj["materials"], list) and not raw_list:
+        r.issue("materials", "至少要有一项申请材料")
+    out: list[Material] = []
+    ids: set[str] = set()
+    for i, raw in enumerate(raw_list):
+        mr = r.child(f"materials[{i}]", raw)
+        if not mr.ok:
+            continue
+        mid = mr.text("id", required=True, max_len=32)
+        if mid in ids:
+            mr.issue("id", f"材料编号“{mid}”在本事项中重复")
+        ids.add(mid)
+        out.append(Material(
+            id=mid, name=mr.text("name", required=True, max_len=200),
+            form=mr.enum("form", MaterialForm), necessity=mr.enum("necessity", Necessity),
+            copies=mr.integer("copies", default=1, low=0, high=99),
+            deferrable=mr.boolean("deferrable", default=False),
+            commitment=mr.boolean("commitment", default=False),
+            source=mr.enum("source", MaterialSource, default=MaterialSource.APPLICANT),
+            note=mr.text("note", max_len=1000), template=mr.text("template", max_len=200),
+        ))
+    return out
+
+
+def _parse_scenarios(r: _Reader, materials: list[Material]) -> list[Scenario]:
+    material_ids = {m.id for m in materials}
+    out: list[Scenario] = []
+    ids: set[str] = set()
+    added: set[str] = set()
+    for i, raw in enumerate(r.array("scenarios")):
+        sr = r.child(f"scenarios[{i}]", raw)
+        if not sr.ok:
+            continue
+        sid = sr.text("id", required=True, max_len=32)
+        if sid in ids:
+            sr.issue("id", f"情形编号“{sid}”在本事项中重复")
+        ids.add(sid)
+        adds, removes = sr.strings("adds"), sr.strings("removes")
+        for key, refs in (("adds", adds), ("removes", removes)):
+            for ref in refs:
+                if ref not in material_ids:
+                    sr.issue(key, f"引用了本事项中不存在的材料“{ref}”")
+        added.update(adds)
+        out.append(Scenario(sid, sr.text("name", required=True, max_len=200), adds, removes))
+    for m in materials:
+        if m.necessity is Necessity.SCENARIO and m.id not in added:
+            r.issue("materials",
+                    f"材料“{m.name}”（{m.id}）标为情形必要，但没有任何办理情形需要它")
+    return out
+
+
+def _parse_bundles(raw_list: list[Any], item_codes: set[str], all_codes: set[str],
+                   issues: list[CatalogueIssue]) -> list[Bundle]:
+    out: list[Bundle] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_list):
+        label = f"第{i + 1}个一件事"
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+            label += f"（{raw['name']}）"
+        br = _Reader(issues, label, raw)
+        if not br.ok:
+            continue
+        code = br.text("code", required=True, max_len=MAX_CODE_LEN)
+        if code in seen:
+            br.issue("code", f"一件事编码“{code}”重复")
+        if code in all_codes:
+            br.issue("code", f"一件事编码“{code}”与某个事项编码相同")
+        seen.add(code)
+        refs = br.strings("items")
+        if len(refs) < 2:
+            br.issue("items", "一件事至少要包含两个事项")
+        for ref in refs:
+            if ref not in all_codes:
+                br.issue("items", f"引用了目录中不存在的事项“{ref}”")
+        if len(set(refs)) != len(refs):
+            br.issue("items", "同一事项列了多次")
+        name = br.text("name", required=True, max_len=200)
+        if all(ref in item_codes for ref in refs):
+            out.append(Bundle(code, name, refs, br.text("description", max_len=2000)))
+    return out
+
+
+# ---- writing -------------------------------------------------------------------------
+
+
+def _limit_json(limit: TimeLimit) -> dict[str, Any]:
+    return {"value": limit.value, "unit": str(limit.unit)}
+
+
+def item_to_json(item: ServiceItem) -> dict[str, Any]:
+    """The JSON object for one item, exactly as the file format writes it."""
+    out: dict[str, Any] = {
+        "code": item.code, "name": item.name,
+        "department": {"name": item.department.name, "code": item.department.code},
+        "category": str(item.category), "level": str(item.level), "kind": str(item.kind),
+        "legal_limit": _limit_json(item.legal_limit),
+        "promised_limit": _limit_json(item.promised_limit),
+        "conditions": item.conditions, "basis": item.basis,
+        "fee": ({"free": True} if item.fee.free else
+                {"free": False, "amount": item.fee.amount, "basis": item.fee.basis}),
+        "place": item.place, "hours": item.hours, "phone": item.phone,
+        "online": item.online, "visits": item.visits,
+        "materials": [_material_json(m) for m in item.materials],
+        "scenarios": [{"id": s.id, "name": s.name, "adds": list(s.adds),
+                       "removes": list(s.removes)} for s in item.scenarios],
+        "version": item.version,
+        "effective_from": item.effective_from.isoformat() if item.effective_from else None,
+        "withdrawn_at": item.withdrawn_at.isoformat() if item.withdrawn_at else None,
+    }
+    return out
+
+
+def _material_json(m: Material) -> dict[str, Any]:
+    return {
+        "id": m.id, "name": m.name, "form": str(m.form), "copies": m.copies,
+        "necessity": str(m.necessity), "deferrable": m.deferrable,
+        "commitment": m.commitment, "source": str(m.source), "note": m.note,
+        "template": m.template,
+    }
+
+
+def bundle_to_json(bundle: Bundle) -> dict[str, Any]:
+    return {"code": bundle.code, "name": bundle.name, "items": list(bundle.item_codes),
+            "description": bundle.description}
+
+
+def catalogue_to_json(catalogue: Catalogue) -> dict[str, Any]:
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "version": catalogue.version,
+        "published_at": catalogue.published_at.isoformat() if catalogue.published_at else None,
+        "publisher": catalogue.publisher,
+        "items": [item_to_json(i) for i in catalogue.items],
+        "bundles": [bundle_to_json(b) for b in catalogue.bundles],
+    }
+
+
+def item_from_json(doc: dict[str, Any]) -> ServiceItem:
+    """Rebuild one stored item (already validated once); raise CatalogueFileError if not."""
+    issues: list[CatalogueIssue] = []
+    item = _parse_item(doc, 0, issues)
+    if item is None:
+        raise CatalogueFileError(issues)
+    return item
+

@@ -1,0 +1,1 @@
+"""Use cases the window and the CLI both call; they take and return plain data."""

@@ -1,0 +1,152 @@
+"""The working-day calendar as stored: seeding, import/export, deadline queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, func, select
+
+from app.domain.calendar import DayInfo, DayKind, SpecialDay, WorkCalendar
+from app.domain.calendar_format import (
+    CalendarFileError,
+    YearNotice,
+    notices_to_json,
+    parse_calendar_bytes,
+)
+from app.domain.catalogue import TimeLimit
+from app.storage.db import Database
+from app.storage.models import CalendarDay, CalendarYear
+
+# chinesecalendar names its holidays in English.
+_PACKAGE_NAMES = {
+    "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节", "Dragon Boat Festival": "端午节", "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节", "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class YearInfo:
+    year: int
+    source: str
+    origin: str
+    holidays: int
+    adjusted_workdays: int
+
+
+def package_notices() -> list[YearNotice]:
+    """The yearly notices as the maintained ``chinesecalendar`` package knows them."""
+    import chinese_calendar
+
+    by_year: dict[int, list[SpecialDay]] = {}
+    for day, name in chinese_calendar.holidays.items():
+        by_year.setdefault(day.year, []).append(
+            SpecialDay(day, DayKind.HOLIDAY, _PACKAGE_NAMES.get(name, name)))
+    for day, name in chinese_calendar.workdays.items():
+        label = _PACKAGE_NAMES.get(name, name) + "调休"
+        by_year.setdefault(day.year, []).append(SpecialDay(day, DayKind.ADJUSTED_WORKDAY, label))
+    return [YearNotice(year, f"chinesecalendar {chinese_calendar.__version__}",
+                       tuple(sorted(days, key=lambda s: s.day)))
+            for year, days in sorted(by_year.items())]
+
+
+class CalendarService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._calendar: WorkCalendar | None = None
+
+    def seed_from_package(self) -> int:
+        """Load the package's years if the calendar is empty; returns years added."""
+        with self._db.read() as session:
+            if session.scalar(select(func.count()).select_from(CalendarYear)):
+                return 0
+        notices = package_notices()
+        self._store(notices, origin="package", replace_existing=False)
+        return len(notices)
+
+    def import_file(self, path: Path) -> list[int]:
+        """Import one or more yearly notices; a year already present is replaced."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CalendarFileError(f"无法读取文件 {path}：{exc.strerror or exc}") from exc
+        notices = parse_calendar_bytes(data)
+        self._store(notices, origin="file", replace_existing=True)
+        return [n.year for n in notices]
+
+    def _store(self, notices: list[YearNotice], *, origin: str, replace_existing: bool) -> None:
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with self._db.write() as session:
+            for notice in notices:
+                existing = session.get(CalendarYear, notice.year)
+                if existing is not None:
+                    if not replace_existing:
+                        continue
+                    session.execute(delete(CalendarDay).where(
+                        CalendarDay.notice_year == notice.year))
+                    existing.source, existing.origin, existing.imported_at = (
+                        notice.source, origin, now)
+                else:
+                    session.add(CalendarYear(year=notice.year, source=notice.source,
+                                             origin=origin, imported_at=now))
+                session.flush()
+                for s in notice.days:
+                    # A day from a neighbouring year's notice (元旦 over 31 December) is
+                    # replaced by the newer notice's word on it.
+                    session.execute(delete(CalendarDay).where(CalendarDay.day == s.day))
+                    session.add(CalendarDay(day=s.day, kind=str(s.kind), name=s.name,
+                                            notice_year=notice.year))
+        with self._lock:
+            self._calendar = None
+
+    def export_file(self, path: Path) -> list[int]:
+        notices = self.notices()
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(notices_to_json(notices), ensure_ascii=False, indent=2) + "\n",
+                       encoding="utf-8")
+        tmp.replace(path)
+        return [n.year for n in notices]
+
+    def notices(self) -> list[YearNotice]:
+        with self._db.read() as session:
+            years = session.scalars(select(CalendarYear).order_by(CalendarYear.year)).all()
+            days = session.scalars(select(CalendarDay).order_by(CalendarDay.day)).all()
+            grouped: dict[int, list[SpecialDay]] = {y.year: [] for y in years}
+            for d in days:
+                grouped[d.notice_year].append(SpecialDay(d.day, DayKind(d.kind), d.name))
+            return [YearNotice(y.year, y.source, tuple(grouped[y.year])) for y in years]
+
+    def years(self) -> list[YearInfo]:
+        with self._db.read() as session:
+            origins = dict(session.execute(select(CalendarYear.year, CalendarYear.origin)).tuples())
+        out = []
+        for n in self.notices():
+            holidays = sum(1 for s in n.days if s.kind is DayKind.HOLIDAY)
+            out.append(YearInfo(n.year, n.source, origins.get(n.year, ""), holidays,
+                                len(n.days) - holidays))
+        return out
+
+    def calendar(self) -> WorkCalendar:
+        with self._lock:
+            if self._calendar is not None:
+                return self._calendar
+        notices = self.notices()
+        days = [s for n in notices for s in n.days]
+        cal = WorkCalendar({n.year for n in notices}, days)
+        with self._lock:
+            self._calendar = cal
+        return cal
+
+    def check(self, day: dt.date) -> DayInfo:
+        return self.calendar().day_info(day)
+
+    def add_workdays(self, day: dt.date, count: int) -> dt.date:
+        return self.calendar().add_workdays(day, count)
+
+    def promised_date(self, accepted_on: dt.date, limit: TimeLimit) -> dt.date:
+        return self.calendar().promised_date(accepted_on, limit)

@@ -1,0 +1,201 @@
+"""Case use cases at the window: open (收件), record materials, decide.
+
+Each call is one write transaction: the event, the projection and the outbox op commit
+together (see :mod:`app.storage.case_log`). Results are plain :class:`CaseState` values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from app.domain.acceptance import check_decision, check_materials
+from app.domain.case import (
+    Agent,
+    Applicant,
+    CaseEventKind,
+    CaseState,
+    CaseStatus,
+    Clerk,
+    Decision,
+    IdType,
+    MaterialState,
+    agent_to_json,
+    apply_event,
+    applicant_to_json,
+    material_state_to_json,
+)
+from app.domain.identity import IdentityError, check_phone, check_resident_id, check_uscc
+from app.services.calendar import CalendarService
+from app.services.catalogue import CatalogueService, NotFound
+from app.storage.case_log import (
+    ChainReport,
+    append_event,
+    next_case_number,
+    state_from_row,
+    verify_chain,
+    write_projection,
+)
+from app.storage.db import Database
+from app.storage.models import CaseRow
+
+
+class CaseRuleError(ValueError):
+    """The request breaks a rule; ``problems`` lists every reason, in Chinese."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("；".join(self.problems))
+
+
+def normalise_identity(id_type: IdType, number: str, *, today: dt.date) -> str:
+    """Check an identity number by its type; returns it normalised."""
+    if id_type is IdType.RESIDENT_ID:
+        return check_resident_id(number, today=today).number
+    if id_type is IdType.USCC:
+        return check_uscc(number)
+    value = number.strip().upper()
+    if not 5 <= len(value) <= 32:
+        raise IdentityError(f"{id_type}号码长度应为5至32位。")
+    return value
+
+
+class CaseService:
+    def __init__(self, db: Database, catalogue: CatalogueService,
+                 calendar: CalendarService) -> None:
+        self._db = db
+        self._catalogue = catalogue
+        self._calendar = calendar
+
+    def _checked_applicant(self, a: Applicant, today: dt.date) -> Applicant:
+        problems = []
+        if not a.name.strip():
+            problems.append("请填写申请人姓名或名称。")
+        number = a.id_number
+        try:
+            number = normalise_identity(a.id_type, a.id_number, today=today)
+        except IdentityError as exc:
+            problems.append(f"申请人证件：{exc}")
+        phone = a.phone
+        if a.phone.strip():
+            try:
+                phone = check_phone(a.phone)
+            except IdentityError as exc:
+                problems.append(f"申请人电话：{exc}")
+        if problems:
+            raise CaseRuleError(problems)
+        return replace(a, name=a.name.strip(), id_number=number, phone=phone)
+
+    def _checked_agent(self, a: Agent, today: dt.date) -> Agent:
+        try:
+            number = normalise_identity(a.id_type, a.id_number, today=today)
+        except IdentityError as exc:
+            raise CaseRuleError([f"代理人证件：{exc}"]) from exc
+        if not a.name.strip():
+            raise CaseRuleError(["请填写代理人姓名。"])
+        return replace(a, name=a.name.strip(), id_number=number)
+
+    def open_case(self, item_code: str, applicant: Applicant, clerk: Clerk, *,
+                  agent: Agent | None = None, queue_ticket: str = "",
+                  today: dt.date | None = None) -> CaseState:
+        """收件: give the case its final number and record who applies for what."""
+        today = today or dt.date.today()
+        try:
+            item = self._catalogue.item(item_code)
+        except NotFound as exc:
+            raise CaseRuleError([str(exc)]) from exc
+        if item.is_withdrawn(today):
+            raise CaseRuleError([f"事项“{item.name}”已于{item.withdrawn_at}停止办理。"])
+        applicant = self._checked_applicant(applicant, today)
+        agent = self._checked_agent(agent, today) if agent else None
+        case_id = str(uuid.uuid4())
+        with self._db.write() as session:
+            number = next_case_number(session, clerk.site, clerk.terminal, today)
+            opened_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            state = CaseState(
+                id=case_id, number=str(number), status=CaseStatus.RECEIVING,
+                item_code=item.code, item_version=item.version, item_name=item.name,
+                applicant=applicant, site=clerk.site, terminal=clerk.terminal,
+                window=clerk.window, clerk_id=clerk.clerk_id, opened_at=opened_at,
+                agent=agent, queue_ticket=queue_ticket, version=1)
+            row = CaseRow(id=case_id)
+            write_projection(row, state)
+            session.add(row)
+            session.flush()
+            append_event(session, case_id, 1, CaseEventKind.OPENED, {
+                "number": state.number, "item_code": item.code,
+                "item_version": item.version, "item_name": item.name,
+                "applicant": applicant_to_json(applicant), "agent": agent_to_json(agent),
+                "queue_ticket": queue_ticket, "opened_on": today.isoformat(),
+            }, clerk, base_version=0)
+        return state
+
+    def _apply(self, case_id: str, kind: CaseEventKind, payload: dict[str, object],
+               clerk: Clerk) -> CaseState:
+        with self._db.write() as session:
+            row = session.get(CaseRow, case_id)
+            if row is None:
+                raise CaseRuleError([f"没有办件“{case_id}”。"])
+            before = state_from_row(row)
+            after = apply_event(before, kind, payload)
+            append_event(session, case_id, after.version, kind, payload, clerk,
+                         base_version=before.version)
+            write_projection(row, after)
+            return after
+
+    def record_materials(self, case_id: str, states: Sequence[MaterialState], clerk: Clerk,
+                         *, today: dt.date | None = None) -> CaseState:
+        today = today or dt.date.today()
+        case = self.get(case_id)
+        item = self._catalogue.item_version(case.item_code, case.item_version)
+        by_id = {m.id: m for m in item.materials}
+        unknown = [s.name for s in states if s.material_id not in by_id]
+        if unknown:
+            raise CaseRuleError([f"材料“{n}”不在本事项的材料清单中。" for n in unknown])
+        problems = [p for p in check_materials(item.materials, states, today=today)
+                    if "尚未核验" not in p]  # partial recording is allowed while receiving
+        if problems:
+            raise CaseRuleError(problems)
+        payload = {"materials": [material_state_to_json(s) for s in states]}
+        return self._apply(case_id, CaseEventKind.MATERIALS_RECORDED, payload, clerk)
+
+    def decide(self, case_id: str, decision: Decision, clerk: Clerk, *, reason: str = "",
+               competent_authority: str = "", scenario_ids: frozenset[str] = frozenset(),
+               today: dt.date | None = None) -> CaseState:
+        """受理 / 容缺受理 / 补正 / 不予受理 / 即办, with the promised date for acceptances."""
+        today = today or dt.date.today()
+        case = self.get(case_id)
+        item = self._catalogue.item_version(case.item_code, case.item_version)
+        problems = check_decision(decision, item.kind, item.checklist(scenario_ids),
+                                  case.materials, reason, today=today)
+        if problems:
+            raise CaseRuleError(problems)
+        payload: dict[str, object] = {"decision": str(decision), "reason": reason.strip(),
+                                      "competent_authority": competent_authority.strip()}
+        if decision in (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT):
+            promised = self._calendar.promised_date(today, item.promised_limit)
+            payload["accepted_on"] = today.isoformat()
+            payload["promised_date"] = promised.isoformat()
+        return self._apply(case_id, CaseEventKind.DECIDED, payload, clerk)
+
+    def get(self, case_id: str) -> CaseState:
+        with self._db.read() as session:
+            row = session.get(CaseRow, case_id)
+            if row is None:
+                raise CaseRuleError([f"没有办件“{case_id}”。"])
+            return state_from_row(row)
+
+    def by_number(self, number: str) -> CaseState:
+        with self._db.read() as session:
+            row = session.scalars(select(CaseRow).where(CaseRow.number == number.strip())).first()
+            if row is None:
+                raise CaseRuleError([f"没有编号为“{number}”的办件。"])
+            return state_from_row(row)
+
+    def verify_audit_chain(self, site: str, terminal: str) -> ChainReport:
+        with self._db.read() as session:
+            return verify_chain(session, site, terminal)

@@ -1,0 +1,127 @@
+"""The SQLite database: pragmas, the write discipline, migrations at start-up.
+
+Writes are serialised by a process-wide lock and run in ``BEGIN IMMEDIATE`` transactions:
+SQLite takes the write lock at the start, so a transaction that reads and then writes
+never fails half-way with "database is locked" (a deferred one would, without waiting).
+Reads use ordinary deferred transactions and, under WAL, never block the writer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be opened or upgraded; the message says what to do."""
+
+
+def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's implicit BEGIN would
+    # always be DEFERRED).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")  # a receipt printed is a case on disk
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    finally:
+        cur.close()
+
+
+def _on_begin(conn: Any) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """One SQLite file. ``read()`` and ``write()`` give a Session for one operation."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"无法创建数据目录 {path.parent}：{exc.strerror}") from exc
+        self.engine: Engine = create_engine(
+            f"sqlite:///{path}",
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        event.listen(self.engine, "connect", _on_connect)
+        event.listen(self.engine, "begin", _on_begin)
+        self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._write_lock = threading.RLock()
+
+    # -- sessions --
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; objects are expunged when it closes."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction (BEGIN IMMEDIATE): committed on success, else rolled back."""
+        with self._write_lock, Session(self._write_engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    # -- schema --
+
+    def _alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        return cfg
+
+    def head_revision(self) -> str:
+        head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        assert head is not None
+        return head
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; an older database keeps its data."""
+        cfg = self._alembic_config()
+        try:
+            with self._write_lock, self._write_engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except Exception as exc:
+            if "no such revision" in str(exc).lower() or "can't locate revision" in str(
+                exc
+            ).lower():
+                raise DatabaseError(
+                    f"数据库 {self.path} 来自更新版本的一窗通，请升级本程序后再打开。"
+                ) from exc
+            if isinstance(exc, DatabaseError):
+                raise
+            raise DatabaseError(f"无法打开或升级数据库 {self.path}：{exc}") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(path: Path) -> Database:
+    """Open (creating if needed) and migrate the database at ``path``."""
+    db = Database(path)
+    db.migrate()
+    return db

@@ -1,0 +1,230 @@
+"""SQLAlchemy 2 typed models. Alembic migrations in ``migrations/`` create these tables.
+
+JSON columns hold frozen plain data (an item as the catalogue file writes it, an event
+payload); the columns beside them exist for lookups and indexes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# ---- catalogue -------------------------------------------------------------------------
+
+
+class CatalogueRelease(Base):
+    """One import of a catalogue file (or one download from the server)."""
+
+    __tablename__ = "catalogue_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    publisher: Mapped[str] = mapped_column(String(200), default="")
+    published_at: Mapped[dt.date | None] = mapped_column(Date)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    origin: Mapped[str] = mapped_column(String(500))  # file path or "server"
+    sha256: Mapped[str] = mapped_column(String(64))
+    item_count: Mapped[int] = mapped_column(Integer)
+    bundle_count: Mapped[int] = mapped_column(Integer)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class CatalogueItemRow(Base):
+    """An item at one version; once stored, a (code, version) never changes content."""
+
+    __tablename__ = "catalogue_items"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(8))
+    withdrawn_at: Mapped[dt.date | None] = mapped_column(Date)
+    # Computed once at import so start-up does not run pypinyin over the whole catalogue.
+    name_pinyin: Mapped[str] = mapped_column(String(1000))
+    name_initials: Mapped[str] = mapped_column(String(200))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class CatalogueReleaseItem(Base):
+    __tablename__ = "catalogue_release_items"
+
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("catalogue_releases.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("catalogue_items.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class CatalogueBundleRow(Base):
+    __tablename__ = "catalogue_bundles"
+    __table_args__ = (UniqueConstraint("release_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("catalogue_releases.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# ---- working-day calendar --------------------------------------------------------------
+
+
+class CalendarYear(Base):
+    """A year whose holiday notice is loaded: the calendar *covers* it."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(500), default="")
+    origin: Mapped[str] = mapped_column(String(32))  # package | file | server | admin
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class CalendarDay(Base):
+    """An exception to the Monday-Friday week: a holiday or a 调休 working weekend day."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(64))
+    notice_year: Mapped[int] = mapped_column(
+        ForeignKey("calendar_years.year", ondelete="CASCADE"), index=True)
+
+
+# ---- accounts --------------------------------------------------------------------------
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # clerk | agent | supervisor | admin
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+# ---- cases -----------------------------------------------------------------------------
+
+
+class CaseNumberCounter(Base):
+    """Last sequence issued per terminal per day; bumped inside the write transaction."""
+
+    __tablename__ = "case_number_counters"
+
+    site: Mapped[str] = mapped_column(String(12), primary_key=True)
+    terminal: Mapped[str] = mapped_column(String(2), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+
+
+class CaseRow(Base):
+    """Current-state projection of a case, rebuilt from ``case_events`` by the reducer."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    item_code: Mapped[str] = mapped_column(String(64), index=True)
+    item_version: Mapped[str] = mapped_column(String(32))
+    item_name: Mapped[str] = mapped_column(String(200))
+    bundle_code: Mapped[str] = mapped_column(String(64), default="")
+    parent_id: Mapped[str] = mapped_column(String(36), default="")
+    applicant_name: Mapped[str] = mapped_column(String(200))
+    applicant_id_number: Mapped[str] = mapped_column(String(64), index=True)
+    applicant: Mapped[dict[str, Any]] = mapped_column(JSON)
+    agent: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    materials: Mapped[list[Any]] = mapped_column(JSON)
+    decision: Mapped[str] = mapped_column(String(16), default="")
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    competent_authority: Mapped[str] = mapped_column(String(200), default="")
+    accepted_on: Mapped[dt.date | None] = mapped_column(Date)
+    promised_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    site: Mapped[str] = mapped_column(String(12))
+    terminal: Mapped[str] = mapped_column(String(2))
+    window: Mapped[str] = mapped_column(String(8))
+    clerk_id: Mapped[str] = mapped_column(String(36))
+    queue_ticket: Mapped[str] = mapped_column(String(16), default="")
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class CaseEventRow(Base):
+    """The audit trail (全程纪实): append-only (triggers refuse UPDATE and DELETE).
+
+    ``hash`` covers the event and ``prev_hash`` — the hash of the previous event of the
+    same site and terminal — so an edited or removed row breaks the chain.
+    """
+
+    __tablename__ = "case_events"
+    __table_args__ = (
+        UniqueConstraint("case_id", "case_seq"),
+        Index("ix_case_events_chain", "site", "terminal", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    clerk_id: Mapped[str] = mapped_column(String(36))
+    clerk_name: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(12))
+    terminal: Mapped[str] = mapped_column(String(2))
+    window: Mapped[str] = mapped_column(String(8))
+    occurred_at: Mapped[str] = mapped_column(String(32))  # ISO 8601 UTC, hashed as text
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxOp(Base):
+    """An operation waiting to be pushed to the server; written with the change itself."""
+
+    __tablename__ = "outbox"
+
+    device_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op_id: Mapped[str] = mapped_column(String(36), unique=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    base_version: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    blob_refs: Mapped[list[Any]] = mapped_column(JSON)
+    client_time: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,61 @@
+# Sourced by ./run and ./test. Installs what a fresh Debian/Ubuntu machine lacks:
+# the system libraries Qt needs offscreen and on screen, a TrueType CJK font that both
+# the window and the PDFs use, then a virtualenv with the project. Quick when done.
+
+VENV="${YICHUANG_VENV:-$here/.venv}"
+
+# Debian packages: Qt runtime (EGL, xkbcommon, fontconfig, GL, xcb-cursor), PulseAudio
+# client (QtMultimedia imports it), the WenQuanYi TrueType fonts, poppler-utils and
+# xvfb for looking at documents and windows.
+SYSTEM_PACKAGES=(libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libgl1 libdbus-1-3
+                 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
+                 libpulse0 fonts-wqy-zenhei fonts-wqy-microhei poppler-utils xvfb xauth)
+
+_missing_system_packages() {
+  command -v dpkg-query >/dev/null 2>&1 || return 0
+  local p
+  for p in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+_install_system_packages() {
+  local missing
+  missing=$(_missing_system_packages)
+  [ -z "$missing" ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "注意：缺少系统软件包（$missing），请用本系统的包管理器安装。" >&2
+    return 0
+  fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      echo "注意：缺少系统软件包（$missing），请以 root 身份安装：apt-get install $missing" >&2
+      return 0
+    fi
+  fi
+  echo "== 安装系统软件包：$missing"
+  # shellcheck disable=SC2086
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+}
+
+ensure_environment() {
+  local extra="${1:-}"
+  _install_system_packages
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "== 创建虚拟环境 $VENV"
+    python3 -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed${extra:+-$extra}"
+  # Reinstall only when pyproject.toml changed since the last install.
+  if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
+    echo "== 安装 Python 依赖"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    if [ -n "$extra" ]; then
+      "$VENV/bin/python" -m pip install -q -e "$here[$extra]"
+    else
+      "$VENV/bin/python" -m pip install -q -e "$here"
+    fi
+    touch "$stamp"
+  fi
+}
