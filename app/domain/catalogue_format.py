@@ -96,12 +96,12 @@ class _Reader:
         if not isinstance(value, str):
             self.issue(name, f"应为文本，实际是{_json_type(value)}")
             return ""
-        value = value.strip()
-        if required and not value:
+        stripped: str = value.strip()
+        if required and not stripped:
             self.issue(name, "不能为空")
-        if len(value) > max_len:
-            self.issue(name, f"长度{len(value)}超过上限{max_len}")
-        return value
+        if len(stripped) > max_len:
+            self.issue(name, f"长度{len(stripped)}超过上限{max_len}")
+        return stripped
 
     def integer(self, name: str, *, default: int, low: int, high: int,
                 required: bool = False) -> int:

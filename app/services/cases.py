@@ -10,6 +10,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import select
 
@@ -25,8 +26,8 @@ from app.domain.case import (
     IdType,
     MaterialState,
     agent_to_json,
-    apply_event,
     applicant_to_json,
+    apply_event,
     material_state_to_json,
 )
 from app.domain.identity import IdentityError, check_phone, check_resident_id, check_uscc
@@ -134,7 +135,7 @@ class CaseService:
             }, clerk, base_version=0)
         return state
 
-    def _apply(self, case_id: str, kind: CaseEventKind, payload: dict[str, object],
+    def _apply(self, case_id: str, kind: CaseEventKind, payload: dict[str, Any],
                clerk: Clerk) -> CaseState:
         with self._db.write() as session:
             row = session.get(CaseRow, case_id)
@@ -174,7 +175,7 @@ class CaseService:
                                   case.materials, reason, today=today)
         if problems:
             raise CaseRuleError(problems)
-        payload: dict[str, object] = {"decision": str(decision), "reason": reason.strip(),
+        payload: dict[str, Any] = {"decision": str(decision), "reason": reason.strip(),
                                       "competent_authority": competent_authority.strip()}
         if decision in (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT):
             promised = self._calendar.promised_date(today, item.promised_limit)

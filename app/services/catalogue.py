@@ -147,8 +147,10 @@ class CatalogueService:
                 session.add(CatalogueReleaseItem(
                     release_id=release.id, item_id=row.id, position=position))
             for bundle in catalogue.bundles:
-                session.add(CatalogueBundleRow(release_id=release.id, code=bundle.code,
-                                               name=bundle.name, body=bundle_to_json(bundle)))
+                full, initials = pinyin_keys(bundle.name)
+                session.add(CatalogueBundleRow(
+                    release_id=release.id, code=bundle.code, name=bundle.name,
+                    name_pinyin=full, name_initials=initials, body=bundle_to_json(bundle)))
         with self._lock:
             self._current = None
             self._index = None
@@ -199,8 +201,8 @@ class CatalogueService:
             bundles = tuple(Bundle(b.body["code"], b.body["name"], tuple(b.body["items"]),
                                    b.body.get("description", "")) for b in bundle_rows)
             today = dt.date.today()
-            entries = [SearchEntry("bundle", b.code, b.name, "一件事一次办", *pinyin_keys(b.name))
-                       for b in bundles]
+            entries = [SearchEntry("bundle", b.code, b.name, "一件事一次办", b.name_pinyin,
+                                   b.name_initials) for b in bundle_rows]
             entries += [SearchEntry("item", r.code, r.name, r.department, r.name_pinyin,
                                     r.name_initials)
                         for r in rows if r.withdrawn_at is None or r.withdrawn_at > today]

@@ -7,7 +7,7 @@ payload); the columns beside them exist for lookups and indexes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 # ---- catalogue -------------------------------------------------------------------------
@@ -87,6 +87,8 @@ class CatalogueBundleRow(Base):
         ForeignKey("catalogue_releases.id", ondelete="CASCADE"), index=True)
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
+    name_pinyin: Mapped[str] = mapped_column(String(1000))
+    name_initials: Mapped[str] = mapped_column(String(200))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 

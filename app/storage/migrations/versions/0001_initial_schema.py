@@ -8,9 +8,8 @@ The first schema: catalogue releases, working-day calendar, accounts, cases with
 append-only event log, and the sync outbox.
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -180,6 +179,8 @@ def upgrade() -> None:
     sa.Column('release_id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('name_pinyin', sa.String(length=1000), nullable=False),
+    sa.Column('name_initials', sa.String(length=200), nullable=False),
     sa.Column('body', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['release_id'], ['catalogue_releases.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),

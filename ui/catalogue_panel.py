@@ -1,0 +1,159 @@
+"""The catalogue browser: instant search (Chinese, pinyin, initials, code) and detail.
+
+Keyboard: typing searches at once; ↓/↑ move in the results; Enter opens the highlighted
+result (the first one if none); Esc goes back from the detail to the search box, and in
+the search box clears it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QLabel,
+    QLineEdit,
+    QListView,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.catalogue import CatalogueService, NotFound, SearchResult
+from ui.item_detail import ItemDetail
+
+ResultRole = Qt.ItemDataRole.UserRole + 1
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class SearchResultsModel(QAbstractListModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self._results: list[SearchResult] = []
+
+    def set_results(self, results: list[SearchResult]) -> None:
+        self.beginResetModel()
+        self._results = results
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._results)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid():
+            return None
+        r = self._results[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            tag = "【一件事】" if r.kind == "bundle" else ""
+            return f"{tag}{r.name}\n    {r.department}　{r.code}"
+        if role == ResultRole:
+            return r
+        return None
+
+
+class _SearchBox(QLineEdit):
+    """Forwards ↓/↑ to the results so the clerk never needs the mouse."""
+
+    def __init__(self, results: QListView) -> None:
+        super().__init__()
+        self._results = results
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up, Qt.Key.Key_PageDown,
+                           Qt.Key.Key_PageUp):
+            model = self._results.model()
+            if model.rowCount() == 0:
+                return
+            row = self._results.currentIndex().row()
+            step = {Qt.Key.Key_Down: 1, Qt.Key.Key_Up: -1, Qt.Key.Key_PageDown: 10,
+                    Qt.Key.Key_PageUp: -10}[Qt.Key(event.key())]
+            row = max(0, min(model.rowCount() - 1, row + step))
+            self._results.setCurrentIndex(model.index(row, 0))
+            return
+        if event.key() == Qt.Key.Key_Escape and self.text():
+            self.clear()
+            return
+        super().keyPressEvent(event)
+
+
+class CataloguePanel(QWidget):
+    """Page 0: search and results; page 1: the item or bundle detail."""
+
+    def __init__(self, catalogue: CatalogueService, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._catalogue = catalogue
+        self.model = SearchResultsModel()
+        self.results = QListView()
+        self.results.setModel(self.model)
+        self.results.setUniformItemSizes(True)
+        self.results.setSpacing(2)
+        self.results.activated.connect(self._open_index)
+        self.search = _SearchBox(self.results)
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("输入事项名称、拼音或首字母（如 yyzz）、事项编码，回车打开")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._run_search)
+        self.search.returnPressed.connect(self._open_current)
+        self.count = QLabel()
+        self.count.setObjectName("hint")
+
+        search_page = QWidget()
+        layout = QVBoxLayout(search_page)
+        layout.addWidget(self.search)
+        layout.addWidget(self.count)
+        layout.addWidget(self.results, 1)
+        self.detail = ItemDetail()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(search_page)
+        self.stack.addWidget(self.detail)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+        self._run_search("")
+
+    def focus_search(self) -> None:
+        self.stack.setCurrentIndex(0)
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _run_search(self, text: str) -> None:
+        results = self._catalogue.search(text, limit=100)
+        self.model.set_results(results)
+        if results:
+            self.results.setCurrentIndex(self.model.index(0, 0))
+        total = len(self._catalogue.index())
+        if text.strip():
+            self.count.setText(f"找到 {len(results)} 项" if results else
+                               f"没有找到与“{text.strip()}”相关的事项，可试试拼音首字母或换个关键词")
+        else:
+            self.count.setText(f"目录共 {total} 项（含一件事），输入关键词筛选")
+
+    def _open_current(self) -> None:
+        index = self.results.currentIndex()
+        if not index.isValid() and self.model.rowCount() > 0:
+            index = self.model.index(0, 0)
+        if index.isValid():
+            self._open_index(index)
+
+    def _open_index(self, index: QModelIndex) -> None:
+        result: SearchResult = index.data(ResultRole)
+        try:
+            if result.kind == "bundle":
+                self.detail.show_bundle(self._catalogue.bundle(result.code),
+                                        self._catalogue.current().by_code)
+            else:
+                self.detail.show_item(self._catalogue.item(result.code))
+        except NotFound as exc:  # the catalogue changed under the list
+            self.count.setText(str(exc))
+            return
+        self.stack.setCurrentIndex(1)
+        self.detail.setFocus()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.stack.currentIndex() == 1:
+            self.focus_search()
+            return
+        if (event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and self.stack.currentIndex() == 0):
+            self._open_current()
+            return
+        super().keyPressEvent(event)

@@ -1,0 +1,159 @@
+"""Login and the forced password change, as two small keyboard-first dialogs."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.accounts import AccountService, ClerkSession, LoginError, PasswordPolicyError
+from ui.tasks import run_in_background
+
+
+class LoginDialog(QDialog):
+    """用户名 + 密码; Enter logs in. ``session`` holds the result after accept()."""
+
+    def __init__(self, accounts: AccountService, site_name: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._accounts = accounts
+        self.session: ClerkSession | None = None
+        self.setWindowTitle("一窗通 — 登录")
+        self.setMinimumWidth(380)
+
+        title = QLabel("一窗通 综合窗口")
+        title.setObjectName("title")
+        site = QLabel(site_name)
+        site.setObjectName("subtitle")
+        self.username = QLineEdit()
+        self.username.setPlaceholderText("工号或用户名")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("登录")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("退出")
+        self.buttons.accepted.connect(self._submit)
+        self.buttons.rejected.connect(self.reject)
+
+        form = QFormLayout()
+        form.addRow("用户名", self.username)
+        form.addRow("密码", self.password)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(site)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.username.returnPressed.connect(self.password.setFocus)
+        self.password.returnPressed.connect(self._submit)
+        self.username.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _submit(self) -> None:
+        user, pw = self.username.text(), self.password.text()
+        if not user.strip():
+            self.error.setText("请输入用户名。")
+            self.username.setFocus()
+            return
+        if not pw:
+            self.error.setText("请输入密码。")
+            self.password.setFocus()
+            return
+        self.error.setText("正在登录…")
+        self.setEnabled(False)
+        # scrypt is deliberately slow: keep it off the main thread.
+        run_in_background(self, lambda: self._accounts.login(user, pw),
+                          self._logged_in, self._failed)
+
+    def _logged_in(self, session: ClerkSession) -> None:
+        self.session = session
+        self.setEnabled(True)
+        self.accept()
+
+    def _failed(self, exc: Exception) -> None:
+        self.setEnabled(True)
+        self.error.setText(str(exc) if isinstance(exc, LoginError) else f"登录失败：{exc}")
+        self.password.clear()
+        self.password.setFocus()
+
+
+class ChangePasswordDialog(QDialog):
+    """Forced at first login (and available from the menu): old, new, confirm."""
+
+    def __init__(self, accounts: AccountService, session: ClerkSession, *, forced: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._accounts = accounts
+        self._session = session
+        self.session: ClerkSession | None = None
+        self.setWindowTitle("修改密码")
+        self.setMinimumWidth(400)
+        intro = QLabel("首次登录请修改初始密码。" if forced else "请输入原密码和新密码。")
+        hint = QLabel("新密码至少8位，须同时包含字母和数字，不能包含用户名。")
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+        self.old = QLineEdit()
+        self.new = QLineEdit()
+        self.confirm = QLineEdit()
+        for field in (self.old, self.new, self.confirm):
+            field.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("确定")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(
+            "退出" if forced else "取消")
+        buttons.accepted.connect(self._submit)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("原密码", self.old)
+        form.addRow("新密码", self.new)
+        form.addRow("确认新密码", self.confirm)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(hint)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.old.returnPressed.connect(self.new.setFocus)
+        self.new.returnPressed.connect(self.confirm.setFocus)
+        self.confirm.returnPressed.connect(self._submit)
+        self.old.setFocus()
+
+    def _submit(self) -> None:
+        old, new, confirm = self.old.text(), self.new.text(), self.confirm.text()
+        if new != confirm:
+            self.error.setText("两次输入的新密码不一致。")
+            self.confirm.clear()
+            self.confirm.setFocus()
+            return
+        self.setEnabled(False)
+        self.error.setText("正在保存…")
+        run_in_background(
+            self, lambda: self._accounts.change_password(self._session.user_id, old, new),
+            self._changed, self._failed)
+
+    def _changed(self, session: ClerkSession) -> None:
+        self.session = session
+        self.setEnabled(True)
+        self.accept()
+
+    def _failed(self, exc: Exception) -> None:
+        self.setEnabled(True)
+        known = isinstance(exc, (LoginError, PasswordPolicyError))
+        self.error.setText(str(exc) if known else f"修改失败：{exc}")
+        self.new.clear()
+        self.confirm.clear()
+        (self.old if "原密码" in str(exc) else self.new).setFocus()

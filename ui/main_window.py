@@ -1,0 +1,99 @@
+"""The workbench: panels in tabs (the catalogue browser first), menus, the status bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+
+from app import __version__
+from app.services.accounts import ROLE_NAMES, ClerkSession
+from app.workstation import Workstation
+from ui.catalogue_panel import CataloguePanel
+from ui.login import ChangePasswordDialog
+
+SHORTCUTS = (
+    ("F2 / Ctrl+F", "事项搜索"),
+    ("↓ ↑", "在结果中移动"),
+    ("Enter", "打开事项"),
+    ("Esc", "返回搜索 / 清空搜索"),
+    ("F1", "快捷键说明"),
+)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, station: Workstation, session: ClerkSession,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.station = station
+        self.session = session
+        s = station.settings
+        self.setWindowTitle(f"一窗通 — {s.site_name} {s.window}号窗口")
+        self.resize(1280, 800)
+
+        self.tabs = QTabWidget()
+        self.catalogue_panel = CataloguePanel(station.catalogue)
+        self.tabs.addTab(self.catalogue_panel, "事项目录 (F2)")
+        self.setCentralWidget(self.tabs)
+        self._build_menus()
+        self._build_status_bar()
+        self.catalogue_panel.focus_search()
+
+    def _action(self, text: str, keys: list[QKeySequence], slot: object) -> QAction:
+        action = QAction(text, self)
+        action.setShortcuts(keys)
+        action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        work = bar.addMenu("业务(&B)")
+        work.addAction(self._action("事项搜索", [QKeySequence("F2"), QKeySequence("Ctrl+F")],
+                                    self.show_catalogue))
+        account = bar.addMenu("账号(&A)")
+        account.addAction(self._action("修改密码…", [], self.change_password))
+        account.addSeparator()
+        account.addAction(self._action("退出", [QKeySequence("Ctrl+Q")], self.close))
+        help_menu = bar.addMenu("帮助(&H)")
+        help_menu.addAction(self._action("快捷键", [QKeySequence("F1")], self.show_shortcuts))
+        help_menu.addAction(self._action("关于一窗通", [], self.show_about))
+
+    def _build_status_bar(self) -> None:
+        s = self.station.settings
+        status = self.statusBar()
+        demo = "（演示站点）" if s.is_demo_site else ""
+        self.site_label = QLabel(f"站点：{s.site_name}{demo}")
+        self.window_label = QLabel(f"窗口：{s.window}号　终端：{s.terminal}")
+        self.clerk_label = QLabel(
+            f"工作人员：{self.session.display_name}（{ROLE_NAMES[self.session.role]}）")
+        # Sync does not exist yet: standalone is the truth, a server URL means "not yet
+        # connected" until the sync engine reports otherwise.
+        text = "● 单机模式" if s.standalone else "● 离线（尚未连接服务器）"
+        self.connection_label = QLabel(text)
+        self.connection_label.setStyleSheet("color: #777;")
+        for widget in (self.site_label, self.window_label, self.clerk_label):
+            status.addWidget(widget)
+        status.addPermanentWidget(self.connection_label)
+
+    def show_catalogue(self) -> None:
+        self.tabs.setCurrentWidget(self.catalogue_panel)
+        self.catalogue_panel.focus_search()
+
+    def change_password(self) -> None:
+        dialog = ChangePasswordDialog(self.station.accounts, self.session, forced=False,
+                                      parent=self)
+        if dialog.exec() and dialog.session is not None:
+            self.session = dialog.session
+            self.statusBar().showMessage("密码已修改。", 5000)
+
+    def show_shortcuts(self) -> None:
+        text = "\n".join(f"{keys}\t{what}" for keys, what in SHORTCUTS)
+        QMessageBox.information(self, "快捷键", text)
+
+    def show_about(self) -> None:
+        s = self.station.settings
+        QMessageBox.about(self, "关于一窗通",
+                          f"一窗通 {__version__}\n政务服务综合窗口客户端\n\n"
+                          f"数据目录：{s.data_dir}\n站点编码：{s.site_code}")
