@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -17,7 +18,30 @@ from app.services.accounts import AccountService, ClerkSession, LoginError, Pass
 from ui.tasks import run_in_background
 
 
-class LoginDialog(QDialog):
+class _FormDialog(QDialog):
+    """Enter moves to the next field and submits from the last one.
+
+    QDialogButtonBox makes its OK button the default when shown, so a plain QDialog
+    would submit a half-filled form on the first Enter; this handles Enter itself.
+    """
+
+    fields: list[QLineEdit]
+
+    def _submit(self) -> None:
+        raise NotImplementedError
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            current = self.focusWidget()
+            if current in self.fields[:-1]:
+                self.fields[self.fields.index(current) + 1].setFocus()  # type: ignore[arg-type]
+            elif self.isEnabled():
+                self._submit()
+            return
+        super().keyPressEvent(event)
+
+
+class LoginDialog(_FormDialog):
     """用户名 + 密码; Enter logs in. ``session`` holds the result after accept()."""
 
     def __init__(self, accounts: AccountService, site_name: str,
@@ -45,6 +69,7 @@ class LoginDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("退出")
         self.buttons.accepted.connect(self._submit)
         self.buttons.rejected.connect(self.reject)
+        self.fields = [self.username, self.password]
 
         form = QFormLayout()
         form.addRow("用户名", self.username)
@@ -55,8 +80,6 @@ class LoginDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
-        self.username.returnPressed.connect(self.password.setFocus)
-        self.password.returnPressed.connect(self._submit)
         self.username.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _submit(self) -> None:
@@ -87,7 +110,7 @@ class LoginDialog(QDialog):
         self.password.setFocus()
 
 
-class ChangePasswordDialog(QDialog):
+class ChangePasswordDialog(_FormDialog):
     """Forced at first login (and available from the menu): old, new, confirm."""
 
     def __init__(self, accounts: AccountService, session: ClerkSession, *, forced: bool,
@@ -117,6 +140,7 @@ class ChangePasswordDialog(QDialog):
             "退出" if forced else "取消")
         buttons.accepted.connect(self._submit)
         buttons.rejected.connect(self.reject)
+        self.fields = [self.old, self.new, self.confirm]
         form = QFormLayout()
         form.addRow("原密码", self.old)
         form.addRow("新密码", self.new)
@@ -127,9 +151,6 @@ class ChangePasswordDialog(QDialog):
         layout.addWidget(hint)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.old.returnPressed.connect(self.new.setFocus)
-        self.new.returnPressed.connect(self.confirm.setFocus)
-        self.confirm.returnPressed.connect(self._submit)
         self.old.setFocus()
 
     def _submit(self) -> None:

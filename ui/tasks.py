@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 
@@ -40,14 +41,20 @@ _live: set[_Relay] = set()
 def run_in_background(parent: QObject, fn: Callable[[], Any],
                       on_done: Callable[[Any], None],
                       on_error: Callable[[Exception], None]) -> None:
-    """Run ``fn()`` off the main thread; call ``on_done``/``on_error`` on the main thread."""
-    relay = _Relay(parent)
+    """Run ``fn()`` off the main thread; call ``on_done``/``on_error`` on the main thread.
+
+    The callbacks are skipped if ``parent`` was destroyed meanwhile (a closed dialog).
+    """
+    # The relay has no Qt parent so it outlives a closed dialog until the job reports;
+    # the module-level set keeps it from being garbage-collected before then.
+    relay = _Relay()
     _live.add(relay)
 
     def finish(callback: Callable[[Any], None], value: Any) -> None:
         _live.discard(relay)
         relay.deleteLater()
-        callback(value)
+        if shiboken6.isValid(parent):
+            callback(value)
 
     relay.done.connect(lambda value: finish(on_done, value))
     relay.failed.connect(lambda exc: finish(on_error, exc))

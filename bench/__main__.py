@@ -1,0 +1,15 @@
+"""``python -m bench`` (or ``./run bench``): run every benchmark, print the figures."""
+
+from __future__ import annotations
+
+from bench import search, startup
+
+
+def main() -> None:
+    for module in (startup, search):
+        print(f"== {module.__name__}")
+        module.main()
+
+
+if __name__ == "__main__":
+    main()
