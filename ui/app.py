@@ -44,7 +44,7 @@ def run() -> int:
         if session is None:
             return 0
         window = MainWindow(station, session)
-        window.show()
+        window.showMaximized()  # a window PC does nothing else all day
         return app.exec()
     finally:
         station.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app import __version__
@@ -29,7 +29,12 @@ class MainWindow(QMainWindow):
         self.session = session
         s = station.settings
         self.setWindowTitle(f"一窗通 — {s.site_name} {s.window}号窗口")
-        self.resize(1280, 800)
+        # Fit small screens too (many window PCs are 1366×768); the program maximizes
+        # the window anyway where a window manager allows it.
+        screen = QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else None
+        self.resize(min(1280, avail.width()) if avail else 1280,
+                    min(800, avail.height()) if avail else 800)
 
         self.tabs = QTabWidget()
         self.catalogue_panel = CataloguePanel(station.catalogue)

@@ -148,3 +148,35 @@ def test_status_bar_shows_site_window_and_mode(qtbot: QtBot, station: Workstatio
     assert station.settings.site_name in window.site_label.text()
     assert f"{station.settings.window}号" in window.window_label.text()
     assert "单机模式" in window.connection_label.text()
+
+
+def test_log_in_flow_runs_login_then_forced_change(qtbot: QtBot, station: Workstation) -> None:
+    """ui.app.log_in as the program runs it: modal login, then the forced change."""
+    from PySide6.QtCore import QTimer
+
+    from ui.app import log_in
+
+    seen: list[str] = []
+
+    def drive() -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, LoginDialog) and "login" not in seen:
+            seen.append("login")
+            qtbot.keyClicks(dialog.username, DEFAULT_ADMIN)
+            qtbot.keyClick(dialog.username, Qt.Key.Key_Return)
+            qtbot.keyClicks(dialog.password, DEFAULT_ADMIN_PASSWORD)
+            qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+        elif isinstance(dialog, ChangePasswordDialog) and "change" not in seen:
+            seen.append("change")
+            for field, text in ((dialog.old, DEFAULT_ADMIN_PASSWORD),
+                                (dialog.new, NEW_PASSWORD), (dialog.confirm, NEW_PASSWORD)):
+                qtbot.keyClicks(field, text)
+                qtbot.keyClick(field, Qt.Key.Key_Return)
+        if len(seen) < 2:
+            QTimer.singleShot(20, drive)
+
+    QTimer.singleShot(20, drive)
+    session = log_in(station)
+    assert seen == ["login", "change"]
+    assert session is not None and session.username == DEFAULT_ADMIN
+    assert not session.must_change_password
