@@ -106,7 +106,10 @@ def cmd_catalog_show(ws: Workstation, args: argparse.Namespace) -> None:
     try:
         item = ws.catalogue.item(args.code)
     except NotFound:
-        bundle = ws.catalogue.bundle(args.code)  # NotFound propagates: exit 2
+        try:
+            bundle = ws.catalogue.bundle(args.code)
+        except NotFound:
+            raise NotFound(f"目录中没有编码为“{args.code}”的事项或一件事。") from None
         items = ws.catalogue.current().by_code
         merged = bundle.merged_materials(items)
         data = {**bundle_to_json(bundle), "materials": [
@@ -268,7 +271,11 @@ def cmd_doctor(ws: Workstation, args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
-    common.add_argument("--json", action="store_true", help="以 JSON 输出")
+    # SUPPRESS: a sub-command that is not given --json must not reset the --json given
+    # before it (``yichuang --json catalog search yyzz``) to False; main() adds the
+    # False. (Not set_defaults: the parsers share this action object.)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="以 JSON 输出")
     parser = _Parser(prog="yichuang", parents=[common],
                      description="一窗通：政务服务综合窗口客户端。不带参数运行时打开窗口。")
     parser.add_argument("--version", action="version", version=f"yichuang {__version__}")
@@ -344,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
+        args.json = getattr(args, "json", False)
         if not getattr(args, "fn", None):
             raise UsageError("请给出命令，例如 yichuang catalog search yyzz（--help 查看全部命令）")
         ws = open_workstation()

@@ -135,9 +135,12 @@ def load_settings(directory: Path | None = None) -> Settings:
 def validate_settings(s: Settings) -> Settings:
     try:
         check_site_code(s.site_code)
+    except CaseNumberError as exc:
+        raise ConfigError(f"settings.toml：[site] code {exc}") from exc
+    try:
         check_terminal(s.terminal)
     except CaseNumberError as exc:
-        raise ConfigError(f"settings.toml：{exc}") from exc
+        raise ConfigError(f"settings.toml：[terminal] number {exc}") from exc
     if not s.site_name:
         raise ConfigError("settings.toml：[site] name 不能为空")
     if not s.window or len(s.window) > 8:

@@ -34,7 +34,7 @@ class _FormDialog(QDialog):
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             current = self.focusWidget()
             if current in self.fields[:-1]:
-                self.fields[self.fields.index(current) + 1].setFocus()  # type: ignore[arg-type]
+                self.fields[self.fields.index(current) + 1].setFocus()
             elif self.isEnabled():
                 self._submit()
             return

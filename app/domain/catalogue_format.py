@@ -79,6 +79,12 @@ class _Reader:
         fld = f"{self.prefix}{name}" if name else self.prefix.rstrip(".")
         self.issues.append(CatalogueIssue(self.where, fld, problem))
 
+    def no_unknown_fields(self, allowed: frozenset[str]) -> None:
+        """A field the format does not define is a typo that would silently be lost."""
+        unknown = set(self.obj) - allowed
+        if unknown:
+            self.issue("", f"有未知字段：{'、'.join(sorted(unknown))}（拼写错误？）")
+
     def child(self, name: str, obj: Any) -> _Reader:
         return _Reader(self.issues, self.where, obj, f"{self.prefix}{name}.")
 
@@ -207,6 +213,7 @@ def parse_catalogue(doc: Any) -> Catalogue:
         top.issue("format_version",
                   f"不支持的格式版本“{doc.get('format_version')}”，本程序支持 {FORMAT_VERSION}")
         raise CatalogueFileError(issues)
+    top.no_unknown_fields(_TOP_FIELDS)
     version = top.text("version", required=True, max_len=64)
     published_at = top.date("published_at")
     publisher = top.text("publisher", max_len=200)
@@ -228,7 +235,11 @@ def parse_catalogue(doc: Any) -> Catalogue:
         seen[item.code] = index
         items.append(item)
 
-    bundles = _parse_bundles(top.array("bundles"), {i.code for i in items}, set(seen), issues)
+    # Bundles may name an item that has problems of its own: it is in the file, so it is
+    # not reported a second time as missing.
+    in_file = {raw["code"].strip() for raw in raw_items
+               if isinstance(raw, dict) and isinstance(raw.get("code"), str)}
+    bundles = _parse_bundles(top.array("bundles"), {i.code for i in items}, in_file, issues)
     if issues:
         raise CatalogueFileError(issues)
     return Catalogue(version=version, items=tuple(items), bundles=tuple(bundles),
@@ -254,6 +265,7 @@ def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue]) -> ServiceIt
         r.issue("code", "事项编码不能包含空格")
     name = r.text("name", required=True, max_len=200)
     dept_r = r.child("department", r._get("department", True))
+    dept_r.no_unknown_fields(frozenset({"name", "code"}))
     department = Department(dept_r.text("name", required=True, max_len=200),
                             dept_r.text("code", max_len=64)) if dept_r.ok else Department("")
     category = r.enum("category", Category)
@@ -277,9 +289,7 @@ def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue]) -> ServiceIt
         visits=r.integer("visits", default=1, low=0, high=5),
         effective_from=r.date("effective_from"), withdrawn_at=r.date("withdrawn_at"),
     )
-    unknown = set(r.obj) - _ITEM_FIELDS
-    if unknown:
-        r.issue("", f"有未知字段：{'、'.join(sorted(unknown))}（拼写错误？）")
+    r.no_unknown_fields(_ITEM_FIELDS)
     if len(issues) > before or legal is None or promised is None:
         return None
     return ServiceItem(
@@ -289,17 +299,22 @@ def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue]) -> ServiceIt
     )
 
 
-_ITEM_FIELDS = {
+_TOP_FIELDS = frozenset({"format", "format_version", "version", "published_at", "publisher",
+                         "items", "bundles"})
+_ITEM_FIELDS = frozenset({
     "code", "name", "department", "category", "level", "kind", "legal_limit",
     "promised_limit", "conditions", "basis", "fee", "place", "hours", "phone", "online",
     "visits", "materials", "scenarios", "version", "effective_from", "withdrawn_at",
-}
+})
+_MATERIAL_FIELDS = frozenset({"id", "name", "form", "copies", "necessity", "deferrable",
+                              "commitment", "source", "note", "template"})
 
 
 def _parse_limit(r: _Reader, name: str) -> TimeLimit | None:
     lr = r.child(name, r._get(name, True))
     if not lr.ok:
         return None
+    lr.no_unknown_fields(frozenset({"value", "unit"}))
     value = lr.integer("value", default=-1, low=0, high=3650, required=True)
     unit = lr.enum("unit", LimitUnit)
     return TimeLimit(value, unit) if value >= 0 else None
@@ -309,6 +324,7 @@ def _parse_fee(r: _Reader) -> Fee:
     fr = r.child("fee", r._get("fee", True))
     if not fr.ok:
         return Fee()
+    fr.no_unknown_fields(frozenset({"free", "amount", "basis"}))
     free = fr.boolean("free", default=True)
     amount = fr.text("amount", max_len=200)
     if not free and not amount:
@@ -326,6 +342,7 @@ def _parse_materials(r: _Reader) -> list[Material]:
         mr = r.child(f"materials[{i}]", raw)
         if not mr.ok:
             continue
+        mr.no_unknown_fields(_MATERIAL_FIELDS)
         mid = mr.text("id", required=True, max_len=32)
         if mid in ids:
             mr.issue("id", f"材料编号“{mid}”在本事项中重复")
@@ -351,6 +368,7 @@ def _parse_scenarios(r: _Reader, materials: list[Material]) -> list[Scenario]:
         sr = r.child(f"scenarios[{i}]", raw)
         if not sr.ok:
             continue
+        sr.no_unknown_fields(frozenset({"id", "name", "adds", "removes"}))
         sid = sr.text("id", required=True, max_len=32)
         if sid in ids:
             sr.issue("id", f"情形编号“{sid}”在本事项中重复")
@@ -380,6 +398,7 @@ def _parse_bundles(raw_list: list[Any], item_codes: set[str], all_codes: set[str
         br = _Reader(issues, label, raw)
         if not br.ok:
             continue
+        br.no_unknown_fields(frozenset({"code", "name", "items", "description"}))
         code = br.text("code", required=True, max_len=MAX_CODE_LEN)
         if code in seen:
             br.issue("code", f"一件事编码“{code}”重复")

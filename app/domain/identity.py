@@ -63,7 +63,7 @@ def check_resident_id(value: str, *, today: dt.date | None = None) -> ResidentId
         raise IdentityError("这是15位旧身份证号码，请使用18位居民身份证号码。")
     if len(number) != 18:
         raise IdentityError(f"身份证号码应为18位，现在是{len(number)}位。")
-    if not number[:17].isdigit():
+    if not (number[:17].isdigit() and number[:17].isascii()):
         raise IdentityError("身份证号码前17位只能是数字。")
     if not (number[17].isdigit() or number[17] == "X"):
         raise IdentityError("身份证号码最后一位只能是数字或X。")
@@ -136,7 +136,7 @@ def check_phone(value: str) -> str:
         digits = digits[4:]
     if not digits:
         raise IdentityError("请输入联系电话。")
-    if not digits.isdigit():
+    if not (digits.isdigit() and digits.isascii()):
         raise IdentityError("联系电话只能包含数字（可带区号和“-”）。")
     if digits.startswith("1"):
         if len(digits) != 11:

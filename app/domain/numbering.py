@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from app.domain.checksum import mod11_2
 
-SITE_CODE_RE = re.compile(r"\d{6,12}")
-TERMINAL_RE = re.compile(r"\d{2}")
+# re.ASCII: without it \d also matches full-width and other scripts' digits.
+SITE_CODE_RE = re.compile(r"\d{6,12}", re.ASCII)
+TERMINAL_RE = re.compile(r"\d{2}", re.ASCII)
 MAX_DAILY_SEQ = 9999
 _TAIL = 2 + 8 + 4 + 1  # terminal, date, sequence, check
 

@@ -123,7 +123,8 @@ class CalendarService:
 
     def years(self) -> list[YearInfo]:
         with self._db.read() as session:
-            origins = dict(session.execute(select(CalendarYear.year, CalendarYear.origin)).tuples())
+            origins = {year: origin for year, origin in session.execute(
+                select(CalendarYear.year, CalendarYear.origin))}
         out = []
         for n in self.notices():
             holidays = sum(1 for s in n.days if s.kind is DayKind.HOLIDAY)

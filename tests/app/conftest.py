@@ -1,0 +1,68 @@
+"""Shared fixtures for the Qt-free core: real SQLite files in temporary directories.
+
+Seeding a workstation (package calendar, default admin, demo catalogue with pinyin keys)
+takes a second or two, so it is done once per session and the data directory is copied
+for each module or test that needs its own database.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.workstation import Workstation, open_workstation
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_CATALOGUE = REPO_ROOT / "resources" / "catalogue" / "demo.json"
+
+
+def forget_calendar_years_from(home: Path, year: int) -> None:
+    """Drop seeded notices from ``year`` on (a no-op with chinesecalendar 1.11).
+
+    The tests play a machine whose calendar package predates the 2027 notice; a newer
+    package that already knows 2027 must not turn them into tests of nothing.
+    """
+    raw = sqlite3.connect(home / "yichuang.db")
+    try:
+        with raw:
+            raw.execute("DELETE FROM calendar_days WHERE notice_year >= ?", (year,))
+            raw.execute("DELETE FROM calendar_years WHERE year >= ?", (year,))
+    finally:
+        raw.close()
+
+
+@pytest.fixture(scope="session")
+def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory after a first start: settings, migrated and seeded database."""
+    home = tmp_path_factory.mktemp("seeded-home")
+    ws = open_workstation(home)
+    ws.close()
+    forget_calendar_years_from(home, 2027)
+    return home
+
+
+def _copy_home(seeded: Path, target: Path) -> Path:
+    shutil.copytree(seeded, target, dirs_exist_ok=True)
+    return target
+
+
+@pytest.fixture(scope="module")
+def module_ws(seeded_home: Path, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[Workstation]:
+    """One seeded workstation shared by the tests of a module."""
+    ws = open_workstation(_copy_home(seeded_home, tmp_path_factory.mktemp("module-ws")))
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def fresh_ws(seeded_home: Path, tmp_path: Path) -> Iterator[Workstation]:
+    """A seeded workstation of its own, for a test that changes or damages the data."""
+    ws = open_workstation(_copy_home(seeded_home, tmp_path / "home"))
+    yield ws
+    ws.close()
+

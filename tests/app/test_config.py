@@ -1,0 +1,115 @@
+"""settings.toml: where the data lives, created on first start, bad values named."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from app.config import (
+    DEMO_SITE_CODE,
+    ConfigError,
+    Settings,
+    data_dir,
+    load_settings,
+    resources_dir,
+    save_settings,
+)
+from app.workstation import open_workstation
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_yichuang_home_overrides_the_data_dir(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    monkeypatch.setenv("YICHUANG_HOME", str(tmp_path / "home"))
+    assert data_dir() == tmp_path / "home"
+    settings = load_settings()
+    assert settings.data_dir == tmp_path / "home"
+    assert settings.database_path == tmp_path / "home" / "yichuang.db"
+
+
+def test_without_the_override_a_per_user_dir_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("YICHUANG_HOME", raising=False)
+    assert data_dir().name == "yichuang"
+
+
+def test_resources_default_to_the_source_tree(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    monkeypatch.delenv("YICHUANG_RESOURCES", raising=False)
+    assert resources_dir() == REPO_ROOT / "resources"
+    assert (resources_dir() / "catalogue" / "demo.json").is_file()
+    monkeypatch.setenv("YICHUANG_RESOURCES", str(tmp_path))
+    assert resources_dir() == tmp_path
+
+
+def test_settings_file_is_created_on_first_start(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path)
+    path = tmp_path / "settings.toml"
+    assert path.is_file()
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert doc["site"]["code"] == DEMO_SITE_CODE
+    assert doc["terminal"] == {"number": "01", "window": "1"}
+    assert doc["queue"]["mode"] == "local"
+    assert settings.is_demo_site and settings.standalone
+    assert load_settings(tmp_path) == settings
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_saved_settings_load_back(tmp_path: Path) -> None:
+    wanted = replace(Settings(data_dir=tmp_path), site_code="330102003", site_name="城关镇中心",
+                     terminal="12", window="A3", server_url="https://zw.example.gov.cn",
+                     queue_mode="site", yellow_warning_days=5,
+                     printers={"a4": "HP_LaserJet", "receipt": "XP-58"})
+    save_settings(wanted)
+    loaded = load_settings(tmp_path)
+    assert loaded == wanted
+    assert not loaded.is_demo_site and not loaded.standalone
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "settings.toml").write_text(body, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("body", "fragments"), [
+    ('[site]\ncode = "33010A001"\n', ["[site] code", "站点编码“33010A001”", "6至12位数字"]),
+    ('[site]\ncode = 330100001\n', ["[site] code", "应为文本"]),
+    ('[terminal]\nnumber = "00"\n', ["[terminal] number", "终端号“00”", "01-99"]),
+    ('[terminal]\nnumber = "1"\n', ["[terminal] number", "两位数字"]),
+    ('[terminal]\nwindow = ""\n', ["[terminal] window"]),
+    ('[queue]\nmode = "cloud"\n', ["[queue] mode", "local 或 site"]),
+    ('[server]\nurl = "ftp://zw.example"\n', ["[server] url", "http://"]),
+    ('[deadlines]\nyellow_warning_days = 99\n', ["[deadlines] yellow_warning_days", "0至30"]),
+    ('[deadlines]\nyellow_warning_days = true\n', ["[deadlines] yellow_warning_days"]),
+    ('[site]\nname = ""\n', ["[site] name", "不能为空"]),
+    ('site = "330100001"\n', ["[site]", "应为一个节"]),
+    ('[site\ncode = "330100001"\n', ["settings.toml", "格式错误"]),
+    ('[site]\ncode = "330100001"\ncode = "330100002"\n', ["settings.toml", "格式错误"]),
+])
+def test_bad_values_name_the_key(tmp_path: Path, body: str, fragments: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(_write(tmp_path, body))
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_a_settings_file_that_is_not_utf8_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "settings.toml").write_bytes('[site]\nname = "城关镇"\n'.encode("gbk"))
+    with pytest.raises(ConfigError, match="无法读取"):
+        load_settings(tmp_path)
+
+
+def test_bad_settings_are_never_saved(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="终端号"):
+        save_settings(replace(Settings(data_dir=tmp_path), terminal="00"))
+    assert not (tmp_path / "settings.toml").exists()
+
+
+def test_a_bad_settings_file_stops_the_workstation_before_the_database(tmp_path: Path) -> None:
+    _write(tmp_path, '[queue]\nmode = "cloud"\n')
+    with pytest.raises(ConfigError, match="mode"):
+        open_workstation(tmp_path)
+    assert not (tmp_path / "yichuang.db").exists()

@@ -1,0 +1,83 @@
+"""Running the ``yichuang`` command end to end: ``python -m app`` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from app.workstation import open_workstation
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RESOURCES = REPO_ROOT / "resources"
+
+
+@dataclass(frozen=True)
+class CliResult:
+    args: tuple[str, ...]
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return self.err.splitlines()
+
+
+def cli_command(home: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    env = {**os.environ, "YICHUANG_HOME": str(home), "YICHUANG_RESOURCES": str(RESOURCES),
+           "PYTHONIOENCODING": "utf-8"}
+    env.pop("PYTHONWARNINGS", None)
+    return [sys.executable, "-m", "app", *args], env
+
+
+def run_cli(home: Path, *args: str, timeout: float = 60) -> CliResult:
+    cmd, env = cli_command(home, *args)
+    proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True,
+                          encoding="utf-8", timeout=timeout, check=False)
+    return CliResult(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+
+
+def forget_calendar_years_from(home: Path, year: int) -> None:
+    """Drop seeded notices from ``year`` on (a no-op with chinesecalendar 1.11).
+
+    The tests play a machine whose calendar package predates the 2027 notice; a newer
+    package that already knows 2027 must not turn them into tests of nothing.
+    """
+    raw = sqlite3.connect(home / "yichuang.db")
+    try:
+        with raw:
+            raw.execute("DELETE FROM calendar_days WHERE notice_year >= ?", (year,))
+            raw.execute("DELETE FROM calendar_years WHERE year >= ?", (year,))
+    finally:
+        raw.close()
+
+
+@pytest.fixture(scope="module")
+def seeded_cli_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory after a first start (seeded in-process: it is not under test)."""
+    home = tmp_path_factory.mktemp("cli-seeded")
+    open_workstation(home).close()
+    forget_calendar_years_from(home, 2027)
+    return home
+
+
+@pytest.fixture
+def cli_home(seeded_cli_home: Path, tmp_path: Path) -> Path:
+    """A seeded data directory of the test's own, for commands that change it."""
+    home = tmp_path / "home"
+    shutil.copytree(seeded_cli_home, home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def cli() -> Callable[..., CliResult]:
+    """``cli(home, *args)`` runs one command and returns its exit code and output."""
+    return run_cli
