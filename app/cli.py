@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import enum
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,9 +35,28 @@ class UsageError(Exception):
     """A bad argument or file: one line on stderr, exit 2."""
 
 
+# argparse speaks English; administrators read Chinese. Its common messages, translated.
+_ARGPARSE_MESSAGES = (
+    (re.compile(r"argument (\S+): invalid choice: '?([^'(]*)'? \(choose from (.*)\)"),
+     "{0}：无效的选择“{1}”，可选：{2}"),
+    (re.compile(r"argument (\S+): invalid int value: '?([^']*)'?"), "{0}：“{1}”不是整数"),
+    (re.compile(r"the following arguments are required: (.*)"), "缺少参数：{0}"),
+    (re.compile(r"unrecognized arguments: (.*)"), "无法识别的参数：{0}"),
+    (re.compile(r"argument (\S+): expected one argument"), "{0} 后面需要一个值"),
+)
+
+
+def _translate(message: str) -> str:
+    for pattern, chinese in _ARGPARSE_MESSAGES:
+        match = pattern.fullmatch(message.strip())
+        if match:
+            return chinese.format(*(g.replace("'", "") for g in match.groups()))
+    return message
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
-        raise UsageError(f"参数错误：{message}（用 {self.prog} --help 查看用法）")
+        raise UsageError(f"参数错误：{_translate(message)}（用 {self.prog} --help 查看用法）")
 
 
 def _jsonable(value: Any) -> Any:

@@ -50,11 +50,14 @@ ensure_environment() {
   # Reinstall only when pyproject.toml changed since the last install.
   if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
     echo "== 安装 Python 依赖"
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    if [ -n "$extra" ]; then
-      "$VENV/bin/python" -m pip install -q -e "$here[$extra]"
-    else
-      "$VENV/bin/python" -m pip install -q -e "$here"
+    local log="$VENV/pip-install.log" target="$here"
+    [ -n "$extra" ] && target="$here[$extra]"
+    # The build backend is chatty even with -q: keep its output for when it fails.
+    if ! { "$VENV/bin/python" -m pip install -q --upgrade pip &&
+           "$VENV/bin/python" -m pip install -q -e "$target"; } >"$log" 2>&1; then
+      cat "$log" >&2
+      echo "安装 Python 依赖失败（完整输出见 $log）" >&2
+      return 1
     fi
     touch "$stamp"
   fi

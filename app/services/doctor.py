@@ -70,13 +70,43 @@ def check_site(settings: Settings) -> Check:
                  f"终端 {settings.terminal}，窗口 {settings.window}")
 
 
+def cjk_fonts_from_fontconfig() -> list[tuple[str, str, bool]] | None:
+    """(family, file, embeddable) for fonts fontconfig says cover Simplified Chinese.
+
+    ``:lang=zh-cn`` is fontconfig's own coverage test (the font has the glyphs of the
+    language's orthography); only TrueType outlines can be embedded by reportlab.
+    None when fontconfig is not available (Windows).
+    """
+    out = _run(["fc-list", ":lang=zh-cn", "file", "family", "fontformat"])
+    if out is None:
+        return None
+    fonts: dict[str, tuple[str, str, bool]] = {}
+    for line in out.splitlines():
+        path, _, rest = line.partition(": ")
+        family = rest.split(",")[0].split(":")[0].strip()
+        if path and family and family not in fonts:
+            fonts[family] = (family, path, "fontformat=TrueType" in rest)
+    return sorted(fonts.values(), key=lambda f: (not f[2], f[0]))
+
+
 def check_fonts() -> Check:
+    hint = ("sudo apt-get install fonts-wqy-zenhei" if sys.platform.startswith("linux")
+            else "安装宋体或微软雅黑")
+    covered = cjk_fonts_from_fontconfig()
+    if covered is not None:
+        embeddable = [f for f in covered if f[2]]
+        if not embeddable:
+            others = "、".join(f[0] for f in covered) or "无"
+            return Check("中文字体", False, f"没有覆盖简体中文的 TrueType 字体（现有：{others}，"
+                         f"PDF 无法嵌入）：{hint}")
+        names = "、".join(f[0] for f in embeddable[:4])
+        screen_only = len(covered) - len(embeddable)
+        extra = f"；另有 {screen_only} 个仅供屏幕显示" if screen_only else ""
+        return Check("中文字体", True, f"覆盖简体中文且可嵌入PDF：{names}{extra}")
     fonts = find_cjk_fonts()
     if fonts:
         names = "、".join(p.name for p in fonts[:3])
         return Check("中文字体", True, f"{names}（TrueType，可嵌入PDF）")
-    hint = ("sudo apt-get install fonts-wqy-zenhei" if sys.platform.startswith("linux")
-            else "安装宋体或微软雅黑")
     return Check("中文字体", False, f"未找到可嵌入的中文 TrueType 字体：{hint}")
 
 

@@ -8,31 +8,16 @@ for each module or test that needs its own database.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.workstation import Workstation, open_workstation
+from tests.support import forget_calendar_years_from
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CATALOGUE = REPO_ROOT / "resources" / "catalogue" / "demo.json"
-
-
-def forget_calendar_years_from(home: Path, year: int) -> None:
-    """Drop seeded notices from ``year`` on (a no-op with chinesecalendar 1.11).
-
-    The tests play a machine whose calendar package predates the 2027 notice; a newer
-    package that already knows 2027 must not turn them into tests of nothing.
-    """
-    raw = sqlite3.connect(home / "yichuang.db")
-    try:
-        with raw:
-            raw.execute("DELETE FROM calendar_days WHERE notice_year >= ?", (year,))
-            raw.execute("DELETE FROM calendar_years WHERE year >= ?", (year,))
-    finally:
-        raw.close()
 
 
 @pytest.fixture(scope="session")

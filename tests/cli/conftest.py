@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.workstation import open_workstation
+from tests.support import forget_calendar_years_from
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESOURCES = REPO_ROOT / "resources"
@@ -43,21 +43,6 @@ def run_cli(home: Path, *args: str, timeout: float = 60) -> CliResult:
     proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True,
                           encoding="utf-8", timeout=timeout, check=False)
     return CliResult(tuple(args), proc.returncode, proc.stdout, proc.stderr)
-
-
-def forget_calendar_years_from(home: Path, year: int) -> None:
-    """Drop seeded notices from ``year`` on (a no-op with chinesecalendar 1.11).
-
-    The tests play a machine whose calendar package predates the 2027 notice; a newer
-    package that already knows 2027 must not turn them into tests of nothing.
-    """
-    raw = sqlite3.connect(home / "yichuang.db")
-    try:
-        with raw:
-            raw.execute("DELETE FROM calendar_days WHERE notice_year >= ?", (year,))
-            raw.execute("DELETE FROM calendar_years WHERE year >= ?", (year,))
-    finally:
-        raw.close()
 
 
 @pytest.fixture(scope="module")
