@@ -17,8 +17,12 @@ MIN_REASON_LEN = 4
 
 
 def check_materials(checklist: Sequence[Material], states: Sequence[MaterialState],
-                    *, today: dt.date) -> list[str]:
-    """Problems with the recorded states themselves, whatever the decision."""
+                    *, today: dt.date, complete: bool = True) -> list[str]:
+    """Problems with the recorded states themselves, whatever the decision.
+
+    ``complete`` also asks that every required material has a state, as a decision
+    needs; while materials are still being received a partial list is fine.
+    """
     problems: list[str] = []
     by_id = {m.id: m for m in checklist}
     seen: set[str] = set()
@@ -41,7 +45,7 @@ def check_materials(checklist: Sequence[Material], states: Sequence[MaterialStat
             problems.append(f"材料“{m.name}”不适用告知承诺。")
         if s.status is MaterialStatus.RECEIVED and s.copies_received < 0:
             problems.append(f"材料“{m.name}”的份数不能为负数。")
-    for m in checklist:
+    for m in checklist if complete else ():
         if m.necessity is not Necessity.OPTIONAL and m.id not in seen:
             problems.append(f"材料“{m.name}”尚未核验，请标明已收取、缺失或其他情况。")
     return problems

@@ -132,6 +132,7 @@ class CaseState:
     bundle_code: str = ""
     parent_id: str = ""
     queue_ticket: str = ""
+    scenarios: tuple[str, ...] = ()    # 办理情形 chosen: they decide the checklist
     materials: tuple[MaterialState, ...] = ()
     decision: Decision | None = None
     decision_reason: str = ""
@@ -178,7 +179,9 @@ def apply_event(state: CaseState, kind: CaseEventKind, payload: dict[str, Any]) 
         if state.status not in DECIDABLE:
             raise CaseTransitionError(f"办件状态为“{state.status}”，不能再修改收件材料。")
         materials = tuple(material_state_from_json(m) for m in payload["materials"])
-        return replace(state, materials=materials, version=state.version + 1)
+        scenarios = tuple(payload.get("scenarios", state.scenarios))
+        return replace(state, materials=materials, scenarios=scenarios,
+                       version=state.version + 1)
     if kind is CaseEventKind.DECIDED:
         if state.status not in DECIDABLE:
             raise CaseTransitionError(f"办件状态为“{state.status}”，不能再作受理决定。")

@@ -149,29 +149,30 @@ class CaseService:
             return after
 
     def record_materials(self, case_id: str, states: Sequence[MaterialState], clerk: Clerk,
-                         *, today: dt.date | None = None) -> CaseState:
+                         *, scenario_ids: frozenset[str] = frozenset(),
+                         today: dt.date | None = None) -> CaseState:
+        """收件: the state of each material, under the 办理情形 that apply to the applicant."""
         today = today or dt.date.today()
         case = self.get(case_id)
         item = self._catalogue.item_version(case.item_code, case.item_version)
-        by_id = {m.id: m for m in item.materials}
-        unknown = [s.name for s in states if s.material_id not in by_id]
+        unknown = scenario_ids - {s.id for s in item.scenarios}
         if unknown:
-            raise CaseRuleError([f"材料“{n}”不在本事项的材料清单中。" for n in unknown])
-        problems = [p for p in check_materials(item.materials, states, today=today)
-                    if "尚未核验" not in p]  # partial recording is allowed while receiving
+            raise CaseRuleError([f"事项“{item.name}”没有办理情形“{s}”。" for s in sorted(unknown)])
+        problems = check_materials(item.checklist(frozenset(case.scenarios)), states, today=today,
+                                   complete=False)
         if problems:
             raise CaseRuleError(problems)
-        payload = {"materials": [material_state_to_json(s) for s in states]}
+        payload = {"materials": [material_state_to_json(s) for s in states],
+                   "scenarios": sorted(scenario_ids)}
         return self._apply(case_id, CaseEventKind.MATERIALS_RECORDED, payload, clerk)
 
     def decide(self, case_id: str, decision: Decision, clerk: Clerk, *, reason: str = "",
-               competent_authority: str = "", scenario_ids: frozenset[str] = frozenset(),
-               today: dt.date | None = None) -> CaseState:
+               competent_authority: str = "", today: dt.date | None = None) -> CaseState:
         """受理 / 容缺受理 / 补正 / 不予受理 / 即办, with the promised date for acceptances."""
         today = today or dt.date.today()
         case = self.get(case_id)
         item = self._catalogue.item_version(case.item_code, case.item_version)
-        problems = check_decision(decision, item.kind, item.checklist(scenario_ids),
+        problems = check_decision(decision, item.kind, item.checklist(frozenset(case.scenarios)),
                                   case.materials, reason, today=today)
         if problems:
             raise CaseRuleError(problems)

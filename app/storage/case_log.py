@@ -129,6 +129,7 @@ def state_from_row(row: CaseRow) -> CaseState:
         window=row.window, clerk_id=row.clerk_id, opened_at=row.opened_at,
         agent=agent_from_json(row.agent), bundle_code=row.bundle_code,
         parent_id=row.parent_id, queue_ticket=row.queue_ticket,
+        scenarios=tuple(row.scenarios),
         materials=tuple(material_state_from_json(m) for m in row.materials),
         decision=Decision(row.decision) if row.decision else None,
         decision_reason=row.decision_reason, competent_authority=row.competent_authority,
@@ -145,6 +146,7 @@ def write_projection(row: CaseRow, state: CaseState) -> None:
     row.applicant_id_number = state.applicant.id_number
     row.applicant = applicant_to_json(state.applicant)
     row.agent = agent_to_json(state.agent)
+    row.scenarios = list(state.scenarios)
     row.materials = [material_state_to_json(m) for m in state.materials]
     row.decision = str(state.decision) if state.decision else ""
     row.decision_reason = state.decision_reason

@@ -168,6 +168,7 @@ class CaseRow(Base):
     applicant_id_number: Mapped[str] = mapped_column(String(64), index=True)
     applicant: Mapped[dict[str, Any]] = mapped_column(JSON)
     agent: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    scenarios: Mapped[list[Any]] = mapped_column(JSON)
     materials: Mapped[list[Any]] = mapped_column(JSON)
     decision: Mapped[str] = mapped_column(String(16), default="")
     decision_reason: Mapped[str] = mapped_column(Text, default="")

@@ -427,3 +427,32 @@ def test_rejection_needs_a_reason(module_ws: Workstation) -> None:
     after = counts(module_ws)
     assert (after["case_events"], after["outbox"]) == (
         before["case_events"] + 1, before["outbox"] + 1)
+
+
+def test_scenarios_decide_the_checklist_of_the_case(module_ws: Workstation) -> None:
+    """委托他人代为办理 adds 授权委托书 and 受托人身份证件 (m7, m8) to 个体工商户设立登记."""
+    c = clerk(module_ws)
+    day = D("2026-11-20")
+    case = module_ws.cases.open_case(GETI, APPLICANT, c, today=day)
+    entrust = received(module_ws, GETI) + [
+        status(module_ws, GETI, mid, MaterialStatus.RECEIVED, form_received="原件",
+               copies_received=1) for mid in ("m7", "m8")]
+    # Without the scenario the letter of authority is not on this applicant's list.
+    with pytest.raises(CaseRuleError, match=r"授权委托书.*不在本事项的材料清单中"):
+        module_ws.cases.record_materials(case.id, entrust, c, today=day)
+    with pytest.raises(CaseRuleError, match="没有办理情形“s9”"):
+        module_ws.cases.record_materials(case.id, entrust, c, today=day,
+                                         scenario_ids=frozenset({"s9"}))
+    # Under the scenario, leaving m7/m8 out blocks acceptance: the decision uses the
+    # scenarios recorded with the materials, not a fresh guess.
+    partial = module_ws.cases.record_materials(case.id, received(module_ws, GETI), c,
+                                               today=day, scenario_ids=frozenset({"s3"}))
+    assert partial.scenarios == ("s3",)
+    assert module_ws.cases.get(case.id).scenarios == ("s3",)
+    with pytest.raises(CaseRuleError, match=r"授权委托书.*尚未核验"):
+        module_ws.cases.decide(case.id, Decision.ON_THE_SPOT, c, today=day)
+    module_ws.cases.record_materials(case.id, entrust, c, today=day,
+                                     scenario_ids=frozenset({"s3"}))
+    done = module_ws.cases.decide(case.id, Decision.ON_THE_SPOT, c, today=day)
+    assert done.status is CaseStatus.COMPLETED
+    assert {m.material_id for m in done.materials} >= {"m7", "m8"}

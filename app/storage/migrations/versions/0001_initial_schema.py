@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('applicant_id_number', sa.String(length=64), nullable=False),
     sa.Column('applicant', sa.JSON(), nullable=False),
     sa.Column('agent', sa.JSON(), nullable=True),
+    sa.Column('scenarios', sa.JSON(), nullable=False),
     sa.Column('materials', sa.JSON(), nullable=False),
     sa.Column('decision', sa.String(length=16), nullable=False),
     sa.Column('decision_reason', sa.Text(), nullable=False),
