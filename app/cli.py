@@ -130,7 +130,7 @@ def cmd_catalog_show(ws: Workstation, args: argparse.Namespace) -> None:
             bundle = ws.catalogue.bundle(args.code)
         except NotFound:
             raise NotFound(f"目录中没有编码为“{args.code}”的事项或一件事。") from None
-        items = ws.catalogue.current().by_code
+        items = ws.catalogue.bundle_items(bundle)
         merged = bundle.merged_materials(items)
         data = {**bundle_to_json(bundle), "materials": [
             {"name": bm.material.name, "form": bm.material.form, "copies": bm.material.copies,

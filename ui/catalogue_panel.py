@@ -138,8 +138,8 @@ class CataloguePanel(QWidget):
         result: SearchResult = index.data(ResultRole)
         try:
             if result.kind == "bundle":
-                self.detail.show_bundle(self._catalogue.bundle(result.code),
-                                        self._catalogue.current().by_code)
+                bundle = self._catalogue.bundle(result.code)
+                self.detail.show_bundle(bundle, self._catalogue.bundle_items(bundle))
             else:
                 self.detail.show_item(self._catalogue.item(result.code))
         except NotFound as exc:  # the catalogue changed under the list

@@ -67,6 +67,18 @@ class SearchResult:
     rank: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """What the current release needs in memory for searching and look-ups."""
+
+    version: str
+    publisher: str
+    published_at: dt.date | None
+    versions: dict[str, str]  # item code -> version, in catalogue order
+    bundles: tuple[Bundle, ...]
+    index: CatalogueIndex
+
+
 def _canonical(doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -83,7 +95,8 @@ class CatalogueService:
         self._db = db
         self._lock = threading.Lock()
         self._current: Catalogue | None = None
-        self._index: CatalogueIndex | None = None
+        self._snap: _Snapshot | None = None
+        self._items: dict[tuple[str, str], ServiceItem] = {}
 
     # ---- import / export --------------------------------------------------------------
 
@@ -153,7 +166,7 @@ class CatalogueService:
                     name_pinyin=full, name_initials=initials, body=bundle_to_json(bundle)))
         with self._lock:
             self._current = None
-            self._index = None
+            self._snap = None
         return ImportResult(catalogue.version, len(catalogue.items), new_items,
                             len(catalogue.bundles), unchanged=False)
 
@@ -174,30 +187,50 @@ class CatalogueService:
                 select(CatalogueRelease.id).where(CatalogueRelease.is_current)).first() is not None
 
     def current(self) -> Catalogue:
-        """The current release (empty when nothing was imported yet)."""
+        """The whole current release, every item parsed (empty when nothing imported).
+
+        For listing and export; the window only needs :meth:`index` and :meth:`item`,
+        which do not parse thousands of items at start-up.
+        """
         with self._lock:
             if self._current is not None:
                 return self._current
-        catalogue, index = self._load()
+        snap = self._snapshot()
+        catalogue = Catalogue(
+            version=snap.version, publisher=snap.publisher, published_at=snap.published_at,
+            items=tuple(self.item_version(code, version)
+                        for code, version in snap.versions.items()),
+            bundles=snap.bundles)
         with self._lock:
-            self._current, self._index = catalogue, index
+            self._current = catalogue
         return catalogue
 
-    def _load(self) -> tuple[Catalogue, CatalogueIndex]:
+    def _snapshot(self) -> _Snapshot:
+        with self._lock:
+            if self._snap is not None:
+                return self._snap
+        snap = self._load_snapshot()
+        with self._lock:
+            self._snap = snap
+        return snap
+
+    def _load_snapshot(self) -> _Snapshot:
+        """The current release's light columns: enough to search and to find an item."""
         with self._db.read() as session:
             release = session.scalars(
                 select(CatalogueRelease).where(CatalogueRelease.is_current)).first()
             if release is None:
-                return Catalogue(version="", items=()), CatalogueIndex()
+                return _Snapshot("", "", None, {}, (), CatalogueIndex())
             rows = session.execute(
-                select(CatalogueItemRow)
+                select(CatalogueItemRow.code, CatalogueItemRow.version, CatalogueItemRow.name,
+                       CatalogueItemRow.department, CatalogueItemRow.name_pinyin,
+                       CatalogueItemRow.name_initials, CatalogueItemRow.withdrawn_at)
                 .join(CatalogueReleaseItem, CatalogueReleaseItem.item_id == CatalogueItemRow.id)
                 .where(CatalogueReleaseItem.release_id == release.id)
-                .order_by(CatalogueReleaseItem.position)).scalars().all()
+                .order_by(CatalogueReleaseItem.position)).all()
             bundle_rows = session.scalars(
                 select(CatalogueBundleRow).where(CatalogueBundleRow.release_id == release.id)
                 .order_by(CatalogueBundleRow.id)).all()
-            items = tuple(item_from_json(r.body) for r in rows)
             bundles = tuple(Bundle(b.body["code"], b.body["name"], tuple(b.body["items"]),
                                    b.body.get("description", "")) for b in bundle_rows)
             today = dt.date.today()
@@ -206,16 +239,12 @@ class CatalogueService:
             entries += [SearchEntry("item", r.code, r.name, r.department, r.name_pinyin,
                                     r.name_initials)
                         for r in rows if r.withdrawn_at is None or r.withdrawn_at > today]
-            catalogue = Catalogue(version=release.version, items=items, bundles=bundles,
-                                  published_at=release.published_at,
-                                  publisher=release.publisher)
-        return catalogue, CatalogueIndex(entries)
+            return _Snapshot(release.version, release.publisher, release.published_at,
+                             {r.code: r.version for r in rows}, bundles,
+                             CatalogueIndex(entries))
 
     def index(self) -> CatalogueIndex:
-        self.current()
-        with self._lock:
-            assert self._index is not None
-            return self._index
+        return self._snapshot().index
 
     def search(self, query: str, limit: int = 50) -> list[SearchResult]:
         hits: list[SearchHit] = self.index().search(query, limit)
@@ -223,25 +252,41 @@ class CatalogueService:
                              h.rank) for h in hits]
 
     def item(self, code: str) -> ServiceItem:
-        item = self.current().by_code.get(code.strip())
-        if item is None:
+        """An item of the current release."""
+        version = self._snapshot().versions.get(code.strip())
+        if version is None:
             raise NotFound(f"目录中没有编码为“{code}”的事项。")
-        return item
+        return self.item_version(code.strip(), version)
 
     def bundle(self, code: str) -> Bundle:
-        for b in self.current().bundles:
+        for b in self._snapshot().bundles:
             if b.code == code.strip():
                 return b
         raise NotFound(f"目录中没有编码为“{code}”的一件事。")
 
+    def bundle_items(self, bundle: Bundle) -> dict[str, ServiceItem]:
+        """The items of a bundle by code, as Bundle.merged_materials() takes them."""
+        return {code: self.item(code) for code in bundle.item_codes}
+
     def item_version(self, code: str, version: str) -> ServiceItem:
-        """An item at the version a case was accepted under, even if since replaced."""
+        """An item at the version a case was accepted under, even if since replaced.
+
+        A stored (code, version) never changes content, so parsed items are cached.
+        """
+        key = (code, version)
+        with self._lock:
+            cached = self._items.get(key)
+        if cached is not None:
+            return cached
         with self._db.read() as session:
             row = session.scalars(select(CatalogueItemRow).where(
                 CatalogueItemRow.code == code, CatalogueItemRow.version == version)).first()
             if row is None:
                 raise NotFound(f"没有事项“{code}”的版本“{version}”。")
-            return item_from_json(row.body)
+            item = item_from_json(row.body)
+        with self._lock:
+            self._items[key] = item
+        return item
 
     def releases(self) -> list[ReleaseInfo]:
         with self._db.read() as session:

@@ -31,3 +31,12 @@ def test_installed_script_answers_version() -> None:
                          timeout=60, check=False)
     assert out.returncode == 0
     assert out.stdout.startswith("yichuang ")
+
+
+def test_no_display_gives_one_chinese_line_instead_of_a_qt_abort(tmp_path: Path) -> None:
+    env = {"YICHUANG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}  # no DISPLAY at all
+    out = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=60,
+                         check=False)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "没有可用的图形界面" in out.stderr
+    assert not (tmp_path / "yichuang.db").exists()  # nothing was opened or created
