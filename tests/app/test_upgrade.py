@@ -1,0 +1,52 @@
+"""A database left by each released schema opens with today's code, nothing lost.
+
+The fixtures in tests/fixtures/schema-*.db are written once per released revision by
+``python -m tests.fixtures.make_schema_fixture`` and never regenerated.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.domain.case import CaseStatus
+from app.storage.db import SCHEMA_HEAD
+from app.storage.models import CaseRow
+from app.workstation import Workstation, open_workstation
+
+FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures").glob("schema-*.db"))
+
+
+def test_there_is_a_fixture_for_the_current_schema() -> None:
+    assert f"schema-{SCHEMA_HEAD}.db" in {p.name for p in FIXTURES}
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
+def test_old_database_upgrades_and_keeps_everything(fixture: Path, tmp_path: Path) -> None:
+    shutil.copyfile(fixture, tmp_path / "yichuang.db")
+    ws = open_workstation(tmp_path)
+    try:
+        assert ws.db.current_revision() == SCHEMA_HEAD
+        # Seeding must not duplicate what the old install already had.
+        assert {u.username for u in ws.accounts.users()} == {"admin", "clerk01"}
+        assert [r.version for r in ws.catalogue.releases()] == ["2026.11"]
+        assert 2026 in ws.calendar.calendar().covered_years
+        assert ws.accounts.login("clerk01", "Fixture2026a").display_name == "张敏"
+        case = ws.cases.by_number(_only_case_number(ws))
+        assert case.status is CaseStatus.COMPLETED
+        assert case.applicant.name == "王小明"
+        assert len(case.materials) >= 2
+        report = ws.cases.verify_audit_chain(case.site, case.terminal)
+        assert report.intact and report.events == 3
+    finally:
+        ws.close()
+
+
+def _only_case_number(ws: Workstation) -> str:
+    with ws.db.read() as session:
+        numbers = session.scalars(select(CaseRow.number)).all()
+    assert len(numbers) == 1
+    return numbers[0]
