@@ -22,6 +22,7 @@ from app.services.catalogue import CatalogueService, NotFound, SearchResult
 from ui.item_detail import ItemDetail
 
 ResultRole = Qt.ItemDataRole.UserRole + 1
+RESULT_LIMIT = 100
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -116,14 +117,19 @@ class CataloguePanel(QWidget):
         self.search.selectAll()
 
     def _run_search(self, text: str) -> None:
-        results = self._catalogue.search(text, limit=100)
+        results = self._catalogue.search(text, limit=RESULT_LIMIT)
         self.model.set_results(results)
         if results:
             self.results.setCurrentIndex(self.model.index(0, 0))
         total = len(self._catalogue.index())
         if text.strip():
-            self.count.setText(f"找到 {len(results)} 项" if results else
-                               f"没有找到与“{text.strip()}”相关的事项，可试试拼音首字母或换个关键词")
+            if len(results) >= RESULT_LIMIT:
+                found = f"结果较多，显示最相关的 {RESULT_LIMIT} 项，可再多输入几个字缩小范围"
+            elif results:
+                found = f"找到 {len(results)} 项"
+            else:
+                found = f"没有找到与“{text.strip()}”相关的事项，可试试拼音首字母或换个关键词"
+            self.count.setText(found)
         else:
             self.count.setText(f"目录共 {total} 项（含一件事），输入关键词筛选")
 
