@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
@@ -26,9 +28,29 @@ class _FormDialog(QDialog):
     """
 
     fields: list[QLineEdit]
+    error: QLabel
+    session: ClerkSession | None
 
     def _submit(self) -> None:
         raise NotImplementedError
+
+    def _failed(self, exc: Exception) -> None:
+        raise NotImplementedError
+
+    def _run(self, progress: str, work: Callable[[], ClerkSession]) -> None:
+        """Run the account call off the main thread (scrypt is deliberately slow)."""
+        self.error.setText(progress)
+        self.setEnabled(False)
+        run_in_background(self, work, self._succeeded, self._failed_and_enable)
+
+    def _succeeded(self, session: ClerkSession) -> None:
+        self.session = session
+        self.setEnabled(True)
+        self.accept()
+
+    def _failed_and_enable(self, exc: Exception) -> None:
+        self.setEnabled(True)
+        self._failed(exc)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -92,19 +114,9 @@ class LoginDialog(_FormDialog):
             self.error.setText("请输入密码。")
             self.password.setFocus()
             return
-        self.error.setText("正在登录…")
-        self.setEnabled(False)
-        # scrypt is deliberately slow: keep it off the main thread.
-        run_in_background(self, lambda: self._accounts.login(user, pw),
-                          self._logged_in, self._failed)
-
-    def _logged_in(self, session: ClerkSession) -> None:
-        self.session = session
-        self.setEnabled(True)
-        self.accept()
+        self._run("正在登录…", lambda: self._accounts.login(user, pw))
 
     def _failed(self, exc: Exception) -> None:
-        self.setEnabled(True)
         self.error.setText(str(exc) if isinstance(exc, LoginError) else f"登录失败：{exc}")
         self.password.clear()
         self.password.setFocus()
@@ -160,19 +172,10 @@ class ChangePasswordDialog(_FormDialog):
             self.confirm.clear()
             self.confirm.setFocus()
             return
-        self.setEnabled(False)
-        self.error.setText("正在保存…")
-        run_in_background(
-            self, lambda: self._accounts.change_password(self._session.user_id, old, new),
-            self._changed, self._failed)
-
-    def _changed(self, session: ClerkSession) -> None:
-        self.session = session
-        self.setEnabled(True)
-        self.accept()
+        self._run("正在保存…",
+                  lambda: self._accounts.change_password(self._session.user_id, old, new))
 
     def _failed(self, exc: Exception) -> None:
-        self.setEnabled(True)
         known = isinstance(exc, (LoginError, PasswordPolicyError))
         self.error.setText(str(exc) if known else f"修改失败：{exc}")
         self.new.clear()
