@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.config import Settings, load_settings, resources_dir
+from app.config import DEMO_SITE_CODE, Settings, load_settings, resources_dir
 from app.domain.case import Clerk
 from app.services.accounts import AccountService, ClerkSession
 from app.services.calendar import CalendarService
@@ -49,8 +49,9 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True) -> Wor
     catalogue = CatalogueService(db)
     calendar = CalendarService(db)
     accounts = AccountService(db)
+    refused = DEMO_SITE_CODE if not settings.standalone else None
     station = Workstation(settings, db, catalogue, calendar, accounts,
-                          CaseService(db, catalogue, calendar))
+                          CaseService(db, catalogue, calendar, refused_site=refused))
     if seed:
         calendar.seed_from_package()
         accounts.ensure_default_admin()

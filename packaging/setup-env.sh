@@ -17,6 +17,10 @@ _missing_system_packages() {
   for p in "${SYSTEM_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
   done
+  # Debian's own python3 cannot create a virtualenv without python3-venv (ensurepip).
+  if [ ! -x "$VENV/bin/python" ] && ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
+    echo python3-venv
+  fi
 }
 
 _install_system_packages() {

@@ -54,6 +54,16 @@ class CalendarNotCovered(LookupError):
         )
 
 
+def estimate_promised_date(accepted_on: dt.date, limit: TimeLimit) -> dt.date:
+    """The deadline on a plain Monday-Friday week, for a year no notice covers yet.
+
+    Only ever used with the result marked as an estimate (办件 promised_estimated);
+    the real notice usually moves a deadline by a few days around the holidays.
+    """
+    week = WorkCalendar(set(range(accepted_on.year, accepted_on.year + 20)), [])
+    return week.promised_date(accepted_on, limit)
+
+
 class WorkCalendar:
     """Working days for the covered years; pure and immutable once built."""
 

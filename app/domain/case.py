@@ -139,6 +139,7 @@ class CaseState:
     competent_authority: str = ""   # 不予受理: who is competent if not us
     accepted_on: dt.date | None = None
     promised_date: dt.date | None = None
+    promised_estimated: bool = False  # the calendar did not cover that year (see decide)
     version: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -171,20 +172,29 @@ def status_after(decision: Decision) -> CaseStatus:
     return _DECISION_STATUS[decision]
 
 
-def apply_event(state: CaseState, kind: CaseEventKind, payload: dict[str, Any]) -> CaseState:
-    """Return the state after ``kind``; raise CaseTransitionError if it may not happen."""
+def check_transition(state: CaseState, kind: CaseEventKind) -> None:
+    """Raise CaseTransitionError if an event of ``kind`` may not follow the current status.
+
+    Checked before anything else, so a clerk who opens a decided case hears that first,
+    not a list of material problems.
+    """
     if kind is CaseEventKind.OPENED:
         raise CaseTransitionError("办件已经建立，不能重复收件。")
+    if kind is CaseEventKind.MATERIALS_RECORDED and state.status not in DECIDABLE:
+        raise CaseTransitionError(f"办件状态为“{state.status}”，不能再修改收件材料。")
+    if kind is CaseEventKind.DECIDED and state.status not in DECIDABLE:
+        raise CaseTransitionError(f"办件状态为“{state.status}”，不能再作受理决定。")
+
+
+def apply_event(state: CaseState, kind: CaseEventKind, payload: dict[str, Any]) -> CaseState:
+    """Return the state after ``kind``; raise CaseTransitionError if it may not happen."""
+    check_transition(state, kind)
     if kind is CaseEventKind.MATERIALS_RECORDED:
-        if state.status not in DECIDABLE:
-            raise CaseTransitionError(f"办件状态为“{state.status}”，不能再修改收件材料。")
         materials = tuple(material_state_from_json(m) for m in payload["materials"])
         scenarios = tuple(payload.get("scenarios", state.scenarios))
         return replace(state, materials=materials, scenarios=scenarios,
                        version=state.version + 1)
     if kind is CaseEventKind.DECIDED:
-        if state.status not in DECIDABLE:
-            raise CaseTransitionError(f"办件状态为“{state.status}”，不能再作受理决定。")
         decision = Decision(payload["decision"])
         return replace(
             state,
@@ -194,6 +204,7 @@ def apply_event(state: CaseState, kind: CaseEventKind, payload: dict[str, Any]) 
             competent_authority=payload.get("competent_authority", ""),
             accepted_on=_date(payload.get("accepted_on")),
             promised_date=_date(payload.get("promised_date")),
+            promised_estimated=bool(payload.get("promised_estimated", False)),
             version=state.version + 1,
         )
     if kind is CaseEventKind.STATUS_CHANGED:

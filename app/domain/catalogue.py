@@ -139,6 +139,7 @@ class ServiceItem:
     online: bool = False
     visits: int = 1
     scenarios: tuple[Scenario, ...] = ()
+    keywords: tuple[str, ...] = ()   # 常用简称 a clerk searches by (低保, 残疾证…)
     effective_from: dt.date | None = None
     withdrawn_at: dt.date | None = None
 
@@ -194,22 +195,44 @@ class Bundle:
     description: str = ""
 
     def merged_materials(self, items: dict[str, ServiceItem]) -> tuple[BundleMaterial, ...]:
-        """Each material once, in first-seen order; copies is the largest asked for."""
+        """Each material once, in first-seen order, under the strictest terms any item sets.
+
+        Copies: the largest number asked for. Form: the union of what is asked (原件 for
+        one item and 复印件 for another means 原件和复印件). 容缺 and 告知承诺 only when
+        every item allows them; 共享获取 only when every item can fetch it; necessity
+        必要 when any item requires it.
+        """
         merged: dict[str, tuple[Material, list[str]]] = {}
         for code in self.item_codes:
-            item = items[code]
-            for m in item.checklist():
+            for m in items[code].checklist():
                 key = m.merge_key
-                if key in merged:
-                    kept, codes = merged[key]
-                    if m.copies > kept.copies:
-                        kept = replace(kept, copies=m.copies)
-                    if m.necessity is Necessity.REQUIRED and kept.necessity is not m.necessity:
-                        kept = replace(kept, necessity=Necessity.REQUIRED)
-                    merged[key] = (kept, [*codes, code])
-                else:
+                if key not in merged:
                     merged[key] = (m, [code])
+                    continue
+                kept, codes = merged[key]
+                merged[key] = (_stricter(kept, m), [*codes, code])
         return tuple(BundleMaterial(m, tuple(codes)) for m, codes in merged.values())
+
+
+_FORM_PARTS = {
+    MaterialForm.ORIGINAL: {"原"}, MaterialForm.COPY: {"复"},
+    MaterialForm.ORIGINAL_AND_COPY: {"原", "复"}, MaterialForm.ELECTRONIC: set(),
+}
+
+
+def _stricter(a: Material, b: Material) -> Material:
+    parts = _FORM_PARTS[a.form] | _FORM_PARTS[b.form]
+    form = (MaterialForm.ORIGINAL_AND_COPY if parts == {"原", "复"} else
+            MaterialForm.ORIGINAL if parts == {"原"} else
+            MaterialForm.COPY if parts == {"复"} else MaterialForm.ELECTRONIC)
+    necessity = (Necessity.REQUIRED if Necessity.REQUIRED in (a.necessity, b.necessity)
+                 else a.necessity)
+    source = a.source if a.source == b.source else (
+        MaterialSource.APPLICANT if MaterialSource.APPLICANT in (a.source, b.source)
+        else MaterialSource.ISSUED)
+    return replace(a, form=form, copies=max(a.copies, b.copies), necessity=necessity,
+                   deferrable=a.deferrable and b.deferrable,
+                   commitment=a.commitment and b.commitment, source=source)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from app.domain.catalogue import (
 FORMAT_NAME = "yichuang-catalogue"
 FORMAT_VERSION = 1
 MAX_CODE_LEN = 64
+MAX_KEYWORDS = 10
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 E = TypeVar("E", bound=StrEnum)
@@ -281,6 +282,12 @@ def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue]) -> ServiceIt
     fee = _parse_fee(r)
     materials = _parse_materials(r)
     scenarios = _parse_scenarios(r, materials)
+    keywords = r.strings("keywords")
+    if len(keywords) > MAX_KEYWORDS:
+        r.issue("keywords", f"关键词最多{MAX_KEYWORDS}个")
+    for kw in keywords:
+        if len(kw) > 20:
+            r.issue("keywords", f"关键词“{kw[:20]}…”超过20个字")
     version = r.text("version", required=True, max_len=32)
     item_kwargs: dict[str, Any] = dict(
         conditions=r.text("conditions"), basis=r.text("basis"),
@@ -295,7 +302,8 @@ def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue]) -> ServiceIt
     return ServiceItem(
         code=code, name=name, department=department, category=category, level=level,
         kind=kind, legal_limit=legal, promised_limit=promised, fee=fee,
-        materials=tuple(materials), scenarios=tuple(scenarios), version=version, **item_kwargs,
+        materials=tuple(materials), scenarios=tuple(scenarios), keywords=keywords,
+        version=version, **item_kwargs,
     )
 
 
@@ -304,7 +312,8 @@ _TOP_FIELDS = frozenset({"format", "format_version", "version", "published_at", 
 _ITEM_FIELDS = frozenset({
     "code", "name", "department", "category", "level", "kind", "legal_limit",
     "promised_limit", "conditions", "basis", "fee", "place", "hours", "phone", "online",
-    "visits", "materials", "scenarios", "version", "effective_from", "withdrawn_at",
+    "visits", "materials", "scenarios", "keywords", "version", "effective_from",
+    "withdrawn_at",
 })
 _MATERIAL_FIELDS = frozenset({"id", "name", "form", "copies", "necessity", "deferrable",
                               "commitment", "source", "note", "template"})
@@ -442,6 +451,7 @@ def item_to_json(item: ServiceItem) -> dict[str, Any]:
         "materials": [_material_json(m) for m in item.materials],
         "scenarios": [{"id": s.id, "name": s.name, "adds": list(s.adds),
                        "removes": list(s.removes)} for s in item.scenarios],
+        "keywords": list(item.keywords),
         "version": item.version,
         "effective_from": item.effective_from.isoformat() if item.effective_from else None,
         "withdrawn_at": item.withdrawn_at.isoformat() if item.withdrawn_at else None,

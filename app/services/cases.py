@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 
 from app.domain.acceptance import check_decision, check_materials
+from app.domain.calendar import CalendarNotCovered, estimate_promised_date
 from app.domain.case import (
     Agent,
     Applicant,
     CaseEventKind,
     CaseState,
     CaseStatus,
+    CaseTransitionError,
     Clerk,
     Decision,
     IdType,
@@ -28,6 +30,7 @@ from app.domain.case import (
     agent_to_json,
     applicant_to_json,
     apply_event,
+    check_transition,
     material_state_to_json,
 )
 from app.domain.identity import IdentityError, check_phone, check_resident_id, check_uscc
@@ -67,10 +70,13 @@ def normalise_identity(id_type: IdType, number: str, *, today: dt.date) -> str:
 
 class CaseService:
     def __init__(self, db: Database, catalogue: CatalogueService,
-                 calendar: CalendarService) -> None:
+                 calendar: CalendarService, *, refused_site: str | None = None) -> None:
         self._db = db
         self._catalogue = catalogue
         self._calendar = calendar
+        # A site code cases must not be numbered under (the demo code on a networked
+        # install: its numbers would collide with every other unconfigured site).
+        self._refused_site = refused_site
 
     def _checked_applicant(self, a: Applicant, today: dt.date) -> Applicant:
         problems = []
@@ -105,6 +111,10 @@ class CaseService:
                   today: dt.date | None = None) -> CaseState:
         """收件: give the case its final number and record who applies for what."""
         today = today or dt.date.today()
+        if self._refused_site is not None and clerk.site == self._refused_site:
+            raise CaseRuleError([f"本机仍使用演示站点编码{clerk.site}，联网时不能受理（办件编号会与"
+                                 "其他站点重复）：请管理员在 settings.toml 的 [site] code 中"
+                                 "填写本站点编码。"])
         try:
             item = self._catalogue.item(item_code)
         except NotFound as exc:
@@ -135,54 +145,86 @@ class CaseService:
             }, clerk, base_version=0)
         return state
 
-    def _apply(self, case_id: str, kind: CaseEventKind, payload: dict[str, Any],
-               clerk: Clerk) -> CaseState:
+    def _apply(self, case_id: str, kind: CaseEventKind, clerk: Clerk,
+               build: Callable[[CaseState], dict[str, Any]]) -> CaseState:
+        """Load, check and change a case in one write transaction.
+
+        ``build`` sees the case as it is under the write lock and returns the event
+        payload (or raises CaseRuleError), so no other write can slip in between the
+        checks and the change.
+        """
         with self._db.write() as session:
             row = session.get(CaseRow, case_id)
             if row is None:
                 raise CaseRuleError([f"没有办件“{case_id}”。"])
             before = state_from_row(row)
-            after = apply_event(before, kind, payload)
+            try:
+                check_transition(before, kind)
+                payload = build(before)
+                after = apply_event(before, kind, payload)
+            except CaseTransitionError as exc:
+                raise CaseRuleError([str(exc)]) from exc
             append_event(session, case_id, after.version, kind, payload, clerk,
                          base_version=before.version)
             write_projection(row, after)
             return after
 
     def record_materials(self, case_id: str, states: Sequence[MaterialState], clerk: Clerk,
-                         *, scenario_ids: frozenset[str] = frozenset(),
+                         *, scenario_ids: frozenset[str] | None = None,
                          today: dt.date | None = None) -> CaseState:
-        """收件: the state of each material, under the 办理情形 that apply to the applicant."""
-        today = today or dt.date.today()
-        case = self.get(case_id)
-        item = self._catalogue.item_version(case.item_code, case.item_version)
-        unknown = scenario_ids - {s.id for s in item.scenarios}
-        if unknown:
-            raise CaseRuleError([f"事项“{item.name}”没有办理情形“{s}”。" for s in sorted(unknown)])
-        problems = check_materials(item.checklist(frozenset(case.scenarios)), states, today=today,
-                                   complete=False)
-        if problems:
-            raise CaseRuleError(problems)
-        payload = {"materials": [material_state_to_json(s) for s in states],
-                   "scenarios": sorted(scenario_ids)}
-        return self._apply(case_id, CaseEventKind.MATERIALS_RECORDED, payload, clerk)
+        """收件: the state of each material, under the 办理情形 that apply to the applicant.
+
+        ``scenario_ids`` None keeps the scenarios already recorded for the case.
+        """
+        day = today or dt.date.today()
+
+        def build(case: CaseState) -> dict[str, Any]:
+            item = self._catalogue.item_version(case.item_code, case.item_version)
+            chosen = frozenset(case.scenarios) if scenario_ids is None else scenario_ids
+            unknown = chosen - {s.id for s in item.scenarios}
+            if unknown:
+                raise CaseRuleError([f"事项“{item.name}”没有办理情形“{s}”。"
+                                     for s in sorted(unknown)])
+            problems = check_materials(item.checklist(chosen), states, today=day,
+                                       complete=False)
+            if problems:
+                raise CaseRuleError(problems)
+            return {"materials": [material_state_to_json(s) for s in states],
+                    "scenarios": sorted(chosen)}
+
+        return self._apply(case_id, CaseEventKind.MATERIALS_RECORDED, clerk, build)
 
     def decide(self, case_id: str, decision: Decision, clerk: Clerk, *, reason: str = "",
                competent_authority: str = "", today: dt.date | None = None) -> CaseState:
-        """受理 / 容缺受理 / 补正 / 不予受理 / 即办, with the promised date for acceptances."""
-        today = today or dt.date.today()
-        case = self.get(case_id)
-        item = self._catalogue.item_version(case.item_code, case.item_version)
-        problems = check_decision(decision, item.kind, item.checklist(frozenset(case.scenarios)),
-                                  case.materials, reason, today=today)
-        if problems:
-            raise CaseRuleError(problems)
-        payload: dict[str, Any] = {"decision": str(decision), "reason": reason.strip(),
-                                      "competent_authority": competent_authority.strip()}
-        if decision in (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT):
-            promised = self._calendar.promised_date(today, item.promised_limit)
-            payload["accepted_on"] = today.isoformat()
-            payload["promised_date"] = promised.isoformat()
-        return self._apply(case_id, CaseEventKind.DECIDED, payload, clerk)
+        """受理 / 容缺受理 / 补正 / 不予受理 / 即办, with the promised date for acceptances.
+
+        When the working calendar does not cover the deadline's year the acceptance still
+        goes ahead — the applicant is at the window — with the Monday-Friday estimate,
+        marked ``promised_estimated`` so the clerk and every printout show it as such.
+        """
+        day = today or dt.date.today()
+
+        def build(case: CaseState) -> dict[str, Any]:
+            item = self._catalogue.item_version(case.item_code, case.item_version)
+            problems = check_decision(decision, item.kind,
+                                      item.checklist(frozenset(case.scenarios)),
+                                      case.materials, reason, today=day)
+            if problems:
+                raise CaseRuleError(problems)
+            payload: dict[str, Any] = {"decision": str(decision), "reason": reason.strip(),
+                                       "competent_authority": competent_authority.strip()}
+            if decision in (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT):
+                try:
+                    promised = self._calendar.promised_date(day, item.promised_limit)
+                    estimated = False
+                except CalendarNotCovered:
+                    promised = estimate_promised_date(day, item.promised_limit)
+                    estimated = True
+                payload.update(accepted_on=day.isoformat(), promised_date=promised.isoformat(),
+                               promised_estimated=estimated)
+            return payload
+
+        return self._apply(case_id, CaseEventKind.DECIDED, clerk, build)
 
     def get(self, case_id: str) -> CaseState:
         with self._db.read() as session:

@@ -22,7 +22,13 @@ from app.domain.catalogue_format import (
     item_to_json,
     parse_catalogue_bytes,
 )
-from app.services.search import CatalogueIndex, SearchEntry, SearchHit, pinyin_keys
+from app.services.search import (
+    CatalogueIndex,
+    SearchEntry,
+    SearchHit,
+    keyword_tokens,
+    pinyin_keys,
+)
 from app.storage.db import Database
 from app.storage.models import (
     CatalogueBundleRow,
@@ -112,6 +118,13 @@ class CatalogueService:
 
     def import_catalogue(self, catalogue: Catalogue, *, origin: str,
                          sha256: str) -> ImportResult:
+        # Everything slow happens before the write lock is taken: pypinyin over thousands
+        # of names takes seconds, and other windows must not wait on it.
+        bodies = {item.code: item_to_json(item) for item in catalogue.items}
+        digests = {code: _sha256(_canonical(body)) for code, body in bodies.items()}
+        keys = {item.code: (*pinyin_keys(item.name), keyword_tokens(item.keywords))
+                for item in catalogue.items}
+        bundle_keys = {b.code: pinyin_keys(b.name) for b in catalogue.bundles}
         with self._db.write() as session:
             current = session.scalars(
                 select(CatalogueRelease).where(CatalogueRelease.is_current)).first()
@@ -127,8 +140,7 @@ class CatalogueService:
             rows: list[CatalogueItemRow] = []
             new_items = 0
             for item in catalogue.items:
-                body = item_to_json(item)
-                digest = _sha256(_canonical(body))
+                body, digest = bodies[item.code], digests[item.code]
                 row = existing.get((item.code, item.version))
                 if row is not None:
                     if row.body_sha256 != digest:
@@ -137,12 +149,13 @@ class CatalogueService:
                             f"版本“{item.version}”已导入过但内容不同；修改事项后请提高 version"))
                     rows.append(row)
                     continue
-                full, initials = pinyin_keys(item.name)
+                full, initials, keywords = keys[item.code]
                 row = CatalogueItemRow(
                     code=item.code, version=item.version, name=item.name,
                     department=item.department.name, level=str(item.level),
                     kind=str(item.kind), withdrawn_at=item.withdrawn_at,
-                    name_pinyin=full, name_initials=initials, body=body, body_sha256=digest)
+                    name_pinyin=full, name_initials=initials, search_keywords=keywords,
+                    body=body, body_sha256=digest)
                 session.add(row)
                 rows.append(row)
                 new_items += 1
@@ -160,7 +173,7 @@ class CatalogueService:
                 session.add(CatalogueReleaseItem(
                     release_id=release.id, item_id=row.id, position=position))
             for bundle in catalogue.bundles:
-                full, initials = pinyin_keys(bundle.name)
+                full, initials = bundle_keys[bundle.code]
                 session.add(CatalogueBundleRow(
                     release_id=release.id, code=bundle.code, name=bundle.name,
                     name_pinyin=full, name_initials=initials, body=bundle_to_json(bundle)))
@@ -224,7 +237,8 @@ class CatalogueService:
             rows = session.execute(
                 select(CatalogueItemRow.code, CatalogueItemRow.version, CatalogueItemRow.name,
                        CatalogueItemRow.department, CatalogueItemRow.name_pinyin,
-                       CatalogueItemRow.name_initials, CatalogueItemRow.withdrawn_at)
+                       CatalogueItemRow.name_initials, CatalogueItemRow.search_keywords,
+                       CatalogueItemRow.withdrawn_at)
                 .join(CatalogueReleaseItem, CatalogueReleaseItem.item_id == CatalogueItemRow.id)
                 .where(CatalogueReleaseItem.release_id == release.id)
                 .order_by(CatalogueReleaseItem.position)).all()
@@ -237,7 +251,7 @@ class CatalogueService:
             entries = [SearchEntry("bundle", b.code, b.name, "一件事一次办", b.name_pinyin,
                                    b.name_initials) for b in bundle_rows]
             entries += [SearchEntry("item", r.code, r.name, r.department, r.name_pinyin,
-                                    r.name_initials)
+                                    r.name_initials, r.search_keywords)
                         for r in rows if r.withdrawn_at is None or r.withdrawn_at > today]
             return _Snapshot(release.version, release.publisher, release.published_at,
                              {r.code: r.version for r in rows}, bundles,

@@ -1,9 +1,10 @@
 """Instant catalogue search by Chinese substring, full pinyin, pinyin initials or code.
 
 A clerk types ``yyzz`` or ``yingyezhizhao`` or ``营业执照`` and expects 营业执照… items
-first. The index keeps, for every searchable entry, its name, its pinyin without spaces
-and its initials, all lower case; a query is a handful of ``str.find`` calls per entry,
-which stays within a few milliseconds for thousands of items.
+first; ``低保`` finds 最低生活保障… through the item's keywords (常用简称); ``个体 注销``
+needs both words. The index keeps, for every entry, its name, pinyin and initials, its
+keywords in the same three forms, all lower case; a query keeps the entries whose
+haystack contains every word (C-level ``in`` tests) and ranks only those.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _CJK = re.compile(r"[\u3400-\u9fff\U00020000-\U0003134f]")
-_CODE_LIKE = re.compile(r"[0-9]")
 
 
 def pinyin_keys(name: str) -> tuple[str, str]:
@@ -45,6 +45,15 @@ def _is_pinyin(syllable: str, name: str) -> bool:
     return syllable not in name
 
 
+def keyword_tokens(keywords: Iterable[str]) -> str:
+    """Keywords with their pinyin and initials, ``\x01``-separated, as stored per item."""
+    tokens: list[str] = []
+    for kw in keywords:
+        full, initials = pinyin_keys(kw)
+        tokens += [kw.lower(), full, initials]
+    return "\x01".join(t for t in tokens if t)
+
+
 @dataclass(frozen=True, slots=True)
 class SearchEntry:
     """One searchable thing: an item or a bundle."""
@@ -55,24 +64,32 @@ class SearchEntry:
     department: str
     pinyin: str
     initials: str
+    keywords: str = ""  # keyword_tokens() of the item's keywords
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     entry: SearchEntry
-    rank: int  # lower is better: 0 exact, 1 prefix, 2 substring, …
+    rank: int  # lower is better; see CatalogueIndex.search
+
+
+def query_words(query: str) -> list[str]:
+    """Lower-case words of a query; full-width letters and digits become ASCII."""
+    return unicodedata.normalize("NFKC", query).lower().split()
 
 
 def normalise_query(query: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", query)).lower()
+    return "".join(query_words(query))
 
 
 class CatalogueIndex:
     """The in-memory search index over the current catalogue.
 
-    Every entry has one lower-case haystack (initials, pinyin, code, name, department);
-    a query first keeps the entries whose haystack contains it — a list comprehension
-    of C-level ``in`` tests — and only those few are ranked in Python.
+    Every entry has one lower-case haystack (initials, pinyin, name, keywords,
+    department); a query first keeps the entries whose haystack contains each word —
+    a list comprehension of C-level ``in`` tests — and only those few are ranked.
+    Codes are searched separately, and only by queries that contain a digit: letters
+    inside codes (``MB``) are not what a clerk typing letters means.
     """
 
     def __init__(self, entries: Iterable[SearchEntry] = ()) -> None:
@@ -81,12 +98,14 @@ class CatalogueIndex:
         self._names = [e.name.lower() for e in self._entries]
         self._initials = [e.initials for e in self._entries]
         self._name_lengths = [len(e.name) for e in self._entries]
+        self._keywords = [tuple(e.keywords.split("\x01")) if e.keywords else ()
+                          for e in self._entries]
         # Codes sorted, for prefix look-ups by bisection: a typed or scanned code prefix
         # shared by a whole department can match thousands of entries.
         self._sorted_codes = sorted((c, i) for i, c in enumerate(self._codes))
         self._haystacks = [
-            "\x01".join((e.initials, e.pinyin, code, name, e.department))
-            for e, code, name in zip(self._entries, self._codes, self._names, strict=True)
+            "\x01".join((e.initials, e.pinyin, name, e.keywords, e.department.lower()))
+            for e, name in zip(self._entries, self._names, strict=True)
         ]
 
     def __len__(self) -> int:
@@ -99,55 +118,51 @@ class CatalogueIndex:
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Best matches first; an empty query lists everything in catalogue order.
 
-        Ranks: 0 exact, 1 prefix, 2 substring of the name or initials; pinyin matches one
-        step lower, a code match ranks like a name match when the query has digits, a
-        department-only match last. Ties go to the shorter name.
+        Ranks per word: the name or its initials 0 exact, 2 prefix, 4 substring; the
+        full pinyin one step later (2, 4, 6); a keyword later still (3, 5, 7), so what
+        the clerk typed shows in the name before it shows only in a keyword; the
+        department alone 10. Several words: every word must match and the worst word's
+        rank counts. Ties go to the shorter name.
         """
-        q = normalise_query(query)
-        if not q:
+        words = query_words(query)
+        if not words:
             return [SearchHit(e, 9) for e in self._entries[:limit]]
-        if _CODE_QUERY.fullmatch(q):
-            return self._search_code(q, limit)
-        if len(q) == 1 and q.isascii():
-            return self._search_letter(q, limit)
-        candidates = [i for i, hay in enumerate(self._haystacks) if q in hay]
-        scored: list[tuple[int, int, int, int]] = []
-        if _CJK.search(q):
-            for i in candidates:
-                rank = _rank(self._names[i], q)
-                if rank is None:
-                    rank = 5  # the department matched
-                scored.append((rank, len(self._names[i]), i, i))
-        else:
-            code_shift = 0 if _CODE_LIKE.search(q) else 3
-            use_pinyin = len(q) > 1  # one letter inside a syllable is noise
-            for i in candidates:
-                e = self._entries[i]
-                best = 9
-                r = _rank(e.initials, q)
-                if r is not None:
-                    best = r
-                if best > 1:
-                    r = _rank(self._names[i], q)  # Latin letters in names (A级…)
-                    if r is not None and r < best:
-                        best = r
-                    if use_pinyin:
-                        r = _rank(e.pinyin, q)
-                        if r is not None and r + 1 < best:
-                            best = r + 1
-                    r = _rank(self._codes[i], q)
-                    if r is not None and r + code_shift < best:
-                        best = r + code_shift
-                if best < 9:
-                    scored.append((best, len(e.name), i, i))
-        top = heapq.nsmallest(limit, scored)
-        return [SearchHit(self._entries[s[3]], s[0]) for s in top]
+        if len(words) == 1:
+            q = words[0]
+            if _CODE_QUERY.fullmatch(q):
+                return self._search_code(q, limit)
+            if len(q) == 1 and q.isascii():
+                return self._search_letter(q, limit)
+        candidates = [i for i, hay in enumerate(self._haystacks)
+                      if all(w in hay for w in words)]
+        scored: list[tuple[int, int, int]] = []
+        for i in candidates:
+            ranks = [self._rank_word(i, w) for w in words]
+            if None not in ranks:
+                scored.append((max(r for r in ranks if r is not None),
+                               self._name_lengths[i], i))
+        return [SearchHit(self._entries[i], r) for r, _, i in heapq.nsmallest(limit, scored)]
 
+    def _rank_word(self, i: int, q: str) -> int | None:
+        best = _rank(self._names[i], q)
+        if best == 0:
+            return 0
+        keyword = _rank_any(self._keywords[i], q)
+        if keyword is not None:
+            best = _min(best, keyword + 3)
+        if not _CJK.search(q):
+            best = _min(best, _rank(self._initials[i], q))
+            if len(q) > 1:  # one letter inside a syllable is noise
+                pinyin = _rank(self._entries[i].pinyin, q)
+                best = _min(best, None if pinyin is None else pinyin + 2)
+        if best is None and q in self._entries[i].department.lower():
+            best = 10
+        return best
 
     def _search_letter(self, q: str, limit: int) -> list[SearchHit]:
         """The first keystroke: one letter matches most of the catalogue, so rank by
         initials alone in a single comprehension (no per-entry Python calls)."""
-        scored = [(0 if ini == q else 1 if ini[:1] == q else 2, n, i)
+        scored = [(0 if ini == q else 2 if ini[:1] == q else 4, n, i)
                   for i, (ini, n) in enumerate(zip(self._initials, self._name_lengths,
                                                    strict=True))
                   if q in ini]
@@ -161,12 +176,12 @@ class CatalogueIndex:
         for code, i in self._sorted_codes[start:]:
             if len(hits) >= limit or not code.startswith(q):
                 break
-            hits.append(SearchHit(self._entries[i], 0 if code == q else 1))
+            hits.append(SearchHit(self._entries[i], 0 if code == q else 2))
             seen.add(i)
-        hits.sort(key=lambda h: h.rank)  # the exact match (if any) sorts first already
+        hits.sort(key=lambda h: h.rank)  # stable: the exact match first, then code order
         if len(hits) < limit:
             infix = [i for i, code in enumerate(self._codes) if i not in seen and q in code]
-            hits += [SearchHit(self._entries[i], 2) for i in infix[: limit - len(hits)]]
+            hits += [SearchHit(self._entries[i], 4) for i in infix[: limit - len(hits)]]
         return hits
 
 
@@ -178,5 +193,14 @@ def _rank(text: str, q: str) -> int | None:
     if at < 0:
         return None
     if at == 0:
-        return 0 if len(text) == len(q) else 1
-    return 2
+        return 0 if len(text) == len(q) else 2
+    return 4
+
+
+def _rank_any(texts: tuple[str, ...], q: str) -> int | None:
+    return _min(*(_rank(t, q) for t in texts)) if texts else None
+
+
+def _min(*ranks: int | None) -> int | None:
+    present = [r for r in ranks if r is not None]
+    return min(present) if present else None

@@ -133,7 +133,8 @@ def state_from_row(row: CaseRow) -> CaseState:
         materials=tuple(material_state_from_json(m) for m in row.materials),
         decision=Decision(row.decision) if row.decision else None,
         decision_reason=row.decision_reason, competent_authority=row.competent_authority,
-        accepted_on=row.accepted_on, promised_date=row.promised_date, version=row.version)
+        accepted_on=row.accepted_on, promised_date=row.promised_date,
+        promised_estimated=row.promised_estimated, version=row.version)
 
 
 def write_projection(row: CaseRow, state: CaseState) -> None:
@@ -152,6 +153,7 @@ def write_projection(row: CaseRow, state: CaseState) -> None:
     row.decision_reason = state.decision_reason
     row.competent_authority = state.competent_authority
     row.accepted_on, row.promised_date = state.accepted_on, state.promised_date
+    row.promised_estimated = state.promised_estimated
     row.site, row.terminal, row.window = state.site, state.terminal, state.window
     row.clerk_id, row.queue_ticket = state.clerk_id, state.queue_ticket
     row.opened_at = state.opened_at

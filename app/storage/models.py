@@ -65,6 +65,7 @@ class CatalogueItemRow(Base):
     # Computed once at import so start-up does not run pypinyin over the whole catalogue.
     name_pinyin: Mapped[str] = mapped_column(String(1000))
     name_initials: Mapped[str] = mapped_column(String(200))
+    search_keywords: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     body_sha256: Mapped[str] = mapped_column(String(64))
 
@@ -175,6 +176,9 @@ class CaseRow(Base):
     competent_authority: Mapped[str] = mapped_column(String(200), default="")
     accepted_on: Mapped[dt.date | None] = mapped_column(Date)
     promised_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    # True when the calendar did not cover the deadline's year: the date is the plain
+    # Monday-Friday estimate, shown and printed as such until recomputed.
+    promised_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     site: Mapped[str] = mapped_column(String(12))
     terminal: Mapped[str] = mapped_column(String(2))
     window: Mapped[str] = mapped_column(String(8))

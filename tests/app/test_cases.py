@@ -17,7 +17,6 @@ from app.domain.case import (
     Applicant,
     ApplicantKind,
     CaseStatus,
-    CaseTransitionError,
     Clerk,
     Decision,
     IdType,
@@ -321,9 +320,10 @@ def test_a_decision_is_final(module_ws: Workstation) -> None:
     case = module_ws.cases.open_case(FOOD, APPLICANT, c, today=day)
     module_ws.cases.record_materials(case.id, received(module_ws, FOOD), c, today=day)
     module_ws.cases.decide(case.id, Decision.ACCEPT, c, today=day)
-    with pytest.raises(CaseTransitionError, match="不能再作受理决定"):
-        module_ws.cases.decide(case.id, Decision.REJECT, c, reason="重复申请，已受理", today=day)
-    with pytest.raises(CaseTransitionError, match="不能再修改收件材料"):
+    # The status is what the clerk hears first, whatever else is wrong with the request.
+    with pytest.raises(CaseRuleError, match="不能再作受理决定"):
+        module_ws.cases.decide(case.id, Decision.REJECT, c, reason="", today=day)
+    with pytest.raises(CaseRuleError, match="不能再修改收件材料"):
         module_ws.cases.record_materials(case.id, received(module_ws, FOOD), c, today=day)
     assert module_ws.cases.get(case.id).status is CaseStatus.ACCEPTED
 
@@ -456,3 +456,58 @@ def test_scenarios_decide_the_checklist_of_the_case(module_ws: Workstation) -> N
     done = module_ws.cases.decide(case.id, Decision.ON_THE_SPOT, c, today=day)
     assert done.status is CaseStatus.COMPLETED
     assert {m.material_id for m in done.materials} >= {"m7", "m8"}
+
+
+def test_choosing_a_scenario_and_its_materials_in_one_call(module_ws: Workstation) -> None:
+    """The clerk ticks 委托他人代为办理 and records the letter in the same step; a later
+    call without scenario_ids keeps the scenarios already chosen."""
+    c = clerk(module_ws)
+    day = D("2026-11-23")
+    case = module_ws.cases.open_case(GETI, APPLICANT, c, today=day)
+    entrust = received(module_ws, GETI) + [
+        status(module_ws, GETI, mid, MaterialStatus.RECEIVED, form_received="原件",
+               copies_received=1) for mid in ("m7", "m8")]
+    first = module_ws.cases.record_materials(case.id, entrust, c, today=day,
+                                             scenario_ids=frozenset({"s3"}))
+    assert first.scenarios == ("s3",)
+    again = module_ws.cases.record_materials(case.id, entrust, c, today=day)
+    assert again.scenarios == ("s3",)
+    cleared = module_ws.cases.record_materials(case.id, received(module_ws, GETI), c,
+                                               today=day, scenario_ids=frozenset())
+    assert cleared.scenarios == ()
+
+
+def test_a_deadline_in_an_uncovered_year_is_accepted_as_a_marked_estimate(
+        module_ws: Workstation) -> None:
+    """domain.md: the clerk sees a warning, the applicant is not sent away, no silent guess."""
+    c = clerk(module_ws)
+    day = D("2026-12-28")  # 居民身份证申领: 20 自然日 → 2027-01-17, a Sunday
+    case = module_ws.cases.open_case(IDCARD, APPLICANT, c, today=day)
+    module_ws.cases.record_materials(case.id, received(module_ws, IDCARD), c, today=day)
+    accepted = module_ws.cases.decide(case.id, Decision.ACCEPT, c, today=day)
+    assert accepted.status is CaseStatus.ACCEPTED
+    assert accepted.promised_estimated is True
+    assert accepted.promised_date == D("2027-01-18")  # Sunday rolled to Monday
+    assert module_ws.cases.get(case.id).promised_estimated is True
+    covered = module_ws.cases.open_case(FOOD, APPLICANT, c, today=D("2026-11-23"))
+    module_ws.cases.record_materials(covered.id, received(module_ws, FOOD), c,
+                                     today=D("2026-11-23"))
+    normal = module_ws.cases.decide(covered.id, Decision.ACCEPT, c, today=D("2026-11-23"))
+    assert normal.promised_estimated is False
+
+
+def test_a_networked_install_refuses_to_number_cases_under_the_demo_site(
+        fresh_ws: Workstation) -> None:
+    from app.config import DEMO_SITE_CODE
+    from app.services.cases import CaseService
+
+    networked = CaseService(fresh_ws.db, fresh_ws.catalogue, fresh_ws.calendar,
+                            refused_site=DEMO_SITE_CODE)
+    demo_clerk = Clerk("c1", "张三", DEMO_SITE_CODE, "01", "1")
+    before = counts(fresh_ws)
+    with pytest.raises(CaseRuleError, match=r"演示站点编码.*\[site\] code"):
+        networked.open_case(FOOD, APPLICANT, demo_clerk, today=D("2026-11-23"))
+    assert counts(fresh_ws) == before
+    real = replace(demo_clerk, site="330102001")
+    assert networked.open_case(FOOD, APPLICANT, real, today=D("2026-11-23")).number.startswith(
+        "330102001")

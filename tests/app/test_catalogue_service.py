@@ -12,7 +12,7 @@ import pytest
 from app.domain.catalogue import Level, Necessity
 from app.domain.catalogue_format import CatalogueFileError
 from app.services.catalogue import NotFound
-from app.services.search import CatalogueIndex, SearchEntry, pinyin_keys
+from app.services.search import CatalogueIndex, SearchEntry, keyword_tokens, pinyin_keys
 from app.workstation import Workstation
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,10 +53,13 @@ def test_every_bundle_merges_its_materials_once(module_ws: Workstation) -> None:
         keys = [bm.material.merge_key for bm in merged]
         assert len(keys) == len(set(keys)), bundle.name
         for bm in merged:
-            asked = [m.copies for code in bm.item_codes for m in cat.by_code[code].checklist()
+            asked = [m for code in bm.item_codes for m in cat.by_code[code].checklist()
                      if m.merge_key == bm.material.merge_key]
-            assert bm.material.copies == max(asked)
+            assert bm.material.copies == max(m.copies for m in asked)
             assert bm.material.necessity is not Necessity.SCENARIO
+            # The strictest terms of any item: a waiver only if every item grants it.
+            assert bm.material.deferrable == all(m.deferrable for m in asked)
+            assert bm.material.commitment == all(m.commitment for m in asked)
     canyin = module_ws.catalogue.bundle(CANYIN)
     shared = [bm for bm in canyin.merged_materials(cat.by_code) if len(bm.item_codes) > 1]
     assert shared, "开办餐饮店 should share at least the applicant's ID between its items"
@@ -150,7 +153,7 @@ def test_typing_finds_the_business_licence_item_first(module_ws: Workstation,
 def test_a_code_prefix_finds_the_item(module_ws: Workstation) -> None:
     hits = module_ws.catalogue.search(YYZZ[:25].lower())
     assert [h.code for h in hits] == [YYZZ]
-    assert hits[0].rank == 1
+    assert hits[0].rank == 2  # a prefix
     # A shorter prefix shared by one department's items finds them, and only them.
     shared = module_ws.catalogue.search(YYZZ[:22])
     assert YYZZ in [h.code for h in shared]
@@ -175,8 +178,8 @@ def test_an_empty_query_lists_the_catalogue(module_ws: Workstation) -> None:
         len(module_ws.catalogue.current().items) + len(module_ws.catalogue.current().bundles))
 
 
-def _entry(code: str, name: str) -> SearchEntry:
-    return SearchEntry("item", code, name, "示例局", *pinyin_keys(name))
+def _entry(code: str, name: str, keywords: str = "") -> SearchEntry:
+    return SearchEntry("item", code, name, "示例局", *pinyin_keys(name), keywords=keywords)
 
 
 def test_pinyin_keys() -> None:
@@ -197,7 +200,7 @@ def test_exact_then_prefix_then_substring() -> None:
         codes = [h.entry.code for h in index.search(query)]
         assert codes == ["C3", "C4", "C2", "C1"], query
     ranks = [h.rank for h in index.search("营业执照")]
-    assert ranks == sorted(ranks) and ranks[0] == 0 and ranks[-1] == 2
+    assert ranks == [0, 2, 2, 4]  # exact, prefix, prefix, substring
 
 
 def test_withdrawn_items_are_hidden_from_search_but_kept(fresh_ws: Workstation,
@@ -218,3 +221,69 @@ def test_withdrawn_items_are_hidden_from_search_but_kept(fresh_ws: Workstation,
     assert any(h.name == "个体工商户变更登记" for h in fresh_ws.catalogue.search("gtgshbgdj"))
     # Old cases still find the withdrawn item by code.
     assert fresh_ws.catalogue.item(YYZZ).withdrawn_at == dt.date.fromisoformat(yesterday)
+
+
+def test_keywords_find_items_by_their_common_short_names(module_ws: Workstation) -> None:
+    """低保 is what clerks and applicants say for 最低生活保障; the name never contains it."""
+    for query in ("低保", "dibao", "db"):
+        hits = module_ws.catalogue.search(query)
+        assert hits[0].name == "最低生活保障审核确认", query
+    assert [h.name for h in module_ws.catalogue.search("社保卡")][:2] == [
+        "社会保障卡申领", "社会保障卡补领、换领"]
+
+
+def test_a_name_match_ranks_ahead_of_a_keyword_match_of_the_same_kind() -> None:
+    index = CatalogueIndex([
+        _entry("K1", "最低生活保障审核确认", keywords=keyword_tokens(["低保"])),
+        _entry("K2", "低保边缘家庭认定"),
+        _entry("K3", "社会救助申请代办（低保、特困）"),
+    ])
+    assert [h.entry.code for h in index.search("低保")] == ["K2", "K1", "K3"]
+
+
+def test_letters_do_not_match_inside_item_codes(module_ws: Workstation) -> None:
+    entries = module_ws.catalogue.index().entries
+    assert sum("mb" in e.code.lower() for e in entries) > 10  # most demo codes have MB
+    expected = {e.code for e in entries
+                if "mb" in e.initials or "mb" in e.pinyin or "mb" in e.keywords}
+    assert {h.code for h in module_ws.catalogue.search("mb")} == expected
+
+
+def test_several_words_must_all_match(module_ws: Workstation) -> None:
+    assert [h.name for h in module_ws.catalogue.search("个体 注销")] == ["个体工商户注销登记"]
+    assert [h.name for h in module_ws.catalogue.search("营业执照　补领")] == [
+        "营业执照遗失补领（个体工商户）"]  # an ideographic space separates words too
+    assert module_ws.catalogue.search("个体 结婚") == []
+
+
+def test_merging_takes_the_strictest_form_and_source() -> None:
+    from app.domain.catalogue import (
+        Bundle,
+        Category,
+        Department,
+        Fee,
+        ItemKind,
+        Level,
+        Material,
+        MaterialForm,
+        MaterialSource,
+        ServiceItem,
+        TimeLimit,
+    )
+
+    def item(code: str, material: Material) -> ServiceItem:
+        return ServiceItem(code, code, Department("局"), Category.LICENSE, Level.COUNTY,
+                           ItemKind.PROMISED, TimeLimit(20), TimeLimit(5), Fee(),
+                           (material,), "1")
+
+    lease = Material("m1", "租赁协议", MaterialForm.ORIGINAL, Necessity.OPTIONAL,
+                     commitment=True, deferrable=True, source=MaterialSource.SHARED)
+    strict = Material("m9", "租赁 协议", MaterialForm.COPY, Necessity.REQUIRED, copies=2,
+                      commitment=False, deferrable=True, source=MaterialSource.APPLICANT)
+    items = {"A": item("A", lease), "B": item("B", strict)}
+    (merged,) = Bundle("X", "一件事", ("A", "B")).merged_materials(items)
+    m = merged.material
+    assert merged.item_codes == ("A", "B")
+    assert (m.form, m.copies, m.necessity) == (
+        MaterialForm.ORIGINAL_AND_COPY, 2, Necessity.REQUIRED)
+    assert (m.commitment, m.deferrable, m.source) == (False, True, MaterialSource.APPLICANT)
