@@ -26,9 +26,12 @@ from app.services import doctor
 from app.services.accounts import ROLE_NAMES, LoginError, PasswordPolicyError, Role
 from app.services.catalogue import NotFound
 from app.storage.db import DatabaseError
+from app.storage.files import FileWriteError
 from app.workstation import Workstation, open_workstation
 
 EXIT_USAGE = 2
+MIN_YEAR, MAX_YEAR = 1990, 2200
+MAX_WORKDAYS = 3650  # the longest limit the catalogue format allows
 
 
 class UsageError(Exception):
@@ -88,9 +91,12 @@ def _parse_date(value: str) -> dt.date:
         return dt.date.today()
     for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d"):
         try:
-            return dt.datetime.strptime(v, fmt).date()
+            day = dt.datetime.strptime(v, fmt).date()
         except ValueError:
             continue
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise UsageError(f"日期“{value}”超出范围（{MIN_YEAR}至{MAX_YEAR}年）")
+        return day
     raise UsageError(f"日期“{value}”无效，应为 YYYY-MM-DD（例如 2026-11-23）")
 
 
@@ -205,6 +211,8 @@ def cmd_calendar_check(ws: Workstation, args: argparse.Namespace) -> None:
 
 def cmd_calendar_add_workdays(ws: Workstation, args: argparse.Namespace) -> None:
     start = _parse_date(args.date)
+    if abs(args.n) > MAX_WORKDAYS:
+        raise UsageError(f"工作日数应在 -{MAX_WORKDAYS} 至 {MAX_WORKDAYS} 之间")
     result = ws.calendar.add_workdays(start, args.n)
     data = {"from": start, "workdays": args.n, "date": result}
     _emit(args, data, f"{start} 之后第 {args.n} 个工作日是 {result}"
@@ -364,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _USER_ERRORS = (UsageError, CatalogueFileError, CalendarFileError, CalendarNotCovered,
-                NotFound, ConfigError, DatabaseError, LoginError, PasswordPolicyError)
+                NotFound, ConfigError, DatabaseError, LoginError, PasswordPolicyError,
+                FileWriteError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -384,7 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, CatalogueFileError) and len(exc.issues) > 1:
             # Still one line, but the administrator sees every problem at once.
             message = "目录文件有误：" + "；".join(str(i) for i in exc.issues)
-        print(f"yichuang: {message}", file=sys.stderr)
+        # One line, whatever a file's value smuggled into the message.
+        print(f"yichuang: {' '.join(message.split())}", file=sys.stderr)
         return EXIT_USAGE
     return 0
 

@@ -18,6 +18,7 @@ import platformdirs
 import tomli_w
 
 from app.domain.numbering import CaseNumberError, check_site_code, check_terminal
+from app.storage.files import FileWriteError, describe_os_error, write_atomically
 
 SETTINGS_FILE = "settings.toml"
 DATABASE_FILE = "yichuang.db"
@@ -155,8 +156,12 @@ def validate_settings(s: Settings) -> Settings:
 def save_settings(s: Settings) -> None:
     """Write settings.toml atomically (temp file + rename)."""
     validate_settings(s)
-    s.data_dir.mkdir(parents=True, exist_ok=True)
-    tmp = s.settings_path.with_suffix(".toml.tmp")
-    tmp.write_text("# 一窗通设置 (yichuang settings)\n" + tomli_w.dumps(_to_toml(s)),
-                   encoding="utf-8")
-    os.replace(tmp, s.settings_path)
+    try:
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        write_atomically(s.settings_path,
+                         "# 一窗通设置 (yichuang settings)\n" + tomli_w.dumps(_to_toml(s)))
+    except FileWriteError as exc:
+        raise ConfigError(f"{exc}（数据目录 {s.data_dir}，可用 YICHUANG_HOME 指定别处）") from exc
+    except OSError as exc:
+        raise ConfigError(f"无法使用数据目录 {s.data_dir}：{describe_os_error(exc)}"
+                          "（可用 YICHUANG_HOME 指定别处）") from exc

@@ -36,7 +36,7 @@ def run() -> int:
     apply_style(app)
     try:
         station = open_workstation()
-    except (ConfigError, DatabaseError) as exc:
+    except (ConfigError, DatabaseError, OSError) as exc:
         QMessageBox.critical(None, "一窗通无法启动", f"{exc}\n\n可运行 yichuang doctor 检查本机环境。")
         return 2
     try:

@@ -110,7 +110,10 @@ def parse_calendar_bytes(data: bytes) -> list[YearNotice]:
     except UnicodeDecodeError:
         raise CalendarFileError("文件不是UTF-8编码") from None
     except json.JSONDecodeError as exc:
-        raise CalendarFileError(f"不是有效的JSON：第{exc.lineno}行第{exc.colno}列，{exc.msg}") from None
+        raise CalendarFileError(
+            f"不是有效的JSON：第{exc.lineno}行第{exc.colno}列，{exc.msg}") from None
+    except (RecursionError, ValueError):  # absurd nesting, a number of thousands of digits
+        raise CalendarFileError("文件嵌套过深或含有过大的数字，不是工作日历文件") from None
     if isinstance(doc, dict) and "years" in doc:
         if doc.get("format") not in (None, FORMAT_NAME):
             raise CalendarFileError(f"format 应为“{FORMAT_NAME}”")

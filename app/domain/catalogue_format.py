@@ -198,6 +198,9 @@ def parse_catalogue_bytes(data: bytes) -> Catalogue:
         raise CatalogueFileError([CatalogueIssue(
             "", "", f"不是有效的JSON：第{exc.lineno}行第{exc.colno}列，{exc.msg}")
         ]) from None
+    except (RecursionError, ValueError):  # absurd nesting, a number of thousands of digits
+        raise CatalogueFileError([CatalogueIssue(
+            "", "", "文件嵌套过深或含有过大的数字，不是事项目录文件")]) from None
     return parse_catalogue(doc)
 
 

@@ -19,6 +19,7 @@ from app.domain.calendar_format import (
 )
 from app.domain.catalogue import TimeLimit
 from app.storage.db import Database
+from app.storage.files import describe_os_error, write_atomically
 from app.storage.models import CalendarDay, CalendarYear
 
 # chinesecalendar names its holidays in English.
@@ -74,7 +75,7 @@ class CalendarService:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise CalendarFileError(f"无法读取文件 {path}：{exc.strerror or exc}") from exc
+            raise CalendarFileError(f"无法读取文件 {path}：{describe_os_error(exc)}") from exc
         notices = parse_calendar_bytes(data)
         self._store(notices, origin="file", replace_existing=True)
         return [n.year for n in notices]
@@ -106,10 +107,8 @@ class CalendarService:
 
     def export_file(self, path: Path) -> list[int]:
         notices = self.notices()
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(notices_to_json(notices), ensure_ascii=False, indent=2) + "\n",
-                       encoding="utf-8")
-        tmp.replace(path)
+        write_atomically(path, json.dumps(notices_to_json(notices), ensure_ascii=False,
+                                          indent=2) + "\n")
         return [n.year for n in notices]
 
     def notices(self) -> list[YearNotice]:

@@ -30,6 +30,7 @@ from app.services.search import (
     pinyin_keys,
 )
 from app.storage.db import Database
+from app.storage.files import describe_os_error, write_atomically
 from app.storage.models import (
     CatalogueBundleRow,
     CatalogueItemRow,
@@ -112,7 +113,7 @@ class CatalogueService:
             data = path.read_bytes()
         except OSError as exc:
             raise CatalogueFileError([CatalogueIssue(
-                "", "", f"无法读取文件 {path}：{exc.strerror or exc}")]) from exc
+                "", "", f"无法读取文件 {path}：{describe_os_error(exc)}")]) from exc
         catalogue = parse_catalogue_bytes(data)
         return self.import_catalogue(catalogue, origin=str(path), sha256=_sha256(data))
 
@@ -187,9 +188,7 @@ class CatalogueService:
         """Write the current catalogue in the file format; returns the item count."""
         catalogue = self.current()
         doc = catalogue_to_json(catalogue)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_atomically(path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return len(catalogue.items)
 
     # ---- reading ----------------------------------------------------------------------

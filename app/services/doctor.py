@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import Settings
+from app.storage.files import describe_os_error
 
 # TrueType CJK fonts that reportlab can embed (it cannot embed CFF/OTF such as Noto CJK).
 _CJK_TTF_NAMES = ("wqy-zenhei.ttc", "wqy-microhei.ttc", "simsun.ttc", "simhei.ttf",
@@ -54,7 +55,8 @@ def check_data_dir(settings: Settings) -> Check:
         probe.write_text("ok", encoding="utf-8")
         probe.unlink()
     except OSError as exc:
-        return Check("数据目录", False, f"{d} 不可写（{exc.strerror}）：请检查权限或设置 YICHUANG_HOME")
+        return Check("数据目录", False,
+                     f"{d} 不可写（{describe_os_error(exc)}）：请检查权限或设置 YICHUANG_HOME")
     usage = shutil.disk_usage(d)
     free_gb = usage.free / 2**30
     if free_gb < 1:

@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from app.storage.files import describe_os_error
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration's revision id; a test checks it against Alembic's own head.
 # Knowing it lets a start-up on an up-to-date database skip loading Alembic at all.
@@ -57,7 +59,7 @@ class Database:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DatabaseError(f"无法创建数据目录 {path.parent}：{exc.strerror}") from exc
+            raise DatabaseError(f"无法创建数据目录 {path.parent}：{describe_os_error(exc)}") from exc
         self.engine: Engine = create_engine(
             f"sqlite:///{path}",
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
