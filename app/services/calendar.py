@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from app.domain.calendar_format import (
     parse_calendar_bytes,
 )
 from app.domain.catalogue import TimeLimit
+from app.services.reference_cache import ReferenceCache
 from app.storage.db import Database
 from app.storage.files import describe_os_error, write_atomically
 from app.storage.models import CalendarDay, CalendarYear
@@ -58,17 +58,26 @@ def package_notices() -> list[YearNotice]:
 class CalendarService:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._lock = threading.Lock()
-        self._calendar: WorkCalendar | None = None
+        self._cache = ReferenceCache(self._fingerprint, self._load_calendar)
 
     def seed_from_package(self) -> int:
-        """Load the package's years if the calendar is empty; returns years added."""
+        """Add the package's years that the calendar lacks; returns how many were added.
+
+        Runs at every start, so a newer chinesecalendar that knows next year reaches an
+        existing install; a year already loaded (from a file or the server) is kept.
+        """
         with self._db.read() as session:
-            if session.scalar(select(func.count()).select_from(CalendarYear)):
-                return 0
-        notices = package_notices()
-        self._store(notices, origin="package", replace_existing=False)
-        return len(notices)
+            present = set(session.scalars(select(CalendarYear.year)))
+        missing = [n for n in package_notices() if n.year not in present]
+        if missing:
+            self._store(missing, origin="package", replace_existing=False)
+        return len(missing)
+
+    def _fingerprint(self) -> tuple[int, dt.datetime | None]:
+        with self._db.read() as session:
+            count, latest = session.execute(
+                select(func.count(), func.max(CalendarYear.imported_at))).one()
+        return int(count), latest
 
     def import_file(self, path: Path) -> list[int]:
         """Import one or more yearly notices; a year already present is replaced."""
@@ -102,8 +111,7 @@ class CalendarService:
                     session.execute(delete(CalendarDay).where(CalendarDay.day == s.day))
                     session.add(CalendarDay(day=s.day, kind=str(s.kind), name=s.name,
                                             notice_year=notice.year))
-        with self._lock:
-            self._calendar = None
+        self._cache.invalidate()
 
     def export_file(self, path: Path) -> list[int]:
         notices = self.notices()
@@ -132,15 +140,12 @@ class CalendarService:
         return out
 
     def calendar(self) -> WorkCalendar:
-        with self._lock:
-            if self._calendar is not None:
-                return self._calendar
+        """The working calendar, reloaded when another process imported a year."""
+        return self._cache.get()
+
+    def _load_calendar(self) -> WorkCalendar:
         notices = self.notices()
-        days = [s for n in notices for s in n.days]
-        cal = WorkCalendar({n.year for n in notices}, days)
-        with self._lock:
-            self._calendar = cal
-        return cal
+        return WorkCalendar({n.year for n in notices}, [s for n in notices for s in n.days])
 
     def check(self, day: dt.date) -> DayInfo:
         return self.calendar().day_info(day)

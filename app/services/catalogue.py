@@ -22,6 +22,7 @@ from app.domain.catalogue_format import (
     item_to_json,
     parse_catalogue_bytes,
 )
+from app.services.reference_cache import ReferenceCache
 from app.services.search import (
     CatalogueIndex,
     SearchEntry,
@@ -101,8 +102,9 @@ class CatalogueService:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._lock = threading.Lock()
-        self._current: Catalogue | None = None
-        self._snap: _Snapshot | None = None
+        # The full catalogue, valid for the snapshot it was built from.
+        self._current: tuple[_Snapshot, Catalogue] | None = None
+        self._snap = ReferenceCache(self._current_release_id, self._load_snapshot)
         self._items: dict[tuple[str, str], ServiceItem] = {}
 
     # ---- import / export --------------------------------------------------------------
@@ -178,9 +180,7 @@ class CatalogueService:
                 session.add(CatalogueBundleRow(
                     release_id=release.id, code=bundle.code, name=bundle.name,
                     name_pinyin=full, name_initials=initials, body=bundle_to_json(bundle)))
-        with self._lock:
-            self._current = None
-            self._snap = None
+        self._snap.invalidate()
         return ImportResult(catalogue.version, len(catalogue.items), new_items,
                             len(catalogue.bundles), unchanged=False)
 
@@ -204,27 +204,27 @@ class CatalogueService:
         For listing and export; the window only needs :meth:`index` and :meth:`item`,
         which do not parse thousands of items at start-up.
         """
-        with self._lock:
-            if self._current is not None:
-                return self._current
         snap = self._snapshot()
+        with self._lock:
+            if self._current is not None and self._current[0] is snap:
+                return self._current[1]
         catalogue = Catalogue(
             version=snap.version, publisher=snap.publisher, published_at=snap.published_at,
             items=tuple(self.item_version(code, version)
                         for code, version in snap.versions.items()),
             bundles=snap.bundles)
         with self._lock:
-            self._current = catalogue
+            self._current = (snap, catalogue)
         return catalogue
 
     def _snapshot(self) -> _Snapshot:
-        with self._lock:
-            if self._snap is not None:
-                return self._snap
-        snap = self._load_snapshot()
-        with self._lock:
-            self._snap = snap
-        return snap
+        """The current release, reloaded when another process imported a new one."""
+        return self._snap.get()
+
+    def _current_release_id(self) -> int | None:
+        with self._db.read() as session:
+            return session.scalar(
+                select(CatalogueRelease.id).where(CatalogueRelease.is_current))
 
     def _load_snapshot(self) -> _Snapshot:
         """The current release's light columns: enough to search and to find an item."""
