@@ -4,12 +4,15 @@
 
 VENV="${YICHUANG_VENV:-$here/.venv}"
 
-# Debian packages: Qt runtime (EGL, xkbcommon, fontconfig, GL, xcb-cursor), PulseAudio
-# client (QtMultimedia imports it), the WenQuanYi TrueType fonts, poppler-utils and
-# xvfb for looking at documents and windows.
-SYSTEM_PACKAGES=(libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libgl1 libdbus-1-3
-                 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
-                 libpulse0 fonts-wqy-zenhei fonts-wqy-microhei poppler-utils xvfb xauth)
+# Debian packages: Qt's runtime (GLib, EGL/GL, fontconfig, D-Bus, xkbcommon and the
+# xcb libraries of the xcb platform plugin), the PulseAudio client QtMultimedia loads,
+# the WenQuanYi TrueType fonts, poppler-utils and xvfb for looking at documents and
+# windows, and python3-venv, without which Debian's python3 cannot make a virtualenv.
+SYSTEM_PACKAGES=(libglib2.0-0 libegl1 libgl1 libfontconfig1 libfreetype6 libdbus-1-3
+                 libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4
+                 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
+                 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libpulse0
+                 fonts-wqy-zenhei fonts-wqy-microhei poppler-utils xvfb xauth)
 
 _missing_system_packages() {
   command -v dpkg-query >/dev/null 2>&1 || return 0
@@ -17,36 +20,47 @@ _missing_system_packages() {
   for p in "${SYSTEM_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
   done
-  # Debian's own python3 cannot create a virtualenv without python3-venv (ensurepip).
-  if [ ! -x "$VENV/bin/python" ] && ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
+  if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
     echo python3-venv
   fi
 }
 
 _install_system_packages() {
   local missing
-  missing=$(_missing_system_packages)
-  [ -z "$missing" ] && return 0
+  missing=$(_missing_system_packages | tr '\n' ' ')
+  [ -z "${missing// /}" ] && return 0
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "注意：缺少系统软件包（$missing），请用本系统的包管理器安装。" >&2
     return 0
   fi
-  local sudo=""
+  local sudo=()
   if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
       echo "注意：缺少系统软件包（$missing），请以 root 身份安装：apt-get install $missing" >&2
       return 0
     fi
   fi
   echo "== 安装系统软件包：$missing"
+  # env, not a VAR=… prefix: sudo's env_reset would drop the variable.
   # shellcheck disable=SC2086
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+}
+
+_venv_works() {
+  [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -m pip --version >/dev/null 2>&1
 }
 
 ensure_environment() {
   local extra="${1:-}"
   _install_system_packages
-  if [ ! -x "$VENV/bin/python" ]; then
+  # One set-up at a time: ./run and ./test started together must not both run pip.
+  mkdir -p "$(dirname "$VENV")"
+  exec 9>"$VENV.lock"
+  command -v flock >/dev/null 2>&1 && flock 9
+  if ! _venv_works; then
+    # A venv that python3 -m venv half-made (no ensurepip) would fail forever: start over.
+    [ -e "$VENV" ] && echo "== 重新创建虚拟环境 $VENV" && rm -rf "$VENV"
     echo "== 创建虚拟环境 $VENV"
     python3 -m venv "$VENV"
   fi
@@ -61,8 +75,10 @@ ensure_environment() {
            "$VENV/bin/python" -m pip install -q -e "$target"; } >"$log" 2>&1; then
       cat "$log" >&2
       echo "安装 Python 依赖失败（完整输出见 $log）" >&2
+      exec 9>&-
       return 1
     fi
     touch "$stamp"
   fi
+  exec 9>&-
 }
