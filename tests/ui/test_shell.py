@@ -30,7 +30,7 @@ def _login(qtbot: QtBot, station: Workstation, user: str, password: str) -> Logi
     dialog.show()
     qtbot.keyClicks(dialog.username, user)
     qtbot.keyClick(dialog.username, Qt.Key.Key_Return)
-    assert dialog.password.hasFocus() or dialog.focusWidget() is dialog.password
+    assert dialog.focusWidget() is dialog.password
     qtbot.keyClicks(dialog.password, password)
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
     return dialog
@@ -83,7 +83,7 @@ def test_wrong_password_keeps_dialog_open_with_message(qtbot: QtBot,
 def test_search_open_item_and_back_with_keyboard(qtbot: QtBot, station: Workstation) -> None:
     window = _main_window(qtbot, station)
     panel = window.catalogue_panel
-    assert panel.search.hasFocus() or window.focusWidget() is panel.search
+    assert window.focusWidget() is panel.search
 
     qtbot.keyClicks(panel.search, "yyzz")
     first = panel.model.index(0, 0).data(ResultRole)
@@ -106,7 +106,8 @@ def test_search_open_item_and_back_with_keyboard(qtbot: QtBot, station: Workstat
 
     qtbot.keyClick(panel, Qt.Key.Key_Escape)
     assert panel.stack.currentIndex() == 0
-    assert panel.search.selectedText() == "yyzz"
+    assert window.focusWidget() is panel.search
+    assert panel.search.selectedText() == "yyzz"  # typing replaces the old query
 
 
 def test_arrow_keys_choose_the_result_enter_opens(qtbot: QtBot, station: Workstation) -> None:
@@ -180,3 +181,16 @@ def test_log_in_flow_runs_login_then_forced_change(qtbot: QtBot, station: Workst
     assert seen == ["login", "change"]
     assert session is not None and session.username == DEFAULT_ADMIN
     assert not session.must_change_password
+
+
+def test_f2_returns_to_the_search_from_the_detail(qtbot: QtBot, station: Workstation) -> None:
+    window = _main_window(qtbot, station)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    panel = window.catalogue_panel
+    qtbot.keyClicks(panel.search, "cjr")
+    qtbot.keyClick(panel.search, Qt.Key.Key_Return)
+    assert panel.stack.currentIndex() == 1
+    qtbot.keyClick(panel.detail, Qt.Key.Key_F2)
+    assert panel.stack.currentIndex() == 0
+    assert window.focusWidget() is panel.search
