@@ -151,6 +151,8 @@ class ItemDetail(QWidget):
             ("办理地点", item.place), ("办理时间", item.hours), ("咨询电话", item.phone),
             ("设定依据", item.basis),
         ]
+        if item.keywords:
+            facts.append(("常用简称", "、".join(item.keywords)))
         for index, (label, value) in enumerate(facts):
             self._fact(index, label, value)
         self.conditions.setText(f"受理条件：{item.conditions}" if item.conditions else "")
