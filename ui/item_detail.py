@@ -45,6 +45,9 @@ class MaterialTable(QTableWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(8, QHeaderView.ResizeMode.Stretch)
+        # Wrapped rows take their height from the column widths, which settle only once
+        # the table is laid out: follow every width change.
+        header.sectionResized.connect(lambda *_: self.resizeRowsToContents())
 
     def show_materials(self, materials: list[Material],
                        item_names: list[str] | None = None) -> None:
