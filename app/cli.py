@@ -21,7 +21,8 @@ from app import __version__
 from app.config import ConfigError
 from app.domain.calendar import CalendarNotCovered
 from app.domain.calendar_format import CalendarFileError
-from app.domain.catalogue_format import CatalogueFileError, bundle_to_json, item_to_json
+from app.domain.catalogue_format import CatalogueFileError
+from app.domain.catalogue_writer import bundle_to_json, item_to_json
 from app.services import doctor
 from app.services.accounts import ROLE_NAMES, LoginError, PasswordPolicyError, Role
 from app.services.catalogue import NotFound

@@ -16,12 +16,10 @@ from app.domain.catalogue import Bundle, Catalogue, ServiceItem
 from app.domain.catalogue_format import (
     CatalogueFileError,
     CatalogueIssue,
-    bundle_to_json,
-    catalogue_to_json,
     item_from_json,
-    item_to_json,
     parse_catalogue_bytes,
 )
+from app.domain.catalogue_writer import bundle_to_json, catalogue_to_json, item_to_json
 from app.services.reference_cache import ReferenceCache
 from app.services.search import (
     CatalogueIndex,
