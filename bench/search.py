@@ -67,6 +67,7 @@ def _queries(service: CatalogueService, rng: random.Random) -> dict[str, list[st
         "full_pinyin": [piece(e.pinyin, 4, 12) for e in picks],
         "initials": [e.initials[: rng.randint(2, 5)] for e in picks],
         "code_prefix": [e.code[: rng.randint(6, 12)] for e in picks],
+        "two_words": [f"{piece(e.name, 2, 2)} {piece(e.name, 2, 3)}" for e in picks],
         # The first key of an instant search matches a large part of the catalogue.
         "first_keystroke": [e.initials[0] for e in picks],
     }

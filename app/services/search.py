@@ -16,8 +16,6 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_CJK = re.compile(r"[\u3400-\u9fff\U00020000-\U0003134f]")
-
 
 def pinyin_keys(name: str) -> tuple[str, str]:
     """(full pinyin, initials) of a name, lower case, ASCII letters and digits only.
@@ -100,6 +98,7 @@ class CatalogueIndex:
         self._name_lengths = [len(e.name) for e in self._entries]
         self._keywords = [tuple(e.keywords.split("\x01")) if e.keywords else ()
                           for e in self._entries]
+        self._departments = [e.department.lower() for e in self._entries]
         # Codes sorted, for prefix look-ups by bisection: a typed or scanned code prefix
         # shared by a whole department can match thousands of entries.
         self._sorted_codes = sorted((c, i) for i, c in enumerate(self._codes))
@@ -133,30 +132,54 @@ class CatalogueIndex:
                 return self._search_code(q, limit)
             if len(q) == 1 and q.isascii():
                 return self._search_letter(q, limit)
-        candidates = [i for i, hay in enumerate(self._haystacks)
-                      if all(w in hay for w in words)]
+        # One C-level ``in`` per entry for the first word; later words only narrow it.
+        first, *rest = words
+        candidates = [i for i, hay in enumerate(self._haystacks) if first in hay]
+        for word in rest:
+            candidates = [i for i in candidates if word in self._haystacks[i]]
         scored: list[tuple[int, int, int]] = []
+        rank_word, lengths = self._rank_word, self._name_lengths
         for i in candidates:
-            ranks = [self._rank_word(i, w) for w in words]
-            if None not in ranks:
-                scored.append((max(r for r in ranks if r is not None),
-                               self._name_lengths[i], i))
+            worst = 0
+            for w in words:
+                r = rank_word(i, w)
+                if r is None:
+                    break
+                worst = max(worst, r)
+            else:
+                scored.append((worst, lengths[i], i))
         return [SearchHit(self._entries[i], r) for r, _, i in heapq.nsmallest(limit, scored)]
 
     def _rank_word(self, i: int, q: str) -> int | None:
-        best = _rank(self._names[i], q)
-        if best == 0:
-            return 0
-        keyword = _rank_any(self._keywords[i], q)
-        if keyword is not None:
-            best = _min(best, keyword + 3)
-        if not _CJK.search(q):
-            best = _min(best, _rank(self._initials[i], q))
-            if len(q) > 1:  # one letter inside a syllable is noise
-                pinyin = _rank(self._entries[i].pinyin, q)
-                best = _min(best, None if pinyin is None else pinyin + 2)
-        if best is None and q in self._entries[i].department.lower():
-            best = 10
+        # Called for every candidate on every keystroke: plain comparisons, no helpers.
+        name = self._names[i]
+        at = name.find(q)
+        if at == 0:
+            return 0 if len(name) == len(q) else 2
+        best = 4 if at > 0 else _NONE
+        if best > 3:
+            for kw in self._keywords[i]:
+                at = kw.find(q)
+                if at >= 0:
+                    r = (3 if len(kw) == len(q) else 5) if at == 0 else 7
+                    if r < best:
+                        best = r
+        if best > 0 and q.isascii():
+            initials = self._initials[i]
+            at = initials.find(q)
+            if at >= 0:
+                r = (0 if len(initials) == len(q) else 2) if at == 0 else 4
+                if r < best:
+                    best = r
+            if best > 2 and len(q) > 1:  # one letter inside a syllable is noise
+                pinyin = self._entries[i].pinyin
+                at = pinyin.find(q)
+                if at >= 0:
+                    r = (2 if len(pinyin) == len(q) else 4) if at == 0 else 6
+                    if r < best:
+                        best = r
+        if best == _NONE:
+            return 10 if q in self._departments[i] else None
         return best
 
     def _search_letter(self, q: str, limit: int) -> list[SearchHit]:
@@ -185,22 +208,5 @@ class CatalogueIndex:
         return hits
 
 
+_NONE = 99  # "no match yet" inside _rank_word
 _CODE_QUERY = re.compile(r"[0-9a-z\-]*[0-9][0-9a-z\-]*")
-
-
-def _rank(text: str, q: str) -> int | None:
-    at = text.find(q)
-    if at < 0:
-        return None
-    if at == 0:
-        return 0 if len(text) == len(q) else 2
-    return 4
-
-
-def _rank_any(texts: tuple[str, ...], q: str) -> int | None:
-    return _min(*(_rank(t, q) for t in texts)) if texts else None
-
-
-def _min(*ranks: int | None) -> int | None:
-    present = [r for r in ranks if r is not None]
-    return min(present) if present else None
