@@ -27,9 +27,36 @@ class _FormDialog(QDialog):
     would submit a half-filled form on the first Enter; this handles Enter itself.
     """
 
-    fields: list[QLineEdit]
-    error: QLabel
-    session: ClerkSession | None
+    def __init__(self, parent: QWidget | None) -> None:
+        super().__init__(parent)
+        self.fields: list[QLineEdit] = []
+        self.session: ClerkSession | None = None
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+
+    def _lay_out(self, above: list[QWidget], rows: list[tuple[str, QLineEdit]],
+                 below: list[QWidget], ok: str, cancel: str) -> QDialogButtonBox:
+        """Widgets above the form, the labelled fields, widgets below, the error line and
+        the OK/Cancel buttons; the fields, in order, are what Enter walks through."""
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok)
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(cancel)
+        buttons.accepted.connect(self._submit)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        for label, field in rows:
+            form.addRow(label, field)
+        self.fields = [field for _, field in rows]
+        layout = QVBoxLayout(self)
+        for widget in above:
+            layout.addWidget(widget)
+        layout.addLayout(form)
+        for widget in [*below, self.error, buttons]:
+            layout.addWidget(widget)
+        self.fields[0].setFocus(Qt.FocusReason.OtherFocusReason)
+        return buttons
 
     def _submit(self) -> None:
         raise NotImplementedError
@@ -70,10 +97,8 @@ class LoginDialog(_FormDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._accounts = accounts
-        self.session: ClerkSession | None = None
         self.setWindowTitle("一窗通 — 登录")
         self.setMinimumWidth(380)
-
         title = QLabel("一窗通 综合窗口")
         title.setObjectName("title")
         site = QLabel(site_name)
@@ -82,27 +107,9 @@ class LoginDialog(_FormDialog):
         self.username.setPlaceholderText("工号或用户名")
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                        | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("登录")
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("退出")
-        self.buttons.accepted.connect(self._submit)
-        self.buttons.rejected.connect(self.reject)
-        self.fields = [self.username, self.password]
-
-        form = QFormLayout()
-        form.addRow("用户名", self.username)
-        form.addRow("密码", self.password)
-        layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addWidget(site)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
-        self.username.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.buttons = self._lay_out([title, site],
+                                     [("用户名", self.username), ("密码", self.password)],
+                                     [], ok="登录", cancel="退出")
 
     def _submit(self) -> None:
         user, pw = self.username.text(), self.password.text()
@@ -130,40 +137,18 @@ class ChangePasswordDialog(_FormDialog):
         super().__init__(parent)
         self._accounts = accounts
         self._session = session
-        self.session: ClerkSession | None = None
         self.setWindowTitle("修改密码")
         self.setMinimumWidth(400)
         intro = QLabel("首次登录请修改初始密码。" if forced else "请输入原密码和新密码。")
         hint = QLabel("新密码至少8位，须同时包含字母和数字，不能包含用户名。")
         hint.setObjectName("hint")
         hint.setWordWrap(True)
-        self.old = QLineEdit()
-        self.new = QLineEdit()
-        self.confirm = QLineEdit()
+        self.old, self.new, self.confirm = QLineEdit(), QLineEdit(), QLineEdit()
         for field in (self.old, self.new, self.confirm):
             field.setEchoMode(QLineEdit.EchoMode.Password)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("确定")
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(
-            "退出" if forced else "取消")
-        buttons.accepted.connect(self._submit)
-        buttons.rejected.connect(self.reject)
-        self.fields = [self.old, self.new, self.confirm]
-        form = QFormLayout()
-        form.addRow("原密码", self.old)
-        form.addRow("新密码", self.new)
-        form.addRow("确认新密码", self.confirm)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(hint)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
-        self.old.setFocus()
+        self._lay_out([intro], [("原密码", self.old), ("新密码", self.new),
+                                ("确认新密码", self.confirm)], [hint],
+                      ok="确定", cancel="退出" if forced else "取消")
 
     def _submit(self) -> None:
         old, new, confirm = self.old.text(), self.new.text(), self.confirm.text()
