@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from app.domain.case import Decision, MaterialState, MaterialStatus
 from app.domain.catalogue import ItemKind, Material, Necessity
 
-_SATISFIED = {MaterialStatus.RECEIVED, MaterialStatus.SHARED, MaterialStatus.COMMITMENT}
 MIN_REASON_LEN = 4
 
 
@@ -83,7 +82,3 @@ def check_decision(decision: Decision, kind: ItemKind, checklist: Sequence[Mater
     if decision is Decision.ON_THE_SPOT and kind is not ItemKind.ON_THE_SPOT:
         problems.append("承诺件不能当场办结，请选择受理。")
     return problems
-
-
-def satisfied(state: MaterialState) -> bool:
-    return state.status in _SATISFIED

@@ -8,7 +8,7 @@ server and tests all agree on the lifecycle in ``domain.md``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -141,7 +141,6 @@ class CaseState:
     promised_date: dt.date | None = None
     promised_estimated: bool = False  # the calendar did not cover that year (see decide)
     version: int = 0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class CaseTransitionError(ValueError):

@@ -192,9 +192,7 @@ class CatalogueService:
     # ---- reading ----------------------------------------------------------------------
 
     def has_catalogue(self) -> bool:
-        with self._db.read() as session:
-            return session.scalars(
-                select(CatalogueRelease.id).where(CatalogueRelease.is_current)).first() is not None
+        return self._current_release_id() is not None
 
     def current(self) -> Catalogue:
         """The whole current release, every item parsed (empty when nothing imported).

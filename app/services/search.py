@@ -76,10 +76,6 @@ def query_words(query: str) -> list[str]:
     return unicodedata.normalize("NFKC", query).lower().split()
 
 
-def normalise_query(query: str) -> str:
-    return "".join(query_words(query))
-
-
 class CatalogueIndex:
     """The in-memory search index over the current catalogue.
 
