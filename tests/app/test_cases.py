@@ -16,6 +16,7 @@ from app.domain.case import (
     Agent,
     Applicant,
     ApplicantKind,
+    CaseState,
     CaseStatus,
     Clerk,
     Decision,
@@ -65,6 +66,12 @@ def received(ws: Workstation, item_code: str, **overrides: MaterialState
             m.id, m.name, MaterialStatus.RECEIVED, form_received=str(m.form),
             copies_received=m.copies))
     return states
+
+
+def received_case(ws: Workstation, item_code: str, c: Clerk, day: dt.date) -> CaseState:
+    """A case of ``item_code`` opened on ``day`` with every 必要 material received."""
+    case = ws.cases.open_case(item_code, APPLICANT, c, today=day)
+    return ws.cases.record_materials(case.id, received(ws, item_code), c, today=day)
 
 
 def status(ws: Workstation, item_code: str, material_id: str, st: MaterialStatus,
@@ -202,8 +209,7 @@ def test_two_threads_opening_cases_get_distinct_consecutive_numbers(
 def test_events_form_an_intact_hash_chain(module_ws: Workstation) -> None:
     c = clerk(module_ws, "07")
     day = D("2026-09-29")
-    case = module_ws.cases.open_case(FOOD, APPLICANT, c, today=day)
-    module_ws.cases.record_materials(case.id, received(module_ws, FOOD), c, today=day)
+    case = received_case(module_ws, FOOD, c, day)
     module_ws.cases.decide(case.id, Decision.ACCEPT, c, today=day)
     module_ws.cases.open_case(GETI, APPLICANT, c, today=day)
 
@@ -298,8 +304,7 @@ def test_accepting_computes_the_promised_date_from_the_calendar(
         module_ws: Workstation) -> None:
     c = clerk(module_ws)
     day = D("2026-09-29")
-    case = module_ws.cases.open_case(FOOD, APPLICANT, c, today=day)
-    module_ws.cases.record_materials(case.id, received(module_ws, FOOD), c, today=day)
+    case = received_case(module_ws, FOOD, c, day)
     accepted = module_ws.cases.decide(case.id, Decision.ACCEPT, c, today=day)
     # 30 September, then 国庆节 1-7 October, then Thursday 8 and Friday 9 October.
     assert (accepted.status, accepted.accepted_on, accepted.promised_date) == (
@@ -307,9 +312,7 @@ def test_accepting_computes_the_promised_date_from_the_calendar(
     assert module_ws.cases.get(case.id).promised_date == D("2026-10-09")
 
     # 20 自然日 from 17 September ends on 7 October (国庆节): moved to 8 October.
-    case = module_ws.cases.open_case(IDCARD, APPLICANT, c, today=D("2026-09-17"))
-    module_ws.cases.record_materials(case.id, received(module_ws, IDCARD), c,
-                                     today=D("2026-09-17"))
+    case = received_case(module_ws, IDCARD, c, D("2026-09-17"))
     accepted = module_ws.cases.decide(case.id, Decision.ACCEPT, c, today=D("2026-09-17"))
     assert accepted.promised_date == D("2026-10-08")
 
@@ -317,8 +320,7 @@ def test_accepting_computes_the_promised_date_from_the_calendar(
 def test_a_decision_is_final(module_ws: Workstation) -> None:
     c = clerk(module_ws)
     day = D("2026-11-12")
-    case = module_ws.cases.open_case(FOOD, APPLICANT, c, today=day)
-    module_ws.cases.record_materials(case.id, received(module_ws, FOOD), c, today=day)
+    case = received_case(module_ws, FOOD, c, day)
     module_ws.cases.decide(case.id, Decision.ACCEPT, c, today=day)
     # The status is what the clerk hears first, whatever else is wrong with the request.
     with pytest.raises(CaseRuleError, match="不能再作受理决定"):
@@ -331,8 +333,7 @@ def test_a_decision_is_final(module_ws: Workstation) -> None:
 def test_correction_needs_missing_or_faulty_materials(module_ws: Workstation) -> None:
     c = clerk(module_ws)
     day = D("2026-11-16")
-    case = module_ws.cases.open_case(FOOD, APPLICANT, c, today=day)
-    module_ws.cases.record_materials(case.id, received(module_ws, FOOD), c, today=day)
+    case = received_case(module_ws, FOOD, c, day)
     with pytest.raises(CaseRuleError, match="无需补正"):
         module_ws.cases.decide(case.id, Decision.CORRECTION, c, today=day)
 
@@ -387,13 +388,11 @@ def test_deferred_acceptance_rules(module_ws: Workstation) -> None:
 def test_on_the_spot_only_for_on_the_spot_items(module_ws: Workstation) -> None:
     c = clerk(module_ws)
     day = D("2026-11-18")
-    promised = module_ws.cases.open_case(FOOD, APPLICANT, c, today=day)
-    module_ws.cases.record_materials(promised.id, received(module_ws, FOOD), c, today=day)
+    promised = received_case(module_ws, FOOD, c, day)
     with pytest.raises(CaseRuleError, match="承诺件不能当场办结"):
         module_ws.cases.decide(promised.id, Decision.ON_THE_SPOT, c, today=day)
 
-    instant = module_ws.cases.open_case(GETI, APPLICANT, c, today=day)
-    module_ws.cases.record_materials(instant.id, received(module_ws, GETI), c, today=day)
+    instant = received_case(module_ws, GETI, c, day)
     done = module_ws.cases.decide(instant.id, Decision.ON_THE_SPOT, c, today=day)
     assert (done.status, done.promised_date) == (CaseStatus.COMPLETED, day)
 
@@ -482,16 +481,13 @@ def test_a_deadline_in_an_uncovered_year_is_accepted_as_a_marked_estimate(
     """domain.md: the clerk sees a warning, the applicant is not sent away, no silent guess."""
     c = clerk(module_ws)
     day = D("2026-12-28")  # 居民身份证申领: 20 自然日 → 2027-01-17, a Sunday
-    case = module_ws.cases.open_case(IDCARD, APPLICANT, c, today=day)
-    module_ws.cases.record_materials(case.id, received(module_ws, IDCARD), c, today=day)
+    case = received_case(module_ws, IDCARD, c, day)
     accepted = module_ws.cases.decide(case.id, Decision.ACCEPT, c, today=day)
     assert accepted.status is CaseStatus.ACCEPTED
     assert accepted.promised_estimated is True
     assert accepted.promised_date == D("2027-01-18")  # Sunday rolled to Monday
     assert module_ws.cases.get(case.id).promised_estimated is True
-    covered = module_ws.cases.open_case(FOOD, APPLICANT, c, today=D("2026-11-23"))
-    module_ws.cases.record_materials(covered.id, received(module_ws, FOOD), c,
-                                     today=D("2026-11-23"))
+    covered = received_case(module_ws, FOOD, c, D("2026-11-23"))
     normal = module_ws.cases.decide(covered.id, Decision.ACCEPT, c, today=D("2026-11-23"))
     assert normal.promised_estimated is False
 

@@ -158,16 +158,22 @@ def _hammer(db: Database, n: int, barrier: threading.Barrier, issued: list[int],
         errors.append(exc)
 
 
-def test_two_threads_writing_through_one_database_lose_nothing(db: Database) -> None:
+def _hammer_together(dbs: list[Database]) -> tuple[list[int], list[BaseException]]:
+    """One thread per database object, 50 numbers each, all started at one barrier."""
     issued: list[int] = []
     errors: list[BaseException] = []
-    barrier = threading.Barrier(2)
-    threads = [threading.Thread(target=_hammer, args=(db, 50, barrier, issued, errors))
-               for _ in range(2)]
+    barrier = threading.Barrier(len(dbs))
+    threads = [threading.Thread(target=_hammer, args=(d, 50, barrier, issued, errors))
+               for d in dbs]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+    return issued, errors
+
+
+def test_two_threads_writing_through_one_database_lose_nothing(db: Database) -> None:
+    issued, errors = _hammer_together([db, db])
     assert errors == []
     assert sorted(issued) == list(range(1, 101))
     assert _last_seq(db) == 100
@@ -177,15 +183,7 @@ def test_two_database_objects_on_one_file_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "yichuang.db"
     first, second = open_database(path), Database(path)
     try:
-        issued: list[int] = []
-        errors: list[BaseException] = []
-        barrier = threading.Barrier(2)
-        threads = [threading.Thread(target=_hammer, args=(d, 50, barrier, issued, errors))
-                   for d in (first, second)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        issued, errors = _hammer_together([first, second])
         assert errors == []
         assert sorted(issued) == list(range(1, 101))
     finally:
