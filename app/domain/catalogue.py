@@ -140,6 +140,7 @@ class ServiceItem:
     visits: int = 1
     scenarios: tuple[Scenario, ...] = ()
     keywords: tuple[str, ...] = ()   # 常用简称 a clerk searches by (低保, 残疾证…)
+    result: str = ""                 # 办理结果名称 handed out at pickup (营业执照…)
     effective_from: dt.date | None = None
     withdrawn_at: dt.date | None = None
 

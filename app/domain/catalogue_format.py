@@ -294,6 +294,7 @@ def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue]) -> ServiceIt
     item_kwargs: dict[str, Any] = dict(
         conditions=r.text("conditions"), basis=r.text("basis"),
         place=r.text("place", max_len=200), hours=r.text("hours", max_len=200),
+        result=r.text("result", max_len=100),
         phone=r.text("phone", max_len=64), online=r.boolean("online", default=False),
         visits=r.integer("visits", default=1, low=0, high=5),
         effective_from=r.date("effective_from"), withdrawn_at=r.date("withdrawn_at"),
@@ -314,7 +315,7 @@ _TOP_FIELDS = frozenset({"format", "format_version", "version", "published_at", 
 _ITEM_FIELDS = frozenset({
     "code", "name", "department", "category", "level", "kind", "legal_limit",
     "promised_limit", "conditions", "basis", "fee", "place", "hours", "phone", "online",
-    "visits", "materials", "scenarios", "keywords", "version", "effective_from",
+    "visits", "materials", "scenarios", "keywords", "result", "version", "effective_from",
     "withdrawn_at",
 })
 _MATERIAL_FIELDS = frozenset({"id", "name", "form", "copies", "necessity", "deferrable",

@@ -39,6 +39,9 @@ def item_to_json(item: ServiceItem) -> dict[str, Any]:
         "effective_from": item.effective_from.isoformat() if item.effective_from else None,
         "withdrawn_at": item.withdrawn_at.isoformat() if item.withdrawn_at else None,
     }
+    # Only when set: items stored before the field existed keep their exact body (and hash).
+    if item.result:
+        out["result"] = item.result
     return out
 
 

@@ -1,0 +1,313 @@
+"""Draw a :class:`FormDocument` as an A4 PDF with reportlab.
+
+Layout of every page: the case number as Code128 and QR code in the top right corner
+(so the pickup desk can scan any page), the copy (联) at the top left, the issuer, title
+and number line on the first page of each copy, and a footer with who printed it, when,
+and "第 x 页 共 y 页" counted per copy. Text wraps by character (CJK), tables split
+across pages with their header repeated, and characters the main font lacks are drawn
+with a fallback font.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Frame,
+    KeepTogether,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+)
+from reportlab.platypus import Table as RLTable
+from reportlab.platypus import TableStyle
+
+from app.documents.barcodes import draw_code128_pdf, draw_qr_pdf
+from app.documents.fonts import FontSet
+from app.documents.form import Block, Fields, FormDocument, Heading, Signatures, Table, Text
+
+PAGE_W, PAGE_H = A4
+MARGIN_X = 20 * mm
+TOP_BAND = 30 * mm        # barcode band above the frame
+BOTTOM = 18 * mm
+FRAME_W = PAGE_W - 2 * MARGIN_X
+HEADER_GREY = colors.Color(0.9, 0.9, 0.9)
+LABEL_GREY = colors.Color(0.95, 0.95, 0.95)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPdf:
+    data: bytes
+    pages: int
+    missing_glyphs: tuple[str, ...]   # characters no installed font could draw
+
+
+class _Styles:
+    def __init__(self, font: str) -> None:
+        base = ParagraphStyle("base", fontName=font, fontSize=11, leading=17,
+                              wordWrap="CJK", alignment=TA_LEFT)
+        self.body = ParagraphStyle("body", parent=base, firstLineIndent=22)
+        self.plain = base
+        self.emphasis = ParagraphStyle("emph", parent=base, fontSize=12, leading=18,
+                                       firstLineIndent=24)
+        self.small = ParagraphStyle("small", parent=base, fontSize=9, leading=13,
+                                    firstLineIndent=18)
+        self.heading = ParagraphStyle("heading", parent=base, fontSize=12, leading=18,
+                                      spaceBefore=6, spaceAfter=2)
+        self.issuer = ParagraphStyle("issuer", parent=base, fontSize=14, leading=20,
+                                     alignment=TA_CENTER)
+        self.number = ParagraphStyle("number", parent=base, fontSize=10.5, leading=15,
+                                     alignment=TA_RIGHT)
+        self.cell = ParagraphStyle("cell", parent=base, fontSize=9.5, leading=13)
+        self.cell_center = ParagraphStyle("cellc", parent=self.cell, alignment=TA_CENTER)
+        self.right = ParagraphStyle("right", parent=base, alignment=TA_RIGHT)
+
+
+class _CopyStart(Flowable):
+    """Marks where a copy (联) begins, so headers and page counts know which copy it is."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+    def wrap(self, *_: Any) -> tuple[float, float]:
+        return 0, 0
+
+    def draw(self) -> None:
+        self.canv._yc_copy = self.index  # type: ignore[attr-defined]
+
+
+class _Title(Flowable):
+    """The form's title, centred and emboldened by stroking the glyph outlines (the CJK
+    TrueType fonts we can embed have no bold face)."""
+
+    def __init__(self, text: str, font: str, size: float = 22) -> None:
+        super().__init__()
+        self.text, self.font, self.size = text, font, size
+
+    def wrap(self, avail_width: float, _h: float) -> tuple[float, float]:
+        self.width = avail_width
+        return avail_width, self.size * 1.5
+
+    def draw(self) -> None:
+        width = stringWidth(self.text, self.font, self.size)
+        t = self.canv.beginText()
+        t.setTextRenderMode(2)
+        t.setFont(self.font, self.size)
+        t.setTextOrigin((self.width - width) / 2, self.size * 0.4)
+        t.textOut(self.text)
+        self.canv.saveState()
+        self.canv.setLineWidth(0.6)
+        self.canv.drawText(t)
+        self.canv.restoreState()
+
+
+class _Renderer:
+    def __init__(self, doc: FormDocument, fonts: FontSet) -> None:
+        self.doc = doc
+        self.fonts = fonts
+        self.s = _Styles(fonts.main.name)
+
+    # -- text ---------------------------------------------------------------------------
+
+    def rich(self, text: str) -> str:
+        """Paragraph markup for ``text``: escaped, fallback fonts for rare characters."""
+        out = []
+        for run in self.fonts.runs(text):
+            chunk = escape(run.text).replace("\n", "<br/>")
+            out.append(chunk if run.font == self.fonts.main.name
+                       else f'<font name="{run.font}">{chunk}</font>')
+        return "".join(out)
+
+    def para(self, text: str, style: ParagraphStyle) -> Paragraph:
+        return Paragraph(self.rich(text), style)
+
+    # -- blocks -------------------------------------------------------------------------
+
+    def block(self, b: Block) -> list[Flowable]:
+        match b:
+            case Heading(text=t):
+                return [CondPageBreak(40 * mm), self.para(t, self.s.heading)]
+            case Text(text=t, indent=indent, emphasis=emph, small=small):
+                style = (self.s.emphasis if emph else self.s.small if small
+                         else self.s.body if indent else self.s.plain)
+                return [self.para(t, style)]
+            case Fields():
+                return [self.fields(b), Spacer(1, 3 * mm)]
+            case Table():
+                return [self.table(b), Spacer(1, 3 * mm)]
+            case Signatures():
+                return [self.signatures(b)]
+        raise TypeError(f"unknown block {b!r}")
+
+    def fields(self, f: Fields) -> RLTable:
+        cols = max(1, f.columns)
+        label_w = 26 * mm
+        value_w = FRAME_W / cols - label_w
+        rows = []
+        pairs = list(f.pairs)
+        while pairs:
+            chunk, pairs = pairs[:cols], pairs[cols:]
+            row: list[Any] = []
+            for label, value in chunk:
+                row += [self.para(label, self.s.cell), self.para(value, self.s.cell)]
+            row += [""] * (2 * cols - len(row))
+            rows.append(row)
+        style = [("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                 ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]
+        style += [("BACKGROUND", (c, 0), (c, -1), LABEL_GREY) for c in range(0, 2 * cols, 2)]
+        # A pair alone on the last row spans the empty cells, not leaving a hole.
+        last = f.pairs and len(f.pairs) % cols
+        if last:
+            style.append(("SPAN", (2 * last - 1, len(rows) - 1), (-1, len(rows) - 1)))
+        return RLTable(rows, colWidths=[label_w, value_w] * cols, style=TableStyle(style),
+                       splitInRow=1)
+
+    def table(self, t: Table) -> RLTable:
+        total = sum(c.weight for c in t.columns)
+        widths = [FRAME_W * c.weight / total for c in t.columns]
+        header = [self.para(c.title, self.s.cell_center) for c in t.columns]
+        body = [[self.para(v, self.s.cell_center if c.center else self.s.cell)
+                 for v, c in zip(r, t.columns, strict=True)] for r in t.rows]
+        if not body:
+            body = [[self.para(t.empty_text, self.s.cell_center)] + [""] * (len(widths) - 1)]
+        style = [("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                 ("BACKGROUND", (0, 0), (-1, 0), HEADER_GREY),
+                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                 ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]
+        if not t.rows:
+            style.append(("SPAN", (0, 1), (-1, 1)))
+        return RLTable([header, *body], colWidths=widths, repeatRows=1,
+                       style=TableStyle(style), splitInRow=1)
+
+    def signatures(self, sig: Signatures) -> Flowable:
+        left = [self.para(p, self.s.plain) for p in sig.parties]
+        right = []
+        if sig.issuer:
+            right.append(self.para(f"{sig.issuer}（盖章）", self.s.right))
+        if sig.date:
+            right.append(self.para(f"{sig.date.year}年{sig.date.month}月{sig.date.day}日",
+                                   self.s.right))
+        n = max(len(left), len(right))
+        rows = [[left[i] if i < len(left) else "", right[i] if i < len(right) else ""]
+                for i in range(n)]
+        table = RLTable(rows, colWidths=[FRAME_W * 0.55, FRAME_W * 0.45],
+                        style=TableStyle([("TOPPADDING", (0, 0), (-1, -1), 9),
+                                          ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
+        return KeepTogether([Spacer(1, 6 * mm), table])
+
+    # -- the document -------------------------------------------------------------------
+
+    def story(self) -> list[Flowable]:
+        d = self.doc
+        copies = d.copies or ("",)
+        story: list[Flowable] = []
+        for n, _label in enumerate(copies):
+            if n:
+                story.append(PageBreak())
+            story.append(_CopyStart(n))
+            story.append(self.para(d.stamp.site_name, self.s.issuer))
+            story.append(_Title(d.title, self.fonts.main.name))
+            if d.number_line:
+                story.append(self.para(d.number_line, self.s.number))
+            story.append(Spacer(1, 3 * mm))
+            if d.addressee:
+                story.append(self.para(d.addressee, self.s.plain))
+            for b in d.blocks:
+                story += self.block(b)
+        return story
+
+    def on_page(self, canvas: Canvas, _doc: Any) -> None:
+        d = self.doc
+        copy = getattr(canvas, "_yc_copy", 0)
+        top = PAGE_H - 10 * mm
+        if d.case_number:
+            qr = 20 * mm
+            draw_qr_pdf(canvas, d.case_number, PAGE_W - MARGIN_X - qr + 2 * mm, top - qr, qr)
+            bw, bh = 72 * mm, 11 * mm
+            bx = PAGE_W - MARGIN_X - qr - bw
+            draw_code128_pdf(canvas, d.case_number, bx, top - bh - 1 * mm, bw, bh)
+            canvas.setFont(self.fonts.main.name, 8.5)
+            canvas.drawCentredString(bx + bw / 2, top - bh - 5 * mm, d.case_number)
+        if d.copies:
+            canvas.setFont(self.fonts.main.name, 10)
+            canvas.drawString(MARGIN_X, top - 6 * mm, d.copies[copy])
+        if d.stamp.reprint:
+            canvas.saveState()
+            canvas.setFont(self.fonts.main.name, 12)
+            canvas.setFillColorRGB(0.35, 0.35, 0.35)
+            canvas.drawString(MARGIN_X, top - 13 * mm,
+                              f"【补打】{d.stamp.printed_at:%Y-%m-%d %H:%M}")
+            canvas.restoreState()
+        canvas.saveState()
+        canvas.setLineWidth(0.4)
+        canvas.line(MARGIN_X, BOTTOM - 3 * mm, PAGE_W - MARGIN_X, BOTTOM - 3 * mm)
+        canvas.setFont(self.fonts.main.name, 8)
+        canvas.drawString(MARGIN_X, BOTTOM - 7 * mm, _fit(d.stamp.line, 92))
+        canvas.restoreState()
+        canvas._yc_pages.append(copy)  # type: ignore[attr-defined]
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _counting_canvas(font: str) -> type[Canvas]:
+    """A canvas that writes "第 x 页 共 y 页" per copy once all pages are known."""
+
+    class CountingCanvas(Canvas):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._yc_pages: list[int] = []
+            self._yc_states: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+            self._yc_states.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            copies = self._yc_pages
+            for n, state in enumerate(self._yc_states):
+                self.__dict__.update(state)
+                copy = copies[n] if n < len(copies) else 0
+                same = [i for i, c in enumerate(copies) if c == copy]
+                self.setFont(font, 8)
+                self.drawRightString(PAGE_W - MARGIN_X, BOTTOM - 7 * mm,
+                                     f"第 {same.index(n) + 1} 页 共 {len(same)} 页")
+                super().showPage()
+            super().save()
+
+    return CountingCanvas
+
+
+def render_pdf(doc: FormDocument, fonts: FontSet) -> RenderedPdf:
+    """The PDF of ``doc``; fonts are embedded as subsets."""
+    renderer = _Renderer(doc, fonts)
+    buf = io.BytesIO()
+    template = BaseDocTemplate(
+        buf, pagesize=A4, leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=TOP_BAND,
+        bottomMargin=BOTTOM, title=doc.title, author=doc.stamp.site_name,
+        subject=doc.case_number or doc.title, creator="一窗通", pageCompression=1,
+        invariant=1)
+    frame = Frame(MARGIN_X, BOTTOM, FRAME_W, PAGE_H - TOP_BAND - BOTTOM, id="body",
+                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    template.addPageTemplates([PageTemplate(id="form", frames=[frame], onPage=renderer.on_page)])
+    canvasmaker = _counting_canvas(fonts.main.name)
+    template.build(renderer.story(), canvasmaker=canvasmaker)
+    data = buf.getvalue()
+    return RenderedPdf(data, template.page, tuple(fonts.missing(doc.text())))

@@ -1,0 +1,93 @@
+"""The words of the 80 mm slips: the queue ticket (排队票) and the pickup slip (取件通知单).
+
+Slips are handed to applicants across the counter, so identity numbers are masked and
+the text is short; the barcode carries the case number for the pickup desk's scanner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from app.domain.case import CaseState
+from app.domain.catalogue import ServiceItem
+from app.documents.form import (
+    DocumentKind,
+    Slip,
+    SlipBarcode,
+    SlipBlock,
+    SlipQR,
+    SlipRule,
+    SlipText,
+    Stamp,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketInfo:
+    """What the kiosk knows when it issues a queue ticket."""
+
+    number: str                  # A012
+    business: str                # 业务类别: 综合受理
+    hall: str                    # the site's name
+    issued_at: dt.datetime
+    waiting_ahead: int = 0
+    ticket_class: str = "普通"   # 普通 / 预约 / 绿色通道
+
+
+def mask_id(number: str) -> str:
+    """Keep the first 4 and last 4 characters of an identity number."""
+    if len(number) <= 8:
+        return number[:1] + "*" * (len(number) - 1) if number else ""
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def ticket(info: TicketInfo) -> Slip:
+    blocks: list[SlipBlock] = [
+        SlipText(info.hall, 28, center=True, bold=True),
+        SlipText(info.business, 28, center=True),
+        SlipRule(),
+        SlipText(info.number, 120, center=True, bold=True),
+    ]
+    if info.ticket_class != "普通":
+        blocks.append(SlipText(f"【{info.ticket_class}】", 32, center=True, bold=True))
+    blocks += [
+        SlipText(f"您前面还有 {info.waiting_ahead} 人等候", 30, center=True),
+        SlipRule(),
+        SlipText(f"取号时间：{info.issued_at:%Y-%m-%d %H:%M:%S}", 22),
+        SlipText("请留意大厅叫号屏及语音提示，过号请到服务台重新取号。"
+                 "办理完毕请对服务作出评价。", 22),
+    ]
+    return Slip(DocumentKind.TICKET, "排队票", tuple(blocks))
+
+
+def pickup_slip(case: CaseState, item: ServiceItem, stamp: Stamp) -> Slip:
+    blocks: list[SlipBlock] = [
+        SlipText(stamp.site_name, 28, center=True, bold=True),
+        SlipText("取件通知单", 40, center=True, bold=True),
+    ]
+    if stamp.reprint:
+        blocks.append(SlipText(f"【补打 {stamp.printed_at:%Y-%m-%d %H:%M}】", 24, center=True))
+    blocks += [
+        SlipBarcode(case.number),
+        SlipText(case.number, 24, center=True),
+        SlipRule(),
+        SlipText(f"申请人：{case.applicant.name}", 26),
+        SlipText(f"证件号码：{mask_id(case.applicant.id_number)}", 24),
+        SlipText(f"事项：{item.name}", 26),
+        SlipText(f"办理结果：{item.result or '办理结果'}", 26),
+    ]
+    if case.promised_date:
+        blocks.append(SlipText(f"承诺办结日期：{case.promised_date:%Y年%m月%d日}"
+                               + ("（预估）" if case.promised_estimated else ""), 26))
+    blocks += [
+        SlipText(f"取件地点：{item.place or stamp.site_name}", 24),
+        SlipText(f"取件时间：{item.hours or '工作日办公时间'}", 24),
+        SlipRule(),
+        SlipText("取件请携带本单及申请人身份证件原件；他人代领须持授权委托书及代领人身份证件。", 22),
+        SlipQR(case.number),
+        SlipText(f"{stamp.window}号窗口 经办人：{stamp.clerk_name}", 22),
+        SlipText(f"打印时间：{stamp.printed_at:%Y-%m-%d %H:%M}", 22),
+    ]
+    return Slip(DocumentKind.PICKUP_SLIP, "取件通知单", tuple(blocks), case_number=case.number,
+                stamp=stamp)

@@ -1,0 +1,354 @@
+"""The words of each A4 document, built from plain data: an item, a case, a stamp.
+
+One function per form in ``domain.md``'s table. Each returns a :class:`FormDocument`;
+:mod:`app.documents.a4` draws it. Wording follows the notices county halls hand out
+(行政许可法 第三十二条 for 受理 / 补正 / 不予受理).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from app.domain.case import (
+    ApplicantKind,
+    CaseState,
+    CaseStatus,
+    Decision,
+    MaterialState,
+    MaterialStatus,
+)
+from app.domain.catalogue import (
+    Bundle,
+    BundleMaterial,
+    ItemKind,
+    Material,
+    ServiceItem,
+)
+from app.documents.form import (
+    Column,
+    DocumentKind,
+    Fields,
+    FormDocument,
+    Heading,
+    Signatures,
+    Stamp,
+    Table,
+    Text,
+)
+
+APPLICANT_COPY = "第一联 申请人留存"
+ARCHIVE_COPY = "第二联 窗口存档"
+REMEDY = ("如对本决定不服，可以自收到本通知书之日起六十日内依法申请行政复议，"
+          "或者自收到本通知书之日起六个月内依法向人民法院提起行政诉讼。")
+
+
+def cn_date(day: dt.date | dt.datetime | None) -> str:
+    return f"{day.year}年{day.month}月{day.day}日" if day else "____年__月__日"
+
+
+def _you(case: CaseState) -> str:
+    return "你单位" if case.applicant.kind is ApplicantKind.ORGANISATION else "你"
+
+
+def _opened(case: CaseState) -> dt.date:
+    return case.opened_at.date()
+
+
+def _material_terms(m: Material) -> str:
+    marks = [str(m.source)]
+    if m.deferrable:
+        marks.append("可容缺")
+    if m.commitment:
+        marks.append("可告知承诺")
+    text = "；".join(marks)
+    if m.note:
+        text += f"。{m.note}"
+    if m.template:
+        text += f"（窗口可领取：{m.template}）"
+    return text
+
+
+def _applicant_fields(case: CaseState) -> list[tuple[str, str]]:
+    a = case.applicant
+    pairs = [("申请人", a.name), (str(a.id_type), a.id_number)]
+    if a.legal_representative:
+        pairs.append(("法定代表人", a.legal_representative))
+    if a.phone:
+        pairs.append(("联系电话", a.phone))
+    if case.agent:
+        g = case.agent
+        pairs += [("代理人" + ("（代办员）" if g.village_agent else ""), g.name),
+                  (f"代理人{g.id_type}", g.id_number)]
+    return pairs
+
+
+def _case_fields(case: CaseState, item: ServiceItem) -> Fields:
+    pairs = [("办件编号", case.number), ("收件日期", cn_date(_opened(case))),
+             *_applicant_fields(case), ("事项名称", item.name),
+             ("实施主体", item.department.name)]
+    return Fields(tuple(pairs))
+
+
+def _promised(case: CaseState, item: ServiceItem) -> str:
+    if case.decision is Decision.ON_THE_SPOT or item.kind is ItemKind.ON_THE_SPOT:
+        return "即办件，当场办结"
+    text = cn_date(case.promised_date)
+    if case.promised_estimated:
+        text += "（该年度节假日安排未发布，按周一至周五预估，以窗口通知为准）"
+    return text
+
+
+def _received_table(case: CaseState) -> Table:
+    shown = (MaterialStatus.RECEIVED, MaterialStatus.SHARED, MaterialStatus.COMMITMENT)
+    rows = []
+    for m in case.materials:
+        if m.status not in shown:
+            continue
+        form = m.form_received or ("电子" if m.status is MaterialStatus.SHARED else "")
+        copies = str(m.copies_received) if m.copies_received else "—"
+        rows.append((str(len(rows) + 1), m.name, form or "—", copies, str(m.status)))
+    return Table((Column("序号", 0.5, True), Column("材料名称", 4.2), Column("形式", 1.2, True),
+                  Column("份数", 0.6, True), Column("收取方式", 1.2, True)), tuple(rows),
+                 empty_text="（未收取纸质材料）")
+
+
+def _seal(stamp: Stamp, *parties: str) -> Signatures:
+    return Signatures(tuple(parties), issuer=stamp.site_name, date=stamp.printed_at.date())
+
+
+# ---- 一次性告知单 (consultation) ----------------------------------------------------------
+
+
+def checklist(item: ServiceItem, stamp: Stamp,
+              scenario_ids: frozenset[str] = frozenset()) -> FormDocument:
+    """The item's full material list, told once and in writing; no case needed."""
+    facts = [("事项名称", item.name), ("事项编码", item.code),
+             ("实施主体", item.department.name), ("事项类型", str(item.category)),
+             ("办件类型", str(item.kind)), ("法定办结时限", str(item.legal_limit)),
+             ("承诺办结时限", str(item.promised_limit)), ("收费", _fee(item)),
+             ("办理地点", item.place or stamp.site_name), ("办理时间", item.hours or "工作日"),
+             ("咨询电话", item.phone or "—"),
+             ("到现场次数", f"{item.visits}次" + ("（可网上办理）" if item.online else ""))]
+    chosen = [s.name for s in item.scenarios if s.id in scenario_ids]
+    blocks: list[Fields | Heading | Text | Table | Signatures] = [Fields(tuple(facts))]
+    if item.conditions:
+        blocks += [Heading("一、受理条件"), Text(item.conditions)]
+    blocks.append(Heading("二、申请材料" + (f"（办理情形：{'、'.join(chosen)}）" if chosen else "")))
+    blocks.append(_checklist_table(item.checklist(scenario_ids)))
+    others = [s for s in item.scenarios if s.id not in scenario_ids]
+    if others:
+        blocks.append(Text("以下情形另需材料，请如实告知窗口：" + "；".join(
+            f"{s.name}（{'、'.join(_names(item, s.adds)) or '无增加'}）" for s in others),
+            small=True))
+    if item.basis:
+        blocks += [Heading("三、设定依据"), Text(item.basis, small=True)]
+    blocks.append(Text("以上为办理本事项所需的全部材料，本窗口一次性告知。申请材料齐全、符合法定形式的，"
+                       "窗口当场受理；标注“可容缺”的材料缺失时可容缺受理，标注“可告知承诺”的材料"
+                       "可以书面承诺替代。", emphasis=True))
+    blocks.append(_seal(stamp, f"经办人：{stamp.clerk_name}"))
+    return FormDocument(DocumentKind.CHECKLIST, "一次性告知单", stamp, tuple(blocks),
+                        number_line=f"事项编码：{item.code}  版本：{item.version}")
+
+
+def bundle_checklist(bundle: Bundle, items: dict[str, ServiceItem],
+                     stamp: Stamp) -> FormDocument:
+    """一件事一次办: every item's materials merged, each material asked for once."""
+    merged = bundle.merged_materials(items)
+    names = "、".join(items[c].name for c in bundle.item_codes)
+    blocks: list[Fields | Heading | Text | Table | Signatures] = [
+        Fields((("一件事", bundle.name), ("包含事项", names)), columns=1)]
+    if bundle.description:
+        blocks.append(Text(bundle.description))
+    blocks += [Heading("合并材料清单（同一材料只需提交一次）"), _bundle_table(merged, items)]
+    blocks.append(Text("以上为办理本“一件事”所需的全部材料，本窗口一次性告知，一次受理。",
+                       emphasis=True))
+    blocks.append(_seal(stamp, f"经办人：{stamp.clerk_name}"))
+    return FormDocument(DocumentKind.CHECKLIST, "一次性告知单（一件事一次办）", stamp,
+                        tuple(blocks), number_line=f"一件事编码：{bundle.code}")
+
+
+def _fee(item: ServiceItem) -> str:
+    return str(item.fee) + (f"（{item.fee.basis}）" if item.fee.basis else "")
+
+
+def _names(item: ServiceItem, ids: tuple[str, ...]) -> list[str]:
+    return [m.name for m in item.materials if m.id in ids]
+
+
+def _checklist_table(materials: tuple[Material, ...]) -> Table:
+    rows = tuple((str(n), m.name, str(m.form), str(m.copies), str(m.necessity),
+                  _material_terms(m)) for n, m in enumerate(materials, 1))
+    return Table((Column("序号", 0.5, True), Column("材料名称", 3.2), Column("形式", 1.1, True),
+                  Column("份数", 0.6, True), Column("必要性", 0.9, True), Column("说明", 3.4)),
+                 rows)
+
+
+def _bundle_table(merged: tuple[BundleMaterial, ...], items: dict[str, ServiceItem]) -> Table:
+    rows = tuple((str(n), bm.material.name, str(bm.material.form), str(bm.material.copies),
+                  _material_terms(bm.material),
+                  "、".join(items[c].name for c in bm.item_codes))
+                 for n, bm in enumerate(merged, 1))
+    return Table((Column("序号", 0.5, True), Column("材料名称", 3.0), Column("形式", 1.1, True),
+                  Column("份数", 0.6, True), Column("说明", 2.8), Column("涉及事项", 2.2)), rows)
+
+
+# ---- case documents --------------------------------------------------------------------
+
+
+def receipt(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
+    """收件凭证: the window has the materials listed; not yet a decision."""
+    blocks = (
+        _case_fields(case, item),
+        Heading("收取材料"),
+        _received_table(case),
+        Text(f"以上材料已于{cn_date(stamp.printed_at)}收取。本凭证仅证明窗口已收到上述材料，"
+             "是否受理以窗口出具的书面决定为准。请妥善保管，凭办件编号查询办理进度。"),
+        _seal(stamp, "申请人（签字）：", f"经办人：{stamp.clerk_name}"),
+    )
+    return FormDocument(DocumentKind.RECEIPT, "收件凭证", stamp, blocks,
+                        number_line=f"办件编号：{case.number}", case_number=case.number)
+
+
+def acceptance(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
+    """受理通知书: accepted, with the promised completion date and how to pick up."""
+    you = _you(case)
+    facts = Fields((("办件编号", case.number), ("受理日期", cn_date(case.accepted_on)),
+                    ("事项名称", item.name), ("实施主体", item.department.name),
+                    ("办件类型", str(item.kind)), ("承诺办结时限", str(item.promised_limit)),
+                    ("承诺办结日期", _promised(case, item)), ("收费", _fee(item))))
+    blocks = (
+        Text(f"{you}于{cn_date(_opened(case))}提出的{item.name}申请，经审查，申请材料齐全、"
+             "符合法定形式，根据《中华人民共和国行政许可法》第三十二条等规定，决定予以受理。"),
+        facts,
+        Heading("已收取材料"),
+        _received_table(case),
+        Heading("查询与取件"),
+        Text(f"凭办件编号（本通知书右上角条码）到{stamp.site_name}窗口或拨打咨询电话"
+             f"{item.phone or '（见窗口公示）'}查询办理进度。办结后请凭本通知书及申请人有效"
+             f"身份证件到{item.place or stamp.site_name}领取{item.result or '办理结果'}；"
+             "委托他人代领的，代领人须持授权委托书及本人身份证件。"),
+        _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"),
+    )
+    return FormDocument(DocumentKind.ACCEPTANCE, "受理通知书", stamp, blocks,
+                        number_line=f"受理编号：{case.number}",
+                        addressee=f"{case.applicant.name}：", case_number=case.number)
+
+
+def deferred(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
+    """容缺受理通知书: accepted with materials to follow by a date; two copies."""
+    you = _you(case)
+    later = [m for m in case.materials if m.status is MaterialStatus.DEFERRED]
+    rows = tuple((str(n), m.name, _required_form(item, m), cn_date(m.deferred_until))
+                 for n, m in enumerate(later, 1))
+    blocks = (
+        Text(f"{you}于{cn_date(_opened(case))}提出的{item.name}申请，主要申请材料齐全、符合法定"
+             "形式，次要材料暂缺，符合容缺受理条件，本窗口决定予以容缺受理。"),
+        Fields((("办件编号", case.number), ("受理日期", cn_date(case.accepted_on)),
+                ("事项名称", item.name), ("承诺办结日期", _promised(case, item)))),
+        Heading("容缺材料及补交期限"),
+        Table((Column("序号", 0.5, True), Column("材料名称", 4.0),
+               Column("要求", 1.6, True), Column("补交期限", 1.6, True)), rows),
+        Text("请在补交期限内将上述材料送交本窗口。逾期未补交或补交材料不符合要求的，本次申请"
+             "终止办理，已作出的决定依法撤销，并按规定记入申请人信用记录。", emphasis=True),
+        Text("申请人承诺：本人已知悉上述容缺材料及补交期限，承诺按期补交，所提交材料真实有效，"
+             "如违反承诺愿承担相应法律责任。"),
+        _seal(stamp, "申请人（签字）：", f"经办人：{stamp.clerk_name}"),
+    )
+    return FormDocument(DocumentKind.DEFERRED, "容缺受理通知书", stamp, blocks,
+                        number_line=f"受理编号：{case.number}",
+                        addressee=f"{case.applicant.name}：", case_number=case.number,
+                        copies=(APPLICANT_COPY, ARCHIVE_COPY))
+
+
+def _required_form(item: ServiceItem, m: MaterialState) -> str:
+    try:
+        spec = item.material(m.material_id)
+    except KeyError:
+        return "—"
+    return f"{spec.form}{spec.copies}份"
+
+
+def correction(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
+    """一次性告知书（补正材料通知书）: every missing or faulty material at once."""
+    you = _you(case)
+    rows = []
+    by_id = {m.material_id: m for m in case.materials}
+    for spec in item.checklist(frozenset(case.scenarios)):
+        state = by_id.get(spec.id)
+        if state is None or state.status in (MaterialStatus.MISSING, MaterialStatus.FAULTY):
+            problem = (f"有误：{state.fault}" if state and state.status is MaterialStatus.FAULTY
+                       else "未提交")
+            rows.append((str(len(rows) + 1), spec.name, problem,
+                         f"{spec.form}{spec.copies}份", _material_terms(spec)))
+    blocks = (
+        Text(f"{you}于{cn_date(_opened(case))}提出的{item.name}申请，申请材料不齐全或者不符合"
+             "法定形式。根据《中华人民共和国行政许可法》第三十二条第一款第（四）项的规定，现一次性"
+             f"告知{you}需要补正的全部内容如下："),
+        Table((Column("序号", 0.5, True), Column("材料名称", 2.8), Column("问题", 2.0),
+               Column("要求", 1.2, True), Column("获取途径及说明", 3.2)), tuple(rows)),
+        Text(f"请按上述要求补正后，持本通知书到{stamp.site_name}窗口提交。补正材料齐全、符合法定"
+             "形式的，本窗口予以受理。除上述材料外，窗口不再要求补正其他材料。" +
+             (f"补充说明：{case.decision_reason}" if case.decision_reason else "")),
+        _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"),
+    )
+    return FormDocument(DocumentKind.CORRECTION, "补正材料通知书", stamp, blocks,
+                        number_line=f"（一次性告知书）  办件编号：{case.number}",
+                        addressee=f"{case.applicant.name}：", case_number=case.number)
+
+
+def rejection(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
+    """不予受理通知书: the reason, who is competent if not us, and the remedy."""
+    you = _you(case)
+    blocks: list[Fields | Heading | Text | Table | Signatures] = [
+        Text(f"{you}于{cn_date(_opened(case))}提出的{item.name}申请，经审查，决定不予受理。"),
+        Fields((("办件编号", case.number), ("事项名称", item.name),
+                ("不予受理理由", case.decision_reason or "—")), columns=1),
+    ]
+    if case.competent_authority:
+        blocks.append(Text(f"该申请事项依法不属于本机关职权范围，请向{case.competent_authority}"
+                           "申请。", emphasis=True))
+    blocks += [Text(REMEDY), _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}")]
+    return FormDocument(DocumentKind.REJECTION, "不予受理通知书", stamp, tuple(blocks),
+                        number_line=f"办件编号：{case.number}",
+                        addressee=f"{case.applicant.name}：", case_number=case.number)
+
+
+def pickup(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
+    """取件通知单 (A4): where and when to collect the result, and what to bring."""
+    blocks = (
+        Text(f"{_you(case)}申请的{item.name}" + ("已办结" if case.status in
+             (CaseStatus.COMPLETED, CaseStatus.DELIVERED) else f"预计于{_promised(case, item)}前办结") +
+             "，请按以下方式领取办理结果。"),
+        Fields((("办件编号", case.number), ("申请人", case.applicant.name),
+                ("事项名称", item.name), ("办理结果", item.result or "办理结果"),
+                ("取件地点", item.place or stamp.site_name),
+                ("取件时间", item.hours or "工作日办公时间")), columns=1),
+        Heading("取件须知"),
+        Text("1. 请携带本通知单及申请人有效身份证件原件。", indent=False),
+        Text("2. 委托他人代领的，代领人须持申请人签署的授权委托书及代领人本人身份证件原件。",
+             indent=False),
+        Text("3. 也可申请邮寄送达，请向窗口登记收件地址。", indent=False),
+        _seal(stamp, f"经办人：{stamp.clerk_name}"),
+    )
+    return FormDocument(DocumentKind.PICKUP, "取件通知单", stamp, blocks,
+                        number_line=f"办件编号：{case.number}",
+                        addressee=f"{case.applicant.name}：", case_number=case.number)
+
+
+def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
+    """送达回证: what was delivered to whom; the recipient signs in the blank cells."""
+    blank = "\n\n"
+    blocks = (
+        Fields((("送达文书", f"{item.result or '办理结果'}（{item.name}）"),
+                ("办件编号", case.number),
+                ("受送达人", case.applicant.name),
+                ("送达地点", f"{stamp.site_name} {stamp.window}号窗口"),
+                ("送达方式", "直接送达  □  委托送达  □  邮寄送达  □"),
+                ("收件人签名", blank + "              年    月    日    时"),
+                ("代收人及代收理由", blank),
+                ("送达人", f"{stamp.clerk_name}" + blank),
+                ("备注", blank)), columns=1),
+        Text("受送达人或代收人签收后，本回证由窗口存档。", small=True),
+    )
+    return FormDocument(DocumentKind.SERVICE, "送达回证", stamp, blocks,
+                        number_line=f"办件编号：{case.number}", case_number=case.number)

@@ -1,0 +1,170 @@
+"""Draw a :class:`Slip` as a monochrome raster for an 80 mm (576 dots) or 58 mm (384) head.
+
+Thermal printers print whole dots: the slip is drawn at the printer's own resolution
+(203 dpi) in mode "1", text without anti-aliasing and barcodes with whole-dot modules
+(at least 2 dots each), so what the preview shows is exactly what the head burns.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw, ImageFont
+
+from app.documents.barcodes import (
+    code128_raster_width,
+    draw_code128_raster,
+    draw_qr_raster,
+    qr_raster_size,
+)
+from app.documents.fonts import FontFile, FontSet
+from app.documents.form import Slip, SlipBarcode, SlipQR, SlipRule, SlipText
+
+DPI = 203
+WIDTHS = {80: 576, 58: 384}     # printable dots per paper width (mm)
+MARGIN = 8
+MIN_MODULE = 2                  # narrowest bar a 203 dpi head prints reliably
+MAX_HEIGHT = 6000               # a slip longer than ~75 cm is a bug, not a slip
+LINE_GAP = 6
+_WORD = re.compile(r"[!-~]+|\s|.", re.DOTALL)   # printable ASCII runs stay together
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedSlip:
+    image: Image.Image                # mode "1", width = dots
+    missing_glyphs: tuple[str, ...]
+
+    def png(self) -> bytes:
+        buf = io.BytesIO()
+        self.image.save(buf, "PNG", dpi=(DPI, DPI))
+        return buf.getvalue()
+
+    def pdf(self) -> bytes:
+        """The slip as a one-page PDF at the head's resolution, for the case archive."""
+        buf = io.BytesIO()
+        self.image.save(buf, "PDF", resolution=DPI)
+        return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=64)
+def _pil_font(file: FontFile, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(file.path), size, index=file.index)
+
+
+class _SlipDrawer:
+    def __init__(self, fonts: FontSet, dots: int) -> None:
+        self.fonts = fonts
+        self.dots = dots
+        self.inner = dots - 2 * MARGIN
+        self.image = Image.new("1", (dots, MAX_HEIGHT), 1)
+        self.draw = ImageDraw.Draw(self.image)
+        self.draw.fontmode = "1"   # no anti-aliasing on a one-bit image
+        self.y = MARGIN
+        self._widths: dict[tuple[str, int, str], float] = {}
+
+    def pil(self, font: str, size: int) -> ImageFont.FreeTypeFont:
+        return _pil_font(self.fonts.by_name(font).file, size)
+
+    def width(self, font: str, size: int, text: str) -> float:
+        key = (font, size, text)
+        w = self._widths.get(key)
+        if w is None:
+            w = self.pil(font, size).getlength(text)
+            self._widths[key] = w
+        return w
+
+    def lines(self, text: str, size: int) -> list[list[tuple[str, str]]]:
+        """Wrap ``text`` to the slip width; each line is (run, font) pairs.
+
+        Chinese breaks between any two characters; a Latin word or a number such as
+        "13:30-17:00" moves to the next line whole unless it is wider than a line.
+        """
+        out: list[list[tuple[str, str]]] = []
+        line: list[tuple[str, str]] = []
+        used = 0.0
+        for run in self.fonts.runs(text):
+            for word in _WORD.findall(run.text):
+                w = self.width(run.font, size, word)
+                if used + w > self.inner and line:
+                    out.append(line)
+                    line, used = [], 0.0
+                    if word.isspace():
+                        continue
+                if w > self.inner:   # a word longer than a line: break it anywhere
+                    for ch in word:
+                        cw = self.width(run.font, size, ch)
+                        if used + cw > self.inner and line:
+                            out.append(line)
+                            line, used = [], 0.0
+                        line.append((ch, run.font))
+                        used += cw
+                    continue
+                if line and line[-1][1] == run.font:
+                    line[-1] = (line[-1][0] + word, run.font)
+                else:
+                    line.append((word, run.font))
+                used += w
+        if line or not out:
+            out.append(line)
+        return out
+
+    def text(self, block: SlipText) -> None:
+        for line in self.lines(block.text, block.size):
+            total = sum(self.width(f, block.size, t) for t, f in line)
+            x = MARGIN + (self.inner - total) / 2 if block.center else MARGIN
+            for t, f in line:
+                self.draw.text((x, self.y), t, font=self.pil(f, block.size),
+                               fill=0, stroke_width=1 if block.bold else 0, stroke_fill=0)
+                x += self.width(f, block.size, t)
+            self.y += block.size + LINE_GAP
+
+    def rule(self, block: SlipRule) -> None:
+        self.y += 4
+        step = 12 if block.dashed else 1
+        for x in range(MARGIN, self.dots - MARGIN, step):
+            self.draw.line((x, self.y, min(x + (7 if block.dashed else 0), self.dots - MARGIN),
+                            self.y), fill=0, width=2)
+        self.y += 10
+
+    def barcode(self, block: SlipBarcode) -> None:
+        # The widest whole-dot module that fits; never under MIN_MODULE (scanners on
+        # 203 dpi prints misread 1-dot bars), so an over-long text is an error.
+        module = self.inner // code128_raster_width(block.text, 1)
+        if module < MIN_MODULE:
+            raise ValueError(f"条码“{block.text}”过长，{self.dots}点宽的纸无法以每模块"
+                             f"{MIN_MODULE}点打印")
+        width = code128_raster_width(block.text, module)
+        x = (self.dots - width) // 2
+        self.y += 6
+        draw_code128_raster(self.draw, block.text, x, self.y, module, block.height)
+        self.y += block.height + 4
+
+    def qr(self, block: SlipQR) -> None:
+        module = max(MIN_MODULE, min(6, self.inner // 2 // qr_raster_size(block.text, 1)))
+        size = qr_raster_size(block.text, module)
+        draw_qr_raster(self.draw, block.text, (self.dots - size) // 2, self.y, module)
+        self.y += size + 2
+
+
+def render_slip(slip: Slip, fonts: FontSet, dots: int = WIDTHS[80]) -> RenderedSlip:
+    if dots < 256 or dots > 832 or dots % 8:
+        raise ValueError(f"热敏纸宽度 {dots} 点无效：应为8的倍数，如576（80毫米）或384（58毫米）")
+    drawer = _SlipDrawer(fonts, dots)
+    for block in slip.blocks:
+        if drawer.y > MAX_HEIGHT - 400:
+            raise ValueError("小票内容过长")
+        match block:
+            case SlipText():
+                drawer.text(block)
+            case SlipRule():
+                drawer.rule(block)
+            case SlipBarcode():
+                drawer.barcode(block)
+            case SlipQR():
+                drawer.qr(block)
+    # Feed past the tear bar: the cutter sits ~ 3 mm above the head.
+    image = drawer.image.crop((0, 0, dots, drawer.y + 3 * MARGIN))
+    return RenderedSlip(image, tuple(fonts.missing(slip.text())))
