@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import enum
+import getpass
 import json
 import re
 import sys
@@ -19,13 +20,18 @@ from typing import Any, NoReturn
 
 from app import __version__
 from app.config import ConfigError
+from app.documents.form import DocumentKind
+from app.documents.slips import TicketInfo
+from app.documents.targets import PrintTarget
 from app.domain.calendar import CalendarNotCovered
 from app.domain.calendar_format import CalendarFileError
+from app.domain.case import Clerk
 from app.domain.catalogue_format import CatalogueFileError
 from app.domain.catalogue_writer import bundle_to_json, item_to_json
 from app.services import doctor
 from app.services.accounts import ROLE_NAMES, LoginError, PasswordPolicyError, Role
 from app.services.catalogue import NotFound
+from app.services.printing import DocumentError
 from app.storage.db import DatabaseError
 from app.storage.files import FileWriteError
 from app.workstation import Workstation, open_workstation
@@ -238,6 +244,58 @@ def cmd_calendar_years(ws: Workstation, args: argparse.Namespace) -> None:
         f"来源 {y.source}" for y in years))
 
 
+# ---- print -----------------------------------------------------------------------------
+
+
+def _cli_clerk(ws: Workstation, args: argparse.Namespace) -> Clerk:
+    # The command line has no login: documents name who ran it (--clerk, else the OS
+    # account), and the archive records it as such.
+    name = (args.clerk or getpass.getuser() or "管理员").strip()[:32]
+    s = ws.settings
+    return Clerk(f"cli:{name}", name, s.site_code, s.terminal, s.window)
+
+
+def _print_target(args: argparse.Namespace) -> PrintTarget | None:
+    chosen = [t for t in (("pdf", args.pdf), ("system", args.printer), ("escpos", args.escpos))
+              if t[1] is not None]
+    if len(chosen) > 1:
+        raise UsageError("--pdf、--printer、--escpos 只能选一个")
+    if not chosen:
+        return None
+    try:
+        return PrintTarget.parse(f"{chosen[0][0]}:{chosen[0][1]}")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def cmd_print(ws: Workstation, args: argparse.Namespace) -> None:
+    kind = DocumentKind(args.kind)
+    target = _print_target(args)
+    clerk = _cli_clerk(ws, args)
+    try:
+        if kind is DocumentKind.CHECKLIST:
+            doc = ws.documents.render_checklist(args.ref, clerk, frozenset(args.scenario))
+        elif kind is DocumentKind.TICKET:
+            if args.ahead < 0:
+                raise UsageError("--ahead 不能为负数")
+            doc = ws.documents.render_ticket(TicketInfo(
+                args.ref.strip().upper(), args.business, ws.settings.site_name,
+                dt.datetime.now().replace(microsecond=0), args.ahead, args.ticket_class))
+        else:
+            doc = ws.documents.render_case_document(kind, args.ref, clerk,
+                                                    reprint=True if args.copy else None)
+    except DocumentError as exc:
+        raise UsageError(str(exc)) from exc
+    outcome = ws.documents.print(doc, clerk, target)
+    for warning in doc.warnings:
+        print(f"yichuang: 注意：{warning}", file=sys.stderr)
+    data = {**_jsonable(outcome), "kind": kind, "title": doc.title, "pages": doc.pages,
+            "bytes": len(doc.pdf), "reprint": doc.reprint, "warnings": list(doc.warnings)}
+    _emit(args, data, outcome.message + ("（补打）" if doc.reprint else ""))
+    if not outcome.ok:
+        raise SystemExit(1)
+
+
 # ---- users, audit, doctor --------------------------------------------------------------
 
 
@@ -364,6 +422,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.add_argument("--password", required=True)
     p.set_defaults(fn=cmd_user_reset)
+
+    p = sub.add_parser("print", parents=[common], help="打印文书",
+                       description="打印或导出文书。KIND：" + "，".join(
+                           f"{k.value}={k.display}" for k in DocumentKind) +
+                       "。REF：checklist 为事项或一件事编码，ticket 为票号，其余为办件编号。")
+    p.add_argument("kind", choices=[k.value for k in DocumentKind], metavar="KIND")
+    p.add_argument("ref", metavar="REF")
+    p.add_argument("--pdf", metavar="OUT", help="不打印，写成PDF文件")
+    p.add_argument("--printer", metavar="NAME", help="系统打印机名称（CUPS）")
+    p.add_argument("--escpos", metavar="URI", help="热敏打印机，如 tcp://10.0.0.31:9100")
+    p.add_argument("--copy", action="store_true", help="标注为补打")
+    p.add_argument("--clerk", help="经办人姓名（默认为当前系统用户）")
+    p.add_argument("--scenario", action="append", default=[], metavar="ID",
+                   help="checklist：适用的办理情形（可多次给出）")
+    p.add_argument("--business", default="综合受理", help="ticket：业务类别")
+    p.add_argument("--ahead", type=int, default=0, help="ticket：前面等候人数")
+    p.add_argument("--class", dest="ticket_class", default="普通",
+                   choices=["普通", "预约", "绿色通道"], help="ticket：票类")
+    p.set_defaults(fn=cmd_print)
 
     aud = sub.add_parser("audit", parents=[common], help="全程纪实").add_subparsers(
         dest="sub", metavar="操作", required=True, parser_class=_Parser)

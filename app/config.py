@@ -17,6 +17,8 @@ from typing import Any
 import platformdirs
 import tomli_w
 
+from app.documents.form import DocumentKind
+from app.documents.targets import PrintTarget
 from app.domain.numbering import CaseNumberError, check_site_code, check_terminal
 from app.storage.files import FileWriteError, describe_os_error, write_atomically
 
@@ -24,6 +26,8 @@ SETTINGS_FILE = "settings.toml"
 DATABASE_FILE = "yichuang.db"
 DEMO_SITE_CODE = "330100001"
 QUEUE_MODES = ("local", "site")
+THERMAL_DOTS = (384, 512, 576, 640, 832)
+PRINTER_KEYS = ("a4", "thermal", *(k.value for k in DocumentKind))
 
 
 class ConfigError(ValueError):
@@ -55,7 +59,12 @@ class Settings:
     server_url: str = ""
     queue_mode: str = "local"
     yellow_warning_days: int = 2
+    # Printer per document kind ("acceptance") or paper ("a4", "thermal"); see
+    # app.documents.targets for the target strings.
     printers: dict[str, str] = field(default_factory=dict)
+    thermal_dots: int = 576            # 80 mm paper; 384 for 58 mm
+    thermal_text_mode: bool = False    # GB18030 text instead of one raster image
+    fonts: tuple[str, ...] = ()        # font files for documents: main first, then fallbacks
 
     @property
     def database_path(self) -> Path:
@@ -82,6 +91,8 @@ def _to_toml(s: Settings) -> dict[str, Any]:
         "queue": {"mode": s.queue_mode},
         "deadlines": {"yellow_warning_days": s.yellow_warning_days},
         "printers": dict(s.printers),
+        "thermal": {"dots": s.thermal_dots, "text_mode": s.thermal_text_mode},
+        "fonts": {"files": list(s.fonts)},
     }
 
 
@@ -116,6 +127,7 @@ def load_settings(directory: Path | None = None) -> Settings:
     site, term = _section(doc, "site"), _section(doc, "terminal")
     server, queue = _section(doc, "server"), _section(doc, "queue")
     deadlines, printers = _section(doc, "deadlines"), _section(doc, "printers")
+    thermal, fonts = _section(doc, "thermal"), _section(doc, "fonts")
     settings = replace(
         defaults,
         site_code=_str(site, "site", "code", defaults.site_code),
@@ -129,7 +141,18 @@ def load_settings(directory: Path | None = None) -> Settings:
     yellow = deadlines.get("yellow_warning_days", defaults.yellow_warning_days)
     if isinstance(yellow, bool) or not isinstance(yellow, int) or not 0 <= yellow <= 30:
         raise ConfigError("settings.toml：[deadlines] yellow_warning_days 应为0至30的整数")
-    settings = replace(settings, yellow_warning_days=yellow)
+    dots = thermal.get("dots", defaults.thermal_dots)
+    if isinstance(dots, bool) or not isinstance(dots, int) or dots not in THERMAL_DOTS:
+        raise ConfigError("settings.toml：[thermal] dots 应为 576（80毫米纸）或 384（58毫米纸）等"
+                          f"打印头点数：{'、'.join(map(str, THERMAL_DOTS))}")
+    text_mode = thermal.get("text_mode", False)
+    if not isinstance(text_mode, bool):
+        raise ConfigError("settings.toml：[thermal] text_mode 应为 true 或 false")
+    files = fonts.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise ConfigError("settings.toml：[fonts] files 应为字体文件路径的列表，如 [\"/path/a.ttf\"]")
+    settings = replace(settings, yellow_warning_days=yellow, thermal_dots=dots,
+                       thermal_text_mode=text_mode, fonts=tuple(files))
     return validate_settings(settings)
 
 
@@ -148,6 +171,14 @@ def validate_settings(s: Settings) -> Settings:
         raise ConfigError("settings.toml：[terminal] window 应为1至8个字符的窗口号")
     if s.queue_mode not in QUEUE_MODES:
         raise ConfigError("settings.toml：[queue] mode 应为 local 或 site")
+    for key, value in s.printers.items():
+        if key not in PRINTER_KEYS:
+            raise ConfigError(f"settings.toml：[printers] 中的“{key}”不是文书种类，可用："
+                              + "、".join(PRINTER_KEYS))
+        try:
+            PrintTarget.parse(value)
+        except ValueError as exc:
+            raise ConfigError(f"settings.toml：[printers] {key}：{exc}") from exc
     if s.server_url and not s.server_url.startswith(("http://", "https://")):
         raise ConfigError("settings.toml：[server] url 应以 http:// 或 https:// 开头")
     return s

@@ -15,6 +15,8 @@ from app.services.accounts import AccountService, ClerkSession
 from app.services.calendar import CalendarService
 from app.services.cases import CaseService
 from app.services.catalogue import CatalogueService
+from app.services.printing import DocumentService
+from app.storage.blobs import BlobStore
 from app.storage.db import Database, open_database
 
 DEMO_CATALOGUE = Path("catalogue") / "demo.json"
@@ -28,6 +30,7 @@ class Workstation:
     calendar: CalendarService
     accounts: AccountService
     cases: CaseService
+    documents: DocumentService
 
     def clerk(self, session: ClerkSession) -> Clerk:
         """The event context for a logged-in clerk at this terminal and window."""
@@ -50,8 +53,10 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True) -> Wor
     calendar = CalendarService(db)
     accounts = AccountService(db)
     refused = DEMO_SITE_CODE if not settings.standalone else None
-    station = Workstation(settings, db, catalogue, calendar, accounts,
-                          CaseService(db, catalogue, calendar, refused_site=refused))
+    cases = CaseService(db, catalogue, calendar, refused_site=refused)
+    documents = DocumentService(settings, db, catalogue, cases,
+                                BlobStore(settings.data_dir / "blobs"))
+    station = Workstation(settings, db, catalogue, calendar, accounts, cases, documents)
     if seed:
         calendar.seed_from_package()
         accounts.ensure_default_admin()

@@ -6,13 +6,14 @@ VENV="${YICHUANG_VENV:-$here/.venv}"
 
 # Debian packages: Qt's runtime (GLib, EGL/GL, fontconfig, D-Bus, xkbcommon and the
 # xcb libraries of the xcb platform plugin), the PulseAudio client QtMultimedia loads,
-# the WenQuanYi TrueType fonts, poppler-utils and xvfb for looking at documents and
+# the WenQuanYi TrueType fonts, HanaMin (rare characters in names on documents),
+# poppler-utils and xvfb for looking at documents and
 # windows, and python3-venv, without which Debian's python3 cannot make a virtualenv.
 SYSTEM_PACKAGES=(libglib2.0-0 libegl1 libgl1 libfontconfig1 libfreetype6 libdbus-1-3
                  libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4
                  libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
                  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libpulse0
-                 fonts-wqy-zenhei fonts-wqy-microhei poppler-utils xvfb xauth)
+                 fonts-wqy-zenhei fonts-wqy-microhei fonts-hanazono poppler-utils xvfb xauth)
 
 _missing_system_packages() {
   command -v dpkg-query >/dev/null 2>&1 || return 0

@@ -32,9 +32,9 @@ from reportlab.platypus import (
     PageTemplate,
     Paragraph,
     Spacer,
+    TableStyle,
 )
 from reportlab.platypus import Table as RLTable
-from reportlab.platypus import TableStyle
 
 from app.documents.barcodes import draw_code128_pdf, draw_qr_pdf
 from app.documents.fonts import FontSet
@@ -167,7 +167,7 @@ class _Renderer:
                 row += [self.para(label, self.s.cell), self.para(value, self.s.cell)]
             row += [""] * (2 * cols - len(row))
             rows.append(row)
-        style = [("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+        style: list[Any] = [("GRID", (0, 0), (-1, -1), 0.5, colors.black),
                  ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                  ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]
         style += [("BACKGROUND", (c, 0), (c, -1), LABEL_GREY) for c in range(0, 2 * cols, 2)]
@@ -182,11 +182,11 @@ class _Renderer:
         total = sum(c.weight for c in t.columns)
         widths = [FRAME_W * c.weight / total for c in t.columns]
         header = [self.para(c.title, self.s.cell_center) for c in t.columns]
-        body = [[self.para(v, self.s.cell_center if c.center else self.s.cell)
+        body: list[list[Any]] = [[self.para(v, self.s.cell_center if c.center else self.s.cell)
                  for v, c in zip(r, t.columns, strict=True)] for r in t.rows]
         if not body:
             body = [[self.para(t.empty_text, self.s.cell_center)] + [""] * (len(widths) - 1)]
-        style = [("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+        style: list[Any] = [("GRID", (0, 0), (-1, -1), 0.5, colors.black),
                  ("BACKGROUND", (0, 0), (-1, 0), HEADER_GREY),
                  ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                  ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]
@@ -276,9 +276,9 @@ def _counting_canvas(font: str) -> type[Canvas]:
             self._yc_pages: list[int] = []
             self._yc_states: list[dict[str, Any]] = []
 
-        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        def showPage(self) -> None:
             self._yc_states.append(dict(self.__dict__))
-            self._startPage()
+            self._startPage()  # type: ignore[attr-defined]
 
         def save(self) -> None:
             copies = self._yc_pages

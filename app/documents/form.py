@@ -26,7 +26,8 @@ class DocumentKind(StrEnum):
     TICKET = "ticket"                # 排队票 (80 mm)
 
     @property
-    def title(self) -> str:
+    def display(self) -> str:
+        """The document's Chinese name (``str.title`` is taken)."""
         return _TITLES[self]
 
     @property

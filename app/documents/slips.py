@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from app.domain.case import CaseState
-from app.domain.catalogue import ServiceItem
 from app.documents.form import (
     DocumentKind,
     Slip,
@@ -21,6 +19,8 @@ from app.documents.form import (
     SlipText,
     Stamp,
 )
+from app.domain.case import CaseState
+from app.domain.catalogue import ServiceItem
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+from app.documents.form import (
+    Column,
+    DocumentKind,
+    Fields,
+    FormDocument,
+    Heading,
+    Signatures,
+    Stamp,
+    Table,
+    Text,
+)
 from app.domain.case import (
     ApplicantKind,
     CaseState,
@@ -23,17 +34,6 @@ from app.domain.catalogue import (
     ItemKind,
     Material,
     ServiceItem,
-)
-from app.documents.form import (
-    Column,
-    DocumentKind,
-    Fields,
-    FormDocument,
-    Heading,
-    Signatures,
-    Stamp,
-    Table,
-    Text,
 )
 
 APPLICANT_COPY = "第一联 申请人留存"
@@ -100,7 +100,7 @@ def _promised(case: CaseState, item: ServiceItem) -> str:
 
 def _received_table(case: CaseState) -> Table:
     shown = (MaterialStatus.RECEIVED, MaterialStatus.SHARED, MaterialStatus.COMMITMENT)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for m in case.materials:
         if m.status not in shown:
             continue
@@ -271,7 +271,7 @@ def _required_form(item: ServiceItem, m: MaterialState) -> str:
 def correction(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
     """一次性告知书（补正材料通知书）: every missing or faulty material at once."""
     you = _you(case)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     by_id = {m.material_id: m for m in case.materials}
     for spec in item.checklist(frozenset(case.scenarios)):
         state = by_id.get(spec.id)

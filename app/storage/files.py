@@ -42,10 +42,10 @@ def write_atomically(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise FileWriteError(f"无法写入 {path}：{describe_os_error(exc)}") from exc
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     # The rename itself must reach the disk too; directories cannot be opened on Windows.
     if os.name != "posix":
         return

@@ -235,3 +235,31 @@ class OutboxOp(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class CaseDocumentRow(Base):
+    """A document printed (or exported) for a case: its PDF sits in the blob store.
+
+    Append-only like the event log: a reprint is a new row marked ``reprint``, a failed
+    print a row with outcome ``failed`` — the archive says what the applicant was given.
+    """
+
+    __tablename__ = "case_documents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer)
+    reprint: Mapped[bool] = mapped_column(Boolean)
+    outcome: Mapped[str] = mapped_column(String(16))   # printed | exported | failed
+    target: Mapped[str] = mapped_column(String(300))   # where it was sent
+    message: Mapped[str] = mapped_column(Text, default="")
+    clerk_id: Mapped[str] = mapped_column(String(36))
+    clerk_name: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(12))
+    terminal: Mapped[str] = mapped_column(String(2))
+    window: Mapped[str] = mapped_column(String(8))
+    printed_at: Mapped[dt.datetime] = mapped_column(DateTime)

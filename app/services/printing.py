@@ -1,0 +1,355 @@
+"""Printing at the window: render a document, send it to its printer, archive it.
+
+The clerk's flow never waits on a printer's verdict to keep its data: the PDF of a case
+document is stored (content-addressed) before it is sent, and every print, export or
+failure is recorded in the append-only ``case_documents`` table with an outbox op, so
+the county receives the archive with the case. A second print of the same document of
+the same case is marked 补打 with its time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from app.config import Settings
+from app.documents import slips, templates
+from app.documents.form import DocumentKind, FormDocument, Slip, SlipBarcode, SlipQR, Stamp
+from app.documents.targets import PrintError, PrintTarget
+from app.domain.case import CaseState, CaseStatus, Clerk, Decision
+from app.domain.catalogue import ServiceItem
+from app.domain.numbering import is_valid_case_number
+from app.services.cases import CaseRuleError, CaseService
+from app.services.catalogue import CatalogueService, NotFound
+from app.storage.blobs import BlobStore
+from app.storage.case_log import utc_now_iso
+from app.storage.db import Database
+from app.storage.files import FileWriteError
+from app.storage.models import CaseDocumentRow, OutboxOp
+
+if TYPE_CHECKING:
+    from app.documents.fonts import FontSet
+    from app.documents.thermal import RenderedSlip
+
+# reportlab, Pillow and python-escpos (which parses its printer database, ~0.2 s) are
+# imported on first use, not when the window starts.
+
+# A system spooler prints PDF bytes on a named printer ("" = default); the window
+# supplies one built on QtPrintSupport, the command line uses CUPS.
+SystemSpooler = Callable[[bytes, str], None]
+
+_ACCEPTED = (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT)
+_DONE = (CaseStatus.COMPLETED, CaseStatus.DELIVERED)
+
+
+class DocumentError(ValueError):
+    """A document cannot be made for this case or reference (message in Chinese)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDocument:
+    kind: DocumentKind
+    title: str
+    pdf: bytes
+    pages: int
+    missing_glyphs: tuple[str, ...]
+    reprint: bool = False
+    case_id: str = ""
+    case_number: str = ""
+    slip: Slip | None = None
+    raster: RenderedSlip | None = None   # thermal documents: the exact dots
+
+    @property
+    def png(self) -> bytes | None:
+        return self.raster.png() if self.raster else None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        if not self.missing_glyphs:
+            return ()
+        chars = "、".join(self.missing_glyphs)
+        return (f"字体中没有“{chars}”，打印出来是空白：请在纸面上手写补全，并请管理员安装"
+                "覆盖生僻字的字体（如 fonts-hanazono）",)
+
+
+@dataclass(frozen=True, slots=True)
+class PrintOutcome:
+    ok: bool
+    target: str
+    message: str
+    archived_sha256: str = ""
+    kept_pdf: str = ""             # where a failed document's PDF was kept
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedDocument:
+    id: str
+    kind: DocumentKind
+    title: str
+    sha256: str
+    size: int
+    pages: int
+    reprint: bool
+    outcome: str
+    target: str
+    message: str
+    clerk_name: str
+    printed_at: dt.datetime
+
+
+def kinds_for(case: CaseState) -> list[DocumentKind]:
+    """The case documents that make sense for the case as it stands now."""
+    kinds = [DocumentKind.RECEIPT]
+    if case.decision in _ACCEPTED:
+        kinds.append(DocumentKind.DEFERRED if case.decision is Decision.ACCEPT_DEFERRED
+                     else DocumentKind.ACCEPTANCE)
+        kinds += [DocumentKind.PICKUP, DocumentKind.PICKUP_SLIP]
+        if case.status in _DONE:
+            kinds.append(DocumentKind.SERVICE)
+    elif case.decision is Decision.CORRECTION:
+        kinds.append(DocumentKind.CORRECTION)
+    elif case.decision is Decision.REJECT:
+        kinds.append(DocumentKind.REJECTION)
+    return kinds
+
+
+_WHY_NOT = {
+    DocumentKind.ACCEPTANCE: "尚未受理",
+    DocumentKind.DEFERRED: "不是容缺受理",
+    DocumentKind.CORRECTION: "未作出补正决定",
+    DocumentKind.REJECTION: "未作出不予受理决定",
+    DocumentKind.PICKUP: "尚未受理",
+    DocumentKind.PICKUP_SLIP: "尚未受理",
+    DocumentKind.SERVICE: "尚未办结",
+}
+
+_A4_BUILDERS: dict[DocumentKind, Callable[[CaseState, ServiceItem, Stamp], FormDocument]] = {
+    DocumentKind.RECEIPT: templates.receipt,
+    DocumentKind.ACCEPTANCE: templates.acceptance,
+    DocumentKind.DEFERRED: templates.deferred,
+    DocumentKind.CORRECTION: templates.correction,
+    DocumentKind.REJECTION: templates.rejection,
+    DocumentKind.PICKUP: templates.pickup,
+    DocumentKind.SERVICE: templates.service_receipt,
+}
+
+
+class DocumentService:
+    def __init__(self, settings: Settings, db: Database, catalogue: CatalogueService,
+                 cases: CaseService, blobs: BlobStore) -> None:
+        self._settings = settings
+        self._db = db
+        self._catalogue = catalogue
+        self._cases = cases
+        self._blobs = blobs
+        self.system_spooler: SystemSpooler = _cups_spooler
+
+    def fonts(self) -> FontSet:
+        """The document fonts (loaded on first use, about 0.2 s); DocumentError if none."""
+        from app.documents.fonts import FontError, font_set
+
+        try:
+            return font_set(self._settings.fonts)
+        except FontError as exc:
+            raise DocumentError(str(exc)) from exc
+
+    def _stamp(self, clerk: Clerk, reprint: bool = False) -> Stamp:
+        return Stamp(self._settings.site_name, clerk.window, clerk.clerk_name,
+                     dt.datetime.now().replace(microsecond=0), reprint=reprint)
+
+    def _a4(self, doc: FormDocument, case: CaseState | None, reprint: bool
+            ) -> RenderedDocument:
+        from app.documents.a4 import render_pdf
+
+        pdf = render_pdf(doc, self.fonts())
+        return RenderedDocument(doc.kind, doc.title, pdf.data, pdf.pages, pdf.missing_glyphs,
+                                reprint, case.id if case else "", case.number if case else "")
+
+    def _thermal(self, slip: Slip, case: CaseState | None, reprint: bool) -> RenderedDocument:
+        from app.documents.thermal import render_slip
+
+        raster = render_slip(slip, self.fonts(), self._settings.thermal_dots)
+        return RenderedDocument(slip.kind, slip.title, raster.pdf(), 1, raster.missing_glyphs,
+                                reprint, case.id if case else "", case.number if case else "",
+                                slip, raster)
+
+    # -- what can be rendered -----------------------------------------------------------
+
+    def render_checklist(self, code: str, clerk: Clerk,
+                         scenario_ids: frozenset[str] = frozenset()) -> RenderedDocument:
+        """一次性告知单 for an item (with chosen 办理情形) or a 一件事 bundle."""
+        stamp = self._stamp(clerk)
+        try:
+            item = self._catalogue.item(code)
+        except NotFound:
+            try:
+                bundle = self._catalogue.bundle(code)
+            except NotFound:
+                raise DocumentError(f"目录中没有编码为“{code}”的事项或一件事。") from None
+            items = self._catalogue.bundle_items(bundle)
+            return self._a4(templates.bundle_checklist(bundle, items, stamp), None, False)
+        unknown = scenario_ids - {s.id for s in item.scenarios}
+        if unknown:
+            raise DocumentError(f"事项“{item.name}”没有办理情形“{'、'.join(sorted(unknown))}”。")
+        return self._a4(templates.checklist(item, stamp, scenario_ids), None, False)
+
+    def render_ticket(self, info: slips.TicketInfo) -> RenderedDocument:
+        return self._thermal(slips.ticket(info), None, False)
+
+    def find_case(self, ref: str) -> CaseState:
+        """A case by its number (typed or scanned) or its id."""
+        try:
+            if is_valid_case_number(ref):
+                return self._cases.by_number(ref)
+            return self._cases.get(ref.strip())
+        except CaseRuleError as exc:
+            raise DocumentError(str(exc)) from exc
+
+    def render_case_document(self, kind: DocumentKind, case_ref: str, clerk: Clerk, *,
+                             reprint: bool | None = None) -> RenderedDocument:
+        """A case document; ``reprint`` None means 补打 if it was issued before."""
+        if not kind.for_case:
+            raise DocumentError(f"{kind.display}不是办件文书。")
+        case = self.find_case(case_ref)
+        if kind not in kinds_for(case):
+            raise DocumentError(f"办件{case.number}{_WHY_NOT.get(kind, '')}"
+                                f"（状态：{case.status}），不能打印{kind.display}。")
+        if reprint is None:
+            reprint = self.was_issued(case.id, kind)
+        item = self._catalogue.item_version(case.item_code, case.item_version)
+        stamp = self._stamp(clerk, reprint)
+        if kind is DocumentKind.PICKUP_SLIP:
+            return self._thermal(slips.pickup_slip(case, item, stamp), case, reprint)
+        return self._a4(_A4_BUILDERS[kind](case, item, stamp), case, reprint)
+
+    # -- where it goes ------------------------------------------------------------------
+
+    def target_for(self, kind: DocumentKind) -> PrintTarget | None:
+        """The configured printer: by kind, else by paper (a4 / thermal); A4 defaults to
+        the system's default printer, thermal has no default."""
+        printers = self._settings.printers
+        text = printers.get(str(kind)) or printers.get("thermal" if kind.thermal else "a4")
+        if text:
+            return PrintTarget.parse(text)
+        return None if kind.thermal else PrintTarget("system", "")
+
+    def print(self, doc: RenderedDocument, clerk: Clerk, target: PrintTarget | None = None,
+              ) -> PrintOutcome:
+        """Send ``doc`` to ``target`` (or its configured printer) and archive it.
+
+        Never raises for a printer problem: the outcome says what happened and where the
+        PDF was kept. Runs for seconds when a printer is slow — call it off the UI thread.
+        """
+        target = target or self.target_for(doc.kind)
+        sha = self._blobs.put(doc.pdf) if doc.case_id else ""
+        if target is None:
+            outcome = self._failed(doc, "", "未配置热敏打印机：请管理员在 settings.toml 的 "
+                                   "[printers] thermal 中设置（如 escpos:tcp://打印机IP:9100）",
+                                   sha)
+        else:
+            try:
+                self._send(doc, target)
+                verb = "已导出到" if target.scheme == "pdf" else "已发送到"
+                outcome = PrintOutcome(True, str(target), f"{doc.title}{verb}{target.label}", sha)
+            except (PrintError, FileWriteError, ValueError) as exc:
+                outcome = self._failed(doc, str(target), str(exc), sha)
+        if doc.case_id:
+            self._archive(doc, clerk, outcome, "exported" if outcome.ok and target and
+                          target.scheme == "pdf" else "printed" if outcome.ok else "failed")
+        return outcome
+
+    def _send(self, doc: RenderedDocument, target: PrintTarget) -> None:
+        from app.documents.spool import send_escpos, write_pdf_file
+
+        if target.scheme == "pdf":
+            write_pdf_file(Path(target.address), doc.pdf)
+        elif target.scheme == "system":
+            self.system_spooler(doc.pdf, target.address)
+        elif doc.raster is None or doc.slip is None:
+            raise PrintError(f"{doc.title}是A4文书，不能发送到热敏打印机：请在设置中为它配置"
+                             "A4打印机")
+        else:
+            send_escpos(target.address, self.escpos_bytes(doc))
+
+    def escpos_bytes(self, doc: RenderedDocument) -> bytes:
+        """What goes down the wire to a thermal printer for ``doc``."""
+        from app.documents.spool import escpos_raster, escpos_text
+        from app.documents.thermal import render_slip
+
+        if doc.raster is None or doc.slip is None:
+            raise PrintError(f"{doc.title}不是小票")
+        if not self._settings.thermal_text_mode:
+            return escpos_raster(doc.raster)
+        codes = {n: render_slip(Slip(doc.kind, "", (b,)), self.fonts(),
+                                self._settings.thermal_dots).image
+                 for n, b in enumerate(doc.slip.blocks) if isinstance(b, (SlipBarcode, SlipQR))}
+        return escpos_text(doc.slip, codes)
+
+    def _failed(self, doc: RenderedDocument, target: str, reason: str, sha: str
+                ) -> PrintOutcome:
+        if sha:
+            kept = "文书已存入办件档案，可在“文书打印”中补打"
+            return PrintOutcome(False, target, f"{reason}。{kept}", sha)
+        path = self._keep_unprinted(doc)
+        return PrintOutcome(False, target, f"{reason}。文书已保存为 {path}", "", str(path))
+
+    def _keep_unprinted(self, doc: RenderedDocument) -> Path:
+        from app.documents.spool import write_pdf_file
+
+        folder = self._settings.data_dir / "未打印文书"
+        path = folder / f"{doc.title}-{dt.datetime.now():%Y%m%d-%H%M%S}.pdf"
+        write_pdf_file(path, doc.pdf)
+        return path
+
+    # -- the archive --------------------------------------------------------------------
+
+    def _archive(self, doc: RenderedDocument, clerk: Clerk, outcome: PrintOutcome,
+                 state: str) -> None:
+        row_id = str(uuid.uuid4())
+        printed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with self._db.write() as session:
+            session.add(CaseDocumentRow(
+                id=row_id, case_id=doc.case_id, kind=str(doc.kind), title=doc.title,
+                sha256=outcome.archived_sha256, size=len(doc.pdf), pages=doc.pages,
+                reprint=doc.reprint, outcome=state, target=outcome.target[:300],
+                message=outcome.message, clerk_id=clerk.clerk_id, clerk_name=clerk.clerk_name,
+                site=clerk.site, terminal=clerk.terminal, window=clerk.window,
+                printed_at=printed_at))
+            session.add(OutboxOp(
+                op_id=str(uuid.uuid4()), entity="case_document", entity_id=row_id,
+                kind="printed", base_version=0,
+                payload={"case_id": doc.case_id, "kind": str(doc.kind), "title": doc.title,
+                         "sha256": outcome.archived_sha256, "reprint": doc.reprint,
+                         "outcome": state, "clerk_id": clerk.clerk_id,
+                         "printed_at": printed_at.isoformat()},
+                blob_refs=[outcome.archived_sha256], client_time=utc_now_iso(),
+                state="pending", attempts=0, last_error=""))
+
+    def was_issued(self, case_id: str, kind: DocumentKind) -> bool:
+        with self._db.read() as session:
+            return session.scalars(select(CaseDocumentRow.id).where(
+                CaseDocumentRow.case_id == case_id, CaseDocumentRow.kind == str(kind),
+                CaseDocumentRow.outcome != "failed").limit(1)).first() is not None
+
+    def history(self, case_id: str) -> list[ArchivedDocument]:
+        with self._db.read() as session:
+            rows = session.scalars(select(CaseDocumentRow).where(
+                CaseDocumentRow.case_id == case_id).order_by(CaseDocumentRow.printed_at))
+            return [ArchivedDocument(r.id, DocumentKind(r.kind), r.title, r.sha256, r.size,
+                                     r.pages, r.reprint, r.outcome, r.target, r.message,
+                                     r.clerk_name, r.printed_at) for r in rows]
+
+    def archived_pdf(self, sha256: str) -> bytes:
+        return self._blobs.get(sha256)
+
+
+def _cups_spooler(pdf: bytes, printer: str) -> None:
+    from app.documents.spool import print_pdf_with_cups
+
+    print_pdf_with_cups(printer, pdf)

@@ -1,0 +1,61 @@
+"""The content-addressed store for attachments: generated PDFs now, scanned pages later.
+
+A blob lives at ``blobs/ab/abcdef…`` named by the SHA-256 of its bytes, written to a
+temp name, fsynced and renamed — a power cut leaves either no blob or a whole one, and
+storing the same bytes twice costs nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+from app.storage.files import FileWriteError, describe_os_error, fsync_dir
+
+
+class BlobMissing(LookupError):
+    """A blob the database names is not on disk (or no longer matches its hash)."""
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256
+
+    def put(self, data: bytes) -> str:
+        """Store ``data``; return its SHA-256 (hex). Idempotent."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if target.is_file() and target.stat().st_size == len(data):
+            return digest
+        tmp = target.with_name(f".{digest}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise FileWriteError(f"无法保存文件到 {self.root}：{describe_os_error(exc)}") from exc
+        fsync_dir(target.parent)
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        """The blob's bytes, verified against its name."""
+        try:
+            data = self.path(sha256).read_bytes()
+        except OSError as exc:
+            raise BlobMissing(f"存档文件 {sha256[:12]}… 不存在：{describe_os_error(exc)}") from exc
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise BlobMissing(f"存档文件 {sha256[:12]}… 已损坏（内容与校验值不符）")
+        return data
