@@ -39,6 +39,9 @@ def test_old_database_upgrades_and_keeps_everything(fixture: Path, tmp_path: Pat
         assert case.status is CaseStatus.COMPLETED
         assert case.applicant.name == "王小明"
         assert len(case.materials) >= 2
+        if fixture.stem >= "schema-0002":
+            archived = ws.documents.history(case.id)
+            assert [(d.kind.value, d.outcome) for d in archived] == [("acceptance", "exported")]
         report = ws.cases.verify_audit_chain(case.site, case.terminal)
         assert report.intact and report.events == 3
     finally:
