@@ -347,7 +347,8 @@ def cmd_doctor(ws: Workstation, args: argparse.Namespace) -> None:
         f"覆盖 {years[0]}-{years[-1]} 年" if covered else
         f"覆盖至 {years[-1] if years else '无'} 年，缺 {need} 年节假日安排："
         "国务院通知发布后用 yichuang calendar import 导入"))
-    checks += [doctor.check_fonts(), doctor.check_printers(), doctor.check_capture_devices(),
+    checks += [doctor.check_screen_fonts(), doctor.check_document_fonts(s),
+               doctor.check_printers(s), doctor.check_capture_devices(),
                doctor.check_server(s)]
     _emit(args, checks, lambda: "\n".join(
         f"{'OK ' if c.ok else '!! '} {c.name}：{c.detail}" for c in checks))

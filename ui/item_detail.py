@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
@@ -74,6 +76,9 @@ class MaterialTable(QTableWidget):
 class ItemDetail(QWidget):
     """Shows one item (with its scenario switches) or one bundle's merged list."""
 
+    # (item or bundle code, chosen scenario ids): print its 一次性告知单
+    print_requested = Signal(str, frozenset)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel()
@@ -94,8 +99,15 @@ class ItemDetail(QWidget):
         self.materials_box = QGroupBox("申请材料")
         self.materials = MaterialTable()
         QVBoxLayout(self.materials_box).addWidget(self.materials)
-        hint = QLabel("Esc 返回搜索")
+        hint = QLabel("Ctrl+P 打印一次性告知单　Esc 返回搜索")
         hint.setObjectName("hint")
+        self.print_button = QPushButton("打印一次性告知单 (Ctrl+P)")
+        self.print_button.clicked.connect(self.request_print)
+        shortcut = QShortcut(QKeySequence("Ctrl+P"), self, self.request_print)
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        bottom = QHBoxLayout()
+        bottom.addWidget(hint, 1)
+        bottom.addWidget(self.print_button)
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -111,8 +123,9 @@ class ItemDetail(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
-        outer.addWidget(hint)
+        outer.addLayout(bottom)
         self._item: ServiceItem | None = None
+        self._code = ""
         self._checks: list[QCheckBox] = []
 
     def _clear_facts(self) -> None:
@@ -141,8 +154,13 @@ class ItemDetail(QWidget):
             check.deleteLater()
         self._checks = []
 
+    def request_print(self) -> None:
+        if self._code:
+            self.print_requested.emit(self._code, self.selected_scenarios())
+
     def show_item(self, item: ServiceItem) -> None:
         self._item = item
+        self._code = item.code
         self.title.setText(item.name)
         self.subtitle.setText(f"{item.department.name}　事项编码 {item.code}（版本 {item.version}）")
         self._clear_facts()
@@ -182,6 +200,7 @@ class ItemDetail(QWidget):
 
     def show_bundle(self, bundle: Bundle, items: dict[str, ServiceItem]) -> None:
         self._item = None
+        self._code = bundle.code
         self.title.setText(f"【一件事】{bundle.name}")
         self.subtitle.setText(f"一件事一次办　编码 {bundle.code}")
         self._clear_facts()

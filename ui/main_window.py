@@ -7,16 +7,22 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app import __version__
+from app.domain.case import Clerk
 from app.services.accounts import ROLE_NAMES, ClerkSession
 from app.workstation import Workstation
+from ui.case_documents import CaseDocumentsDialog
 from ui.catalogue_panel import CataloguePanel
 from ui.login import ChangePasswordDialog
+from ui.print_preview import DocumentPreview
+from ui.system_printer import print_pdf
 
 SHORTCUTS = (
     ("F2 / Ctrl+F", "事项搜索"),
     ("↓ ↑", "在结果中移动"),
     ("Enter", "打开事项"),
     ("Esc", "返回搜索 / 清空搜索"),
+    ("Ctrl+P", "打印一次性告知单（事项页）/ 打印（预览中）"),
+    ("F6", "文书打印 / 补打（输入或扫描办件编号）"),
     ("F1", "快捷键说明"),
 )
 
@@ -42,7 +48,23 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self._build_status_bar()
+        self.catalogue_panel.detail.print_requested.connect(self.print_checklist)
+        # Printing on system printers goes through Qt in the window (CUPS in the CLI).
+        station.documents.system_spooler = print_pdf
         self.catalogue_panel.focus_search()
+
+    @property
+    def clerk(self) -> Clerk:
+        return self.station.clerk(self.session)
+
+    def print_checklist(self, code: str, scenarios: frozenset[str]) -> None:
+        documents, clerk = self.station.documents, self.clerk
+        preview = DocumentPreview(
+            documents, clerk, lambda: documents.render_checklist(code, clerk, scenarios), self)
+        preview.open()
+
+    def print_case_documents(self) -> None:
+        CaseDocumentsDialog(self.station.documents, self.clerk, self).open()
 
     def _action(self, text: str, keys: list[QKeySequence], slot: object) -> QAction:
         action = QAction(text, self)
@@ -57,6 +79,8 @@ class MainWindow(QMainWindow):
         work = bar.addMenu("业务(&B)")
         work.addAction(self._action("事项搜索", [QKeySequence("F2"), QKeySequence("Ctrl+F")],
                                     self.show_catalogue))
+        work.addAction(self._action("文书打印 / 补打…", [QKeySequence("F6")],
+                                    self.print_case_documents))
         account = bar.addMenu("账号(&A)")
         account.addAction(self._action("修改密码…", [], self.change_password))
         account.addSeparator()

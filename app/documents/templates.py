@@ -107,8 +107,8 @@ def _received_table(case: CaseState) -> Table:
         form = m.form_received or ("电子" if m.status is MaterialStatus.SHARED else "")
         copies = str(m.copies_received) if m.copies_received else "—"
         rows.append((str(len(rows) + 1), m.name, form or "—", copies, str(m.status)))
-    return Table((Column("序号", 0.5, True), Column("材料名称", 4.2), Column("形式", 1.2, True),
-                  Column("份数", 0.6, True), Column("收取方式", 1.2, True)), tuple(rows),
+    return Table((Column("序号", 0.7, True), Column("材料名称", 4.2), Column("形式", 1.2, True),
+                  Column("份数", 0.7, True), Column("收取方式", 1.2, True)), tuple(rows),
                  empty_text="（未收取纸质材料）")
 
 
@@ -178,8 +178,8 @@ def _names(item: ServiceItem, ids: tuple[str, ...]) -> list[str]:
 def _checklist_table(materials: tuple[Material, ...]) -> Table:
     rows = tuple((str(n), m.name, str(m.form), str(m.copies), str(m.necessity),
                   _material_terms(m)) for n, m in enumerate(materials, 1))
-    return Table((Column("序号", 0.5, True), Column("材料名称", 3.2), Column("形式", 1.1, True),
-                  Column("份数", 0.6, True), Column("必要性", 0.9, True), Column("说明", 3.4)),
+    return Table((Column("序号", 0.7, True), Column("材料名称", 3.2), Column("形式", 1.1, True),
+                  Column("份数", 0.7, True), Column("必要性", 0.9, True), Column("说明", 3.4)),
                  rows)
 
 
@@ -188,8 +188,8 @@ def _bundle_table(merged: tuple[BundleMaterial, ...], items: dict[str, ServiceIt
                   _material_terms(bm.material),
                   "、".join(items[c].name for c in bm.item_codes))
                  for n, bm in enumerate(merged, 1))
-    return Table((Column("序号", 0.5, True), Column("材料名称", 3.0), Column("形式", 1.1, True),
-                  Column("份数", 0.6, True), Column("说明", 2.8), Column("涉及事项", 2.2)), rows)
+    return Table((Column("序号", 0.7, True), Column("材料名称", 3.0), Column("形式", 1.1, True),
+                  Column("份数", 0.7, True), Column("说明", 2.8), Column("涉及事项", 2.2)), rows)
 
 
 # ---- case documents --------------------------------------------------------------------
@@ -246,7 +246,7 @@ def deferred(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
         Fields((("办件编号", case.number), ("受理日期", cn_date(case.accepted_on)),
                 ("事项名称", item.name), ("承诺办结日期", _promised(case, item)))),
         Heading("容缺材料及补交期限"),
-        Table((Column("序号", 0.5, True), Column("材料名称", 4.0),
+        Table((Column("序号", 0.7, True), Column("材料名称", 4.0),
                Column("要求", 1.6, True), Column("补交期限", 1.6, True)), rows),
         Text("请在补交期限内将上述材料送交本窗口。逾期未补交或补交材料不符合要求的，本次申请"
              "终止办理，已作出的决定依法撤销，并按规定记入申请人信用记录。", emphasis=True),
@@ -284,7 +284,7 @@ def correction(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument
         Text(f"{you}于{cn_date(_opened(case))}提出的{item.name}申请，申请材料不齐全或者不符合"
              "法定形式。根据《中华人民共和国行政许可法》第三十二条第一款第（四）项的规定，现一次性"
              f"告知{you}需要补正的全部内容如下："),
-        Table((Column("序号", 0.5, True), Column("材料名称", 2.8), Column("问题", 2.0),
+        Table((Column("序号", 0.7, True), Column("材料名称", 2.8), Column("问题", 2.0),
                Column("要求", 1.2, True), Column("获取途径及说明", 3.2)), tuple(rows)),
         Text(f"请按上述要求补正后，持本通知书到{stamp.site_name}窗口提交。补正材料齐全、符合法定"
              "形式的，本窗口予以受理。除上述材料外，窗口不再要求补正其他材料。" +

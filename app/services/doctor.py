@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import glob
-import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from app.config import Settings
 from app.storage.files import describe_os_error
-
-# TrueType CJK fonts that reportlab can embed (it cannot embed CFF/OTF such as Noto CJK).
-_CJK_TTF_NAMES = ("wqy-zenhei.ttc", "wqy-microhei.ttc", "simsun.ttc", "simhei.ttf",
-                  "msyh.ttc", "msyh.ttf", "simkai.ttf", "simfang.ttf")
-_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"),
-              str(Path.home() / ".local/share/fonts"), r"C:\Windows\Fonts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +27,6 @@ def _run(cmd: list[str], timeout: float = 5.0) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout
-
-
-def find_cjk_fonts() -> list[Path]:
-    found: list[Path] = []
-    for base in _FONT_DIRS:
-        if not os.path.isdir(base):
-            continue
-        for name in _CJK_TTF_NAMES:
-            found += [Path(p) for p in glob.glob(os.path.join(base, "**", name), recursive=True)]
-    return sorted(set(found))
 
 
 def check_data_dir(settings: Settings) -> Check:
@@ -91,37 +73,71 @@ def cjk_fonts_from_fontconfig() -> list[tuple[str, str, bool]] | None:
     return sorted(fonts.values(), key=lambda f: (not f[2], f[0]))
 
 
-def check_fonts() -> Check:
-    hint = ("sudo apt-get install fonts-wqy-zenhei" if sys.platform.startswith("linux")
-            else "安装宋体或微软雅黑")
+def check_screen_fonts() -> Check:
+    """Fonts the window draws Chinese with (fontconfig's own coverage test)."""
     covered = cjk_fonts_from_fontconfig()
-    if covered is not None:
-        embeddable = [f for f in covered if f[2]]
-        if not embeddable:
-            others = "、".join(f[0] for f in covered) or "无"
-            return Check("中文字体", False, f"没有覆盖简体中文的 TrueType 字体（现有：{others}，"
-                         f"PDF 无法嵌入）：{hint}")
-        names = "、".join(f[0] for f in embeddable[:4])
-        screen_only = len(covered) - len(embeddable)
-        extra = f"；另有 {screen_only} 个仅供屏幕显示" if screen_only else ""
-        return Check("中文字体", True, f"覆盖简体中文且可嵌入PDF：{names}{extra}")
-    fonts = find_cjk_fonts()
-    if fonts:
-        names = "、".join(p.name for p in fonts[:3])
-        return Check("中文字体", True, f"{names}（TrueType，可嵌入PDF）")
-    return Check("中文字体", False, f"未找到可嵌入的中文 TrueType 字体：{hint}")
+    if covered is None:
+        return Check("界面字体", True, "由系统提供（宋体、微软雅黑）")
+    if not covered:
+        return Check("界面字体", False, "没有覆盖简体中文的字体，界面会显示方框："
+                     "sudo apt-get install fonts-wqy-microhei")
+    names = "、".join(f[0] for f in covered[:4])
+    return Check("界面字体", True, names)
 
 
-def check_printers() -> Check:
-    if sys.platform.startswith("win"):
-        return Check("打印机", True, "由 Windows 打印系统管理（打印时选择）")
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f}%".replace(".0%", "%")
+
+
+def check_document_fonts(settings: Settings) -> Check:
+    """The fonts printed documents embed, and how much of Chinese they cover."""
+    from app.documents.fonts import FontError, font_set
+
+    try:
+        fonts = font_set(settings.fonts)
+    except FontError as exc:
+        return Check("文书字体", False, str(exc))
+    cov = fonts.coverage()
+    main = cov[0]
+    detail = (f"主字体 {main.file}（GB2312 {_pct(main.gb2312)}，基本汉字 {_pct(main.unified)}，"
+              f"扩展A {_pct(main.extension_a)}，扩展B {_pct(main.extension_b)}）")
+    if len(cov) == 1:
+        return Check("文书字体", False, detail + "；没有生僻字后备字体，部分姓名会印成空白："
+                     "sudo apt-get install fonts-hanazono")
+    backups = "、".join(f"{c.file}（扩展A {_pct(c.extension_a)}，扩展B {_pct(c.extension_b)}）"
+                        for c in cov[1:])
+    return Check("文书字体", True, f"{detail}；生僻字后备：{backups}")
+
+
+def system_printers() -> list[str] | None:
+    """CUPS queue names, or None where CUPS is not available."""
     out = _run(["lpstat", "-e"])
-    if out is None:
-        return Check("打印机", False, "未安装 CUPS（lpstat）：安装 cups 后添加打印机")
-    names = [line.strip() for line in out.splitlines() if line.strip()]
-    if not names:
-        return Check("打印机", False, "CUPS 中没有打印机：请在系统设置中添加A4和热敏打印机")
-    return Check("打印机", True, "、".join(names))
+    return None if out is None else [ln.strip() for ln in out.splitlines() if ln.strip()]
+
+
+def check_printers(settings: Settings) -> Check:
+    from app.documents.form import DocumentKind
+    from app.documents.targets import PrintTarget
+
+    configured = {k: PrintTarget.parse(v) for k, v in settings.printers.items()}
+    kinds = {k.value: k.display for k in DocumentKind}
+    parts = [f"{kinds.get(k, {'a4': 'A4文书', 'thermal': '小票'}.get(k, k))}→{t.label}"
+             for k, t in configured.items()]
+    problems = []
+    queues = system_printers() if not sys.platform.startswith("win") else []
+    for t in configured.values():
+        if t.scheme == "system" and t.address and queues is not None and queues \
+                and t.address not in queues:
+            problems.append(f"找不到打印机“{t.address}”")
+    if not any(k in configured for k in ("thermal", "pickup-slip", "ticket")):
+        parts.append("未配置热敏打印机（小票将无法打印，[printers] thermal）")
+    if queues is None and not sys.platform.startswith("win"):
+        parts.append("未安装 CUPS（系统打印机不可用，可用 escpos: 或在窗口中打印）")
+    elif queues is not None:
+        parts.append("系统打印机：" + ("、".join(queues) if queues else "无"))
+    # Ready when there is some printer to print on: a system queue or a configured one.
+    ok = not problems and (bool(queues) or bool(configured) or sys.platform.startswith("win"))
+    return Check("打印机", ok, "；".join(problems + parts) or "未配置")
 
 
 def check_capture_devices() -> Check:

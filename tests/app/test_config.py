@@ -62,7 +62,9 @@ def test_saved_settings_load_back(tmp_path: Path) -> None:
     wanted = replace(Settings(data_dir=tmp_path), site_code="330102003", site_name="城关镇中心",
                      terminal="12", window="A3", server_url="https://zw.example.gov.cn",
                      queue_mode="site", yellow_warning_days=5,
-                     printers={"a4": "HP_LaserJet", "receipt": "XP-58"})
+                     printers={"a4": "system:HP_LaserJet", "pickup-slip": "escpos:tcp://10.0.0.31"},
+                     thermal_dots=384, thermal_text_mode=True,
+                     fonts=("/usr/share/fonts/a.ttc#1", "/usr/share/fonts/b.ttf"))
     save_settings(wanted)
     loaded = load_settings(tmp_path)
     assert loaded == wanted
