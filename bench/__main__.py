@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bench import search, startup
+from bench import documents, search, startup
 
 
 def main() -> None:
-    for module in (startup, search):
+    for module in (startup, search, documents):
         print(f"== {module.__name__}")
         module.main()
 

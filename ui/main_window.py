@@ -10,11 +10,8 @@ from app import __version__
 from app.domain.case import Clerk
 from app.services.accounts import ROLE_NAMES, ClerkSession
 from app.workstation import Workstation
-from ui.case_documents import CaseDocumentsDialog
 from ui.catalogue_panel import CataloguePanel
 from ui.login import ChangePasswordDialog
-from ui.print_preview import DocumentPreview
-from ui.system_printer import print_pdf
 
 SHORTCUTS = (
     ("F2 / Ctrl+F", "事项搜索"),
@@ -50,7 +47,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.catalogue_panel.detail.print_requested.connect(self.print_checklist)
         # Printing on system printers goes through Qt in the window (CUPS in the CLI).
-        station.documents.system_spooler = print_pdf
+        station.documents.system_spooler = _qt_spooler
         self.catalogue_panel.focus_search()
 
     @property
@@ -58,12 +55,16 @@ class MainWindow(QMainWindow):
         return self.station.clerk(self.session)
 
     def print_checklist(self, code: str, scenarios: frozenset[str]) -> None:
+        from ui.print_preview import DocumentPreview
+
         documents, clerk = self.station.documents, self.clerk
         preview = DocumentPreview(
             documents, clerk, lambda: documents.render_checklist(code, clerk, scenarios), self)
         preview.open()
 
     def print_case_documents(self) -> None:
+        from ui.case_documents import CaseDocumentsDialog
+
         CaseDocumentsDialog(self.station.documents, self.clerk, self).open()
 
     def _action(self, text: str, keys: list[QKeySequence], slot: object) -> QAction:
@@ -126,3 +127,10 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "关于一窗通",
                           f"一窗通 {__version__}\n政务服务综合窗口客户端\n\n"
                           f"数据目录：{s.data_dir}\n站点编码：{s.site_code}")
+
+
+def _qt_spooler(pdf: bytes, printer: str) -> None:
+    # QtPdf and QtPrintSupport load on the first print, not at start-up.
+    from ui.system_printer import print_pdf
+
+    print_pdf(pdf, printer)
