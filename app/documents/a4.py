@@ -47,6 +47,10 @@ BOTTOM = 18 * mm
 FRAME_W = PAGE_W - 2 * MARGIN_X
 HEADER_GREY = colors.Color(0.9, 0.9, 0.9)
 LABEL_GREY = colors.Color(0.95, 0.95, 0.95)
+# A row taller than what is left of a page may be split, but only if each part keeps at
+# least this many points (about three lines): no slivers under a repeated header. A row
+# taller than a whole page (a 1,000-character note) still splits instead of failing.
+MIN_ROW_SPLIT = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +180,7 @@ class _Renderer:
         if last:
             style.append(("SPAN", (2 * last - 1, len(rows) - 1), (-1, len(rows) - 1)))
         return RLTable(rows, colWidths=[label_w, value_w] * cols, style=TableStyle(style),
-                       splitInRow=1)
+                       splitInRow=MIN_ROW_SPLIT)
 
     def table(self, t: Table) -> RLTable:
         total = sum(c.weight for c in t.columns)
@@ -193,7 +197,7 @@ class _Renderer:
         if not t.rows:
             style.append(("SPAN", (0, 1), (-1, 1)))
         return RLTable([header, *body], colWidths=widths, repeatRows=1,
-                       style=TableStyle(style), splitInRow=1)
+                       style=TableStyle(style), splitInRow=MIN_ROW_SPLIT)
 
     def signatures(self, sig: Signatures) -> Flowable:
         left = [self.para(p, self.s.plain) for p in sig.parties]

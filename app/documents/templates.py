@@ -112,6 +112,12 @@ def _received_table(case: CaseState) -> Table:
                  empty_text="（未收取纸质材料）")
 
 
+def _sentence(text: str) -> str:
+    """Free text typed by a clerk, ended with a full stop if it has no closing mark."""
+    text = text.strip()
+    return text if not text or text[-1] in "。！？；.!?;）)" else text + "。"
+
+
 def _seal(stamp: Stamp, *parties: str) -> Signatures:
     return Signatures(tuple(parties), issuer=stamp.site_name, date=stamp.printed_at.date())
 
@@ -158,7 +164,7 @@ def bundle_checklist(bundle: Bundle, items: dict[str, ServiceItem],
     blocks: list[Fields | Heading | Text | Table | Signatures] = [
         Fields((("一件事", bundle.name), ("包含事项", names)), columns=1)]
     if bundle.description:
-        blocks.append(Text(bundle.description))
+        blocks.append(Text(_sentence(bundle.description)))
     blocks += [Heading("合并材料清单（同一材料只需提交一次）"), _bundle_table(merged, items)]
     blocks.append(Text("以上为办理本“一件事”所需的全部材料，本窗口一次性告知，一次受理。",
                        emphasis=True))
@@ -223,10 +229,7 @@ def acceptance(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument
         Heading("已收取材料"),
         _received_table(case),
         Heading("查询与取件"),
-        Text(f"凭办件编号（本通知书右上角条码）到{stamp.site_name}窗口或拨打咨询电话"
-             f"{item.phone or '（见窗口公示）'}查询办理进度。办结后请凭本通知书及申请人有效"
-             f"身份证件到{item.place or stamp.site_name}领取{item.result or '办理结果'}；"
-             "委托他人代领的，代领人须持授权委托书及本人身份证件。"),
+        Text(_pickup_sentence(case, item, stamp)),
         _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"),
     )
     return FormDocument(DocumentKind.ACCEPTANCE, "受理通知书", stamp, blocks,
@@ -260,6 +263,18 @@ def deferred(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
                         copies=(APPLICANT_COPY, ARCHIVE_COPY))
 
 
+def _pickup_sentence(case: CaseState, item: ServiceItem, stamp: Stamp) -> str:
+    result = item.result or "办理结果"
+    if case.decision is Decision.ON_THE_SPOT:
+        return (f"本事项为即办件，已当场办结，请当场领取{result}并核对。如需查询，凭办件编号"
+                f"（本通知书右上角条码）到{stamp.site_name}窗口或拨打咨询电话"
+                f"{item.phone or '（见窗口公示）'}。")
+    return (f"凭办件编号（本通知书右上角条码）到{stamp.site_name}窗口或拨打咨询电话"
+            f"{item.phone or '（见窗口公示）'}查询办理进度。办结后请凭本通知书及申请人有效"
+            f"身份证件到{item.place or stamp.site_name}领取{result}；"
+            "委托他人代领的，代领人须持授权委托书及本人身份证件。")
+
+
 def _required_form(item: ServiceItem, m: MaterialState) -> str:
     try:
         spec = item.material(m.material_id)
@@ -288,7 +303,7 @@ def correction(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument
                Column("要求", 1.2, True), Column("获取途径及说明", 3.2)), tuple(rows)),
         Text(f"请按上述要求补正后，持本通知书到{stamp.site_name}窗口提交。补正材料齐全、符合法定"
              "形式的，本窗口予以受理。除上述材料外，窗口不再要求补正其他材料。" +
-             (f"补充说明：{case.decision_reason}" if case.decision_reason else "")),
+             (f"补充说明：{_sentence(case.decision_reason)}" if case.decision_reason else "")),
         _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"),
     )
     return FormDocument(DocumentKind.CORRECTION, "补正材料通知书", stamp, blocks,
@@ -344,7 +359,8 @@ def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDoc
                 ("受送达人", case.applicant.name),
                 ("送达地点", f"{stamp.site_name} {stamp.window}号窗口"),
                 ("送达方式", "直接送达  □  委托送达  □  邮寄送达  □"),
-                ("收件人签名", blank + "              年    月    日    时"),
+                ("收件人签名", blank + "\u00a0" * 30 + "年" + "\u00a0" * 6 + "月" + "\u00a0" * 6 + "日"
+                 + "\u00a0" * 6 + "时"),
                 ("代收人及代收理由", blank),
                 ("送达人", f"{stamp.clerk_name}" + blank),
                 ("备注", blank)), columns=1),

@@ -29,6 +29,7 @@ MARGIN = 8
 MIN_MODULE = 2                  # narrowest bar a 203 dpi head prints reliably
 MAX_HEIGHT = 6000               # a slip longer than ~75 cm is a bug, not a slip
 LINE_GAP = 6
+_NO_LINE_START = frozenset("。，、；：？！）」』】》〉”’…%,.;:?!)")
 _WORD = re.compile(r"[!-~]+|\s|.", re.DOTALL)   # printable ASCII runs stay together
 
 
@@ -89,8 +90,15 @@ class _SlipDrawer:
             for word in _WORD.findall(run.text):
                 w = self.width(run.font, size, word)
                 if used + w > self.inner and line:
-                    out.append(line)
-                    line, used = [], 0.0
+                    carry: list[tuple[str, str]] = []
+                    if word[0] in _NO_LINE_START and line[-1][0]:
+                        # 禁则: "。" may not start a line — take the character before it along.
+                        last, font = line[-1]
+                        line[-1] = (last[:-1], font)
+                        carry = [(last[-1], font)]
+                    out.append([p for p in line if p[0]])
+                    line = carry
+                    used = sum(self.width(f, size, t) for t, f in carry)
                     if word.isspace():
                         continue
                 if w > self.inner:   # a word longer than a line: break it anywhere
