@@ -50,8 +50,14 @@ def _you(case: CaseState) -> str:
     return "你单位" if case.applicant.kind is ApplicantKind.ORGANISATION else "你"
 
 
+def local_time(utc: dt.datetime) -> dt.datetime:
+    """A stored UTC time (naive, as the database keeps it) in this machine's time zone."""
+    return utc.replace(tzinfo=dt.UTC).astimezone().replace(tzinfo=None)
+
+
 def _opened(case: CaseState) -> dt.date:
-    return case.opened_at.date()
+    # Stored in UTC: at 07:00 in Beijing it is still yesterday in UTC.
+    return local_time(case.opened_at).date()
 
 
 def _material_terms(m: Material) -> str:

@@ -100,7 +100,7 @@ class ArchivedDocument:
     target: str
     message: str
     clerk_name: str
-    printed_at: dt.datetime
+    printed_at: dt.datetime      # local time
 
 
 def kinds_for(case: CaseState) -> list[DocumentKind]:
@@ -343,7 +343,8 @@ class DocumentService:
                 CaseDocumentRow.case_id == case_id).order_by(CaseDocumentRow.printed_at))
             return [ArchivedDocument(r.id, DocumentKind(r.kind), r.title, r.sha256, r.size,
                                      r.pages, r.reprint, r.outcome, r.target, r.message,
-                                     r.clerk_name, r.printed_at) for r in rows]
+                                     r.clerk_name, templates.local_time(r.printed_at))
+                    for r in rows]
 
     def archived_pdf(self, sha256: str) -> bytes:
         return self._blobs.get(sha256)
