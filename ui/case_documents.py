@@ -1,16 +1,18 @@
 """文书打印 / 补打: find a case by its number (typed or scanned) and print its documents.
 
 Keyboard: type or scan the case number and press Enter; ↓/↑ choose a document; Enter
-opens its preview (from which Ctrl+P prints). The archive below lists every print of
-the case — what was printed, when, by whom, where to, and whether it failed.
+opens its preview (from which Ctrl+P prints); Ctrl+P prints it at once without a
+preview. The archive below lists every print of the case — what was printed, when, by
+whom, where to, and whether it failed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -27,8 +29,9 @@ from PySide6.QtWidgets import (
 
 from app.documents.form import DocumentKind
 from app.domain.case import CaseState, Clerk
-from app.services.printing import DocumentError, DocumentService, kinds_for
+from app.services.printing import DocumentError, DocumentService, PrintOutcome, kinds_for
 from ui.print_preview import DocumentPreview
+from ui.tasks import run_in_background
 
 HISTORY_COLUMNS = ("打印时间", "文书", "补打", "结果", "去向", "经办人")
 _OUTCOMES = {"printed": "已打印", "exported": "已导出", "failed": "失败"}
@@ -49,6 +52,8 @@ class _KindList(QListWidget):
 
 
 class CaseDocumentsDialog(QDialog):
+    printed = Signal(object)   # PrintOutcome of a direct print (Ctrl+P)
+
     def __init__(self, documents: DocumentService, clerk: Clerk,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,7 +83,10 @@ class CaseDocumentsDialog(QDialog):
         self.history.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
         self.history.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        hint = QLabel("Enter 查找　↓↑ 选择文书　Enter 预览并打印　Esc 关闭")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        QShortcut(QKeySequence("Ctrl+P"), self, self.print_selected)
+        hint = QLabel("Enter 查找　↓↑ 选择文书　Enter 预览　Ctrl+P 直接打印　Esc 关闭")
         hint.setObjectName("hint")
 
         layout = QVBoxLayout(self)
@@ -88,6 +96,7 @@ class CaseDocumentsDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(QLabel("可打印的文书："))
         layout.addWidget(self.kinds)
+        layout.addWidget(self.status)
         layout.addWidget(QLabel("打印记录："))
         layout.addWidget(self.history, 1)
         layout.addWidget(hint)
@@ -146,6 +155,35 @@ class CaseDocumentsDialog(QDialog):
             lambda: self._documents.render_case_document(kind, number, self._clerk), self)
         self.preview.finished.connect(self._after_preview)
         self.preview.open()
+
+    def print_selected(self) -> None:
+        """Silent print of the selected document to its configured printer."""
+        item = self.kinds.currentItem()
+        if self.case is None or item is None:
+            return
+        kind = DocumentKind(item.data(KindRole))
+        number, documents, clerk = self.case.number, self._documents, self._clerk
+
+        def job() -> PrintOutcome:
+            doc = documents.render_case_document(kind, number, clerk)
+            outcome = documents.print(doc, clerk)
+            if doc.warnings:
+                outcome = replace(outcome, message=outcome.message + "。" + "；".join(doc.warnings))
+            return outcome
+
+        self.status.setStyleSheet("")
+        self.status.setText(f"正在打印{kind.display}…")
+        run_in_background(self, job, self._printed, lambda exc: self._printed(
+            PrintOutcome(False, "", str(exc))))
+
+    def _printed(self, outcome: PrintOutcome) -> None:
+        self.status.setStyleSheet("" if outcome.ok else "color: #b00020;")
+        self.status.setText(outcome.message)
+        if self.case is not None:
+            row = self.kinds.currentRow()
+            self.show_case(self._documents.find_case(self.case.id))
+            self.kinds.setCurrentRow(row)
+        self.printed.emit(outcome)
 
     def _after_preview(self) -> None:
         if self.case is not None:

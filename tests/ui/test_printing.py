@@ -177,3 +177,22 @@ def test_a_thermal_slip_previews_as_its_exact_dots(qtbot: QtBot, window: MainWin
     assert pixmap.width() == 576 and pixmap.height() > 400
     assert "未配置打印机" in preview.heading.text()
 
+
+
+def test_ctrl_p_in_f6_prints_without_a_preview(qtbot: QtBot, window: MainWindow,
+                                               tmp_path: Path) -> None:
+    case = _accepted_case(window)
+    window.print_case_documents()
+    dialog = window.findChildren(CaseDocumentsDialog)[-1]
+    qtbot.keyClicks(dialog.number, case.number)
+    qtbot.keyClick(dialog.number, Qt.Key.Key_Return)
+    dialog.kinds.setCurrentRow(0)   # 收件凭证
+    dialog.activateWindow()         # as the window manager does for a new dialog
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=5000)
+    with qtbot.waitSignal(dialog.printed, timeout=20000) as printed:
+        qtbot.keyClick(dialog.kinds, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert printed.args is not None and printed.args[0].ok, dialog.status.text()
+    assert not window.findChildren(DocumentPreview)
+    assert "收件凭证" in _pdf_text(tmp_path / "out.pdf")
+    assert dialog.kinds.item(0).text().startswith("收件凭证　（已打印")
+    assert dialog.history.rowCount() == 1
