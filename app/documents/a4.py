@@ -237,6 +237,7 @@ class _Renderer:
         return story
 
     def on_page(self, canvas: Canvas, _doc: Any) -> None:
+        """Barcodes, copy label, 补打 mark and footer; called once a page is filled."""
         d = self.doc
         copy = getattr(canvas, "_yc_copy", 0)
         top = PAGE_H - 10 * mm
@@ -310,7 +311,10 @@ def render_pdf(doc: FormDocument, fonts: FontSet) -> RenderedPdf:
         invariant=1)
     frame = Frame(MARGIN_X, BOTTOM, FRAME_W, PAGE_H - TOP_BAND - BOTTOM, id="body",
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
-    template.addPageTemplates([PageTemplate(id="form", frames=[frame], onPage=renderer.on_page)])
+    # onPageEnd, not onPage: the copy marker at the top of a page has been drawn by then,
+    # so the second copy's first page is labelled 第二联.
+    template.addPageTemplates([PageTemplate(id="form", frames=[frame],
+                                            onPageEnd=renderer.on_page)])
     canvasmaker = _counting_canvas(fonts.main.name)
     template.build(renderer.story(), canvasmaker=canvasmaker)
     data = buf.getvalue()

@@ -18,11 +18,12 @@ import glob
 import os
 import re
 import threading
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
 # (file name, sub-font index for collections) in order of preference.
@@ -43,6 +44,30 @@ FONT_DIRS: tuple[str, ...] = (
 # Characters every document prints besides the applicant's data: if the main font lacks
 # one of these it is not fit for the job (a Latin-only font, a broken file).
 _REQUIRED_SAMPLE = "受理通知书申请人办件编号材料名称窗口经办日期补正不予取件送达回证一次性告知单０１２"
+
+
+def _to_unicode_cmap(fontname: str, subset: Sequence[int]) -> str:
+    """reportlab's ToUnicode CMap, with characters beyond U+FFFF as UTF-16 pairs.
+
+    reportlab 5.1 writes U+2020C as ``<2020C>``, which PDF readers decode as two wrong
+    characters, so a name such as 刘𠈌 is drawn right but copies and searches wrong in the
+    archived PDF. The PDF spec wants the UTF-16BE code units: ``<D840DE0C>``.
+    """
+    def utf16(code: int) -> str:
+        return chr(code).encode("utf-16-be").hex().upper() if code > 0xFFFF else f"{code:04X}"
+
+    return "\n".join([
+        "/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+        "/CIDSystemInfo", f"<< /Registry ({fontname})", f"/Ordering ({fontname})",
+        "/Supplement 0", ">> def", f"/CMapName /{fontname} def", "/CMapType 2 def",
+        "1 begincodespacerange", f"<00> <{len(subset) - 1:02X}>", "endcodespacerange",
+        f"{len(subset)} beginbfchar",
+        *(f"<{i:02X}> <{utf16(v)}>" for i, v in enumerate(subset)),
+        "endbfchar", "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end",
+    ])
+
+
+ttfonts.makeToUnicodeCMap = _to_unicode_cmap
 
 
 class FontError(RuntimeError):
@@ -159,8 +184,11 @@ class FontSet:
         """Characters of ``text`` that no font can draw, each once, in order."""
         seen: list[str] = []
         for ch in text:
-            if ch.isprintable() and not ch.isspace() and ch not in seen \
-                    and self.font_for(ch) is None:
+            # Private-use characters (Co) are what local rare-name fonts use: a name may
+            # really contain one, so they count; control and format characters do not.
+            if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
+                continue
+            if ch not in seen and self.font_for(ch) is None:
                 seen.append(ch)
         return seen
 

@@ -213,7 +213,7 @@ def receipt(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
         _case_fields(case, item),
         Heading("收取材料"),
         _received_table(case),
-        Text(f"以上材料已于{cn_date(stamp.printed_at)}收取。本凭证仅证明窗口已收到上述材料，"
+        Text(f"以上材料已于{cn_date(_opened(case))}收取。本凭证仅证明窗口已收到上述材料，"
              "是否受理以窗口出具的书面决定为准。请妥善保管，凭办件编号查询办理进度。"),
         _seal(stamp, "申请人（签字）：", f"经办人：{stamp.clerk_name}"),
     )

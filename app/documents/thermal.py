@@ -139,8 +139,10 @@ class _SlipDrawer:
 
     def barcode(self, block: SlipBarcode) -> None:
         # The widest whole-dot module that fits; never under MIN_MODULE (scanners on
-        # 203 dpi prints misread 1-dot bars), so an over-long text is an error.
-        module = self.inner // code128_raster_width(block.text, 1)
+        # 203 dpi prints misread 1-dot bars), so an over-long text is an error. The quiet
+        # zones are white paper, so they may use the side margins (a 24-digit case number
+        # fits 58 mm paper at 2 dots a module only that way).
+        module = min(4, self.dots // code128_raster_width(block.text, 1))
         if module < MIN_MODULE:
             raise ValueError(f"条码“{block.text}”过长，{self.dots}点宽的纸无法以每模块"
                              f"{MIN_MODULE}点打印")

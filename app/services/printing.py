@@ -165,16 +165,24 @@ class DocumentService:
 
     def _a4(self, doc: FormDocument, case: CaseState | None, reprint: bool
             ) -> RenderedDocument:
+        from reportlab.platypus.doctemplate import LayoutError
+
         from app.documents.a4 import render_pdf
 
-        pdf = render_pdf(doc, self.fonts())
+        try:
+            pdf = render_pdf(doc, self.fonts())
+        except LayoutError as exc:   # a single cell taller than a page
+            raise DocumentError(f"{doc.title}内容过长，无法排版到A4纸上：{exc}") from exc
         return RenderedDocument(doc.kind, doc.title, pdf.data, pdf.pages, pdf.missing_glyphs,
                                 reprint, case.id if case else "", case.number if case else "")
 
     def _thermal(self, slip: Slip, case: CaseState | None, reprint: bool) -> RenderedDocument:
         from app.documents.thermal import render_slip
 
-        raster = render_slip(slip, self.fonts(), self._settings.thermal_dots)
+        try:
+            raster = render_slip(slip, self.fonts(), self._settings.thermal_dots)
+        except ValueError as exc:   # a barcode too long for the paper, an endless slip
+            raise DocumentError(str(exc)) from exc
         return RenderedDocument(slip.kind, slip.title, raster.pdf(), 1, raster.missing_glyphs,
                                 reprint, case.id if case else "", case.number if case else "",
                                 slip, raster)
@@ -303,7 +311,8 @@ class DocumentService:
         from app.documents.spool import write_pdf_file
 
         folder = self._settings.data_dir / "未打印文书"
-        path = folder / f"{doc.title}-{dt.datetime.now():%Y%m%d-%H%M%S}.pdf"
+        # The random tail keeps two failures of the same document in one second apart.
+        path = folder / f"{doc.title}-{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}.pdf"
         write_pdf_file(path, doc.pdf)
         return path
 

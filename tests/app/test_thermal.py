@@ -1,0 +1,283 @@
+"""80 mm / 58 mm slips: the raster, the ESC/POS bytes, printer targets and their settings.
+
+ESC/POS bytes come from python-escpos's Dummy printer inside the app's spool module; the
+file target is a plain file standing in for /dev/usb/lp0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageOps
+
+from app.config import ConfigError, load_settings
+from app.documents.form import DocumentKind
+from app.documents.slips import TicketInfo
+from app.documents.spool import escpos_raster
+from app.documents.targets import PrintTarget, escpos_endpoint
+from app.documents.thermal import render_slip
+from app.domain.case import (
+    Applicant,
+    ApplicantKind,
+    CaseState,
+    Clerk,
+    Decision,
+    IdType,
+    MaterialState,
+    MaterialStatus,
+)
+from app.domain.checksum import mod11_2
+from app.services.printing import DocumentService, RenderedDocument
+from app.storage.blobs import BlobStore
+from app.workstation import Workstation
+
+FOOD = "11330100MB0000001X4000215001000"   # 食品经营许可（新办）: 承诺件
+DAY = dt.date(2026, 11, 24)
+K = DocumentKind
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def clerk(ws: Workstation) -> Clerk:
+    return Clerk("clerk-0001", "张三", ws.settings.site_code, "01", ws.settings.window)
+
+
+def accepted_case(ws: Workstation) -> CaseState:
+    body = "33010219800101002"
+    who = Applicant(ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID, body + mod11_2(body))
+    c = clerk(ws)
+    case = ws.cases.open_case(FOOD, who, c, today=DAY)
+    materials = [MaterialState(m.id, m.name, MaterialStatus.RECEIVED, form_received=str(m.form),
+                               copies_received=m.copies)
+                 for m in ws.catalogue.item(FOOD).checklist()]
+    ws.cases.record_materials(case.id, materials, c, today=DAY)
+    return ws.cases.decide(case.id, Decision.ACCEPT, c, today=DAY)
+
+
+def service(ws: Workstation, **changes: Any) -> DocumentService:
+    """The workstation's document service under changed settings (same database)."""
+    settings = dataclasses.replace(ws.settings, **changes)
+    return DocumentService(settings, ws.db, ws.catalogue, ws.cases,
+                           BlobStore(settings.data_dir / "blobs"))
+
+
+def ticket_info(business: str = "综合受理", ticket_class: str = "普通") -> TicketInfo:
+    return TicketInfo("A012", business, "示例县城关镇便民服务中心",
+                      dt.datetime(2026, 11, 24, 9, 30), 3, ticket_class)
+
+
+def raster_fragments(data: bytes) -> tuple[list[tuple[int, int, bytes]], bytes]:
+    """(bytes per row, rows, pixels) of every GS v 0 image in ``data``, and what follows
+    the last one."""
+    out = []
+    at, end = data.find(b"\x1dv0"), 0
+    while at >= 0:
+        x = data[at + 4] | data[at + 5] << 8
+        y = data[at + 6] | data[at + 7] << 8
+        end = at + 8 + x * y
+        out.append((x, y, data[at + 8:end]))
+        at = data.find(b"\x1dv0", end)
+    return out, data[end:]
+
+
+def row_runs(row: bytes) -> list[tuple[int, int]]:
+    """(pixel value, length) runs of one image row."""
+    return [(v, len(list(g))) for v, g in itertools.groupby(row)]
+
+
+def barcode_row(image: Image.Image) -> bytes:
+    """The middle row of the tallest band of identical rows that holds black: the bars."""
+    grey = image.convert("L")
+    w, h = grey.size
+    data = grey.tobytes()
+    rows = [data[y * w:(y + 1) * w] for y in range(h)]
+    best, best_len, y = 0, 0, 0
+    while y < h:
+        end = y
+        while end + 1 < h and rows[end + 1] == rows[y]:
+            end += 1
+        if 0 in rows[y] and end - y + 1 > best_len:
+            best, best_len = y, end - y + 1
+        y = end + 1
+    assert best_len >= 60, "no barcode band found"
+    return rows[best + best_len // 2]
+
+
+@pytest.fixture(scope="module")
+def case(module_ws: Workstation) -> CaseState:
+    return accepted_case(module_ws)
+
+
+@pytest.fixture(scope="module")
+def slip(module_ws: Workstation, case: CaseState) -> RenderedDocument:
+    return module_ws.documents.render_case_document(K.PICKUP_SLIP, case.number,
+                                                    clerk(module_ws))
+
+
+# ---- raster ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dots", [576, 384])
+def test_the_ticket_is_as_wide_as_the_head(dots: int, module_ws: Workstation) -> None:
+    doc = service(module_ws, thermal_dots=dots).render_ticket(ticket_info())
+    assert doc.raster is not None
+    assert doc.raster.image.mode == "1" and doc.raster.image.width == dots
+    assert (doc.kind, doc.pages, doc.case_id) == (K.TICKET, 1, "")
+
+
+@pytest.mark.parametrize("dots", [576, 384])
+def test_the_pickup_slip_is_as_wide_as_the_head(dots: int, module_ws: Workstation,
+                                                case: CaseState) -> None:
+    docs = service(module_ws, thermal_dots=dots)
+    doc = docs.render_case_document(K.PICKUP_SLIP, case.number, clerk(module_ws))
+    assert doc.raster is not None and doc.raster.image.width == dots
+    assert render_slip(doc.slip, docs.fonts(), dots).image.width == dots  # type: ignore[arg-type]
+
+
+def test_barcode_bars_are_whole_dots_of_at_least_two(slip: RenderedDocument) -> None:
+    assert slip.raster is not None
+    runs = row_runs(barcode_row(slip.raster.image))
+    inner = runs[1:-1]   # between the white margins
+    assert inner and inner[0][0] == 0 and inner[-1][0] == 0
+    narrowest = min(n for _, n in inner)
+    assert narrowest >= 2
+    assert all(n % narrowest == 0 for _, n in inner)
+    assert sum(1 for v, _ in inner if v == 0) > 20   # bars of a 24-digit Code128
+
+
+def test_a_longer_ticket_grows_downwards(module_ws: Workstation) -> None:
+    docs = module_ws.documents
+    height = {key: docs.render_ticket(info).raster.image.height  # type: ignore[union-attr]
+              for key, info in {
+                  "plain": ticket_info(),
+                  "wrapped": ticket_info("综合受理（不动产登记、社保医保、公积金、户籍、出入境、市场准入）"),
+                  "green": ticket_info(ticket_class="绿色通道")}.items()}
+    assert height["wrapped"] > height["plain"]
+    assert height["green"] > height["plain"]
+
+
+# ---- ESC/POS bytes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dots", [576, 384])
+def test_raster_bytes_carry_the_image_and_a_cut(dots: int, module_ws: Workstation) -> None:
+    docs = service(module_ws, thermal_dots=dots)
+    doc = docs.render_ticket(ticket_info())
+    assert doc.raster is not None
+    data = escpos_raster(doc.raster)
+    assert docs.escpos_bytes(doc) == data
+    assert data.startswith(b"\x1b@\x1dv0")
+    frags, tail = raster_fragments(data)
+    assert {x for x, _, _ in frags} == {dots // 8}
+    assert sum(y for _, y, _ in frags) == doc.raster.image.height
+    ink = ImageOps.invert(doc.raster.image.convert("L")).convert("1").tobytes()
+    assert b"".join(p for _, _, p in frags) == ink   # 1 = burn a dot
+    assert b"\x1dV" in tail   # feed and cut after the image
+
+
+def test_a_file_target_receives_exactly_the_escpos_bytes(
+        module_ws: Workstation, case: CaseState, tmp_path: Path) -> None:
+    docs, c = module_ws.documents, clerk(module_ws)
+    ticket = docs.render_ticket(ticket_info())
+    outcome = docs.print(ticket, c, PrintTarget.parse(f"escpos:{tmp_path / 'lp0'}"))
+    assert outcome.ok, outcome.message
+    assert (tmp_path / "lp0").read_bytes() == docs.escpos_bytes(ticket)
+    assert b"\x1dv0" in (tmp_path / "lp0").read_bytes()
+
+    doc = docs.render_case_document(K.PICKUP_SLIP, case.number, c)
+    outcome = docs.print(doc, c, PrintTarget.parse(f"escpos:{tmp_path / 'lp1'}"))
+    assert outcome.ok, outcome.message
+    assert (tmp_path / "lp1").read_bytes() == docs.escpos_bytes(doc)
+    assert [h.outcome for h in docs.history(case.id)] == ["printed"]
+    assert docs.archived_pdf(outcome.archived_sha256) == doc.pdf
+
+
+def test_text_mode_sends_gb18030_text_and_raster_codes(
+        module_ws: Workstation, case: CaseState, slip: RenderedDocument) -> None:
+    name = module_ws.catalogue.item(FOOD).name
+    raster = module_ws.documents.escpos_bytes(slip)
+    assert name.encode("gb18030") not in raster   # raster mode: the text is dots
+    docs = service(module_ws, thermal_text_mode=True)
+    doc = docs.render_case_document(K.PICKUP_SLIP, case.number, clerk(module_ws))
+    data = docs.escpos_bytes(doc)
+    assert data.startswith(b"\x1b@\x1c&")
+    assert name.encode("gb18030") in data
+    assert "申请人：王小明".encode("gb18030") in data
+    frags, tail = raster_fragments(data)
+    assert len(frags) == 2   # the Code128 and the QR code
+    assert b"\x1dV" in tail
+
+
+def test_no_thermal_printer_configured_keeps_the_ticket(module_ws: Workstation) -> None:
+    docs = service(module_ws, printers={})
+    doc = docs.render_ticket(ticket_info())
+    outcome = docs.print(doc, clerk(module_ws))
+    assert not outcome.ok and "未配置热敏打印机" in outcome.message
+    assert Path(outcome.kept_pdf).read_bytes() == doc.pdf
+
+
+# ---- targets and settings --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "scheme", "address", "endpoint"), [
+    ("system:", "system", "", None),
+    ("system:HP", "system", "HP", None),
+    ("escpos:tcp://h:9100", "escpos", "tcp://h:9100", ("tcp", "h", 9100)),
+    ("escpos:tcp://h", "escpos", "tcp://h", ("tcp", "h", 9100)),
+    ("escpos:/dev/usb/lp0", "escpos", "/dev/usb/lp0", ("file", "/dev/usb/lp0", 0)),
+    ("escpos:cups://Q", "escpos", "cups://Q", ("cups", "Q", 0)),
+    ("pdf:/x.pdf", "pdf", "/x.pdf", None),
+])
+def test_good_targets_parse(text: str, scheme: str, address: str,
+                            endpoint: tuple[str, str, int] | None) -> None:
+    target = PrintTarget.parse(text)
+    assert (target.scheme, target.address, str(target)) == (scheme, address, text)
+    if endpoint:
+        assert escpos_endpoint(target.address) == endpoint
+
+
+@pytest.mark.parametrize("text", [":", "lpt:x", "escpos:", "escpos:tcp://", "escpos:ftp://x",
+                                  "escpos:tcp://h:99999", "pdf:", "pdf:   "])
+def test_bad_targets_are_refused_in_chinese(text: str) -> None:
+    with pytest.raises(ValueError) as info:
+        PrintTarget.parse(text)
+    assert CJK.search(str(info.value)), str(info.value)
+
+
+def _settings_file(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "settings.toml").write_text(body, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    ('[printers]\na4 = "HP_LaserJet"\n', "[printers] a4"),
+    ('[printers]\nthermal = "escpos:ftp://10.0.0.31"\n', "[printers] thermal"),
+    ('[printers]\npickup-slip = "escpos:"\n', "[printers] pickup-slip"),
+    ('[printers]\nlaser = "system:"\n', "“laser”不是文书种类"),
+    ("[thermal]\ndots = 500\n", "[thermal] dots"),
+    ('[thermal]\ndots = "576"\n', "[thermal] dots"),
+    ("[thermal]\ndots = true\n", "[thermal] dots"),
+    ('[thermal]\ntext_mode = "yes"\n', "[thermal] text_mode"),
+])
+def test_bad_printer_settings_name_the_key(tmp_path: Path, body: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(_settings_file(tmp_path, body))
+    assert fragment in str(info.value)
+
+
+def test_good_printer_settings_choose_the_targets(module_ws: Workstation,
+                                                 tmp_path: Path) -> None:
+    settings = load_settings(_settings_file(tmp_path, (
+        '[printers]\na4 = "system:HP"\nthermal = "escpos:tcp://10.0.0.31"\n'
+        'pickup-slip = "escpos:/dev/usb/lp0"\n[thermal]\ndots = 384\ntext_mode = true\n')))
+    assert (settings.thermal_dots, settings.thermal_text_mode) == (384, True)
+    docs = service(module_ws, printers=settings.printers)
+    assert str(docs.target_for(K.PICKUP_SLIP)) == "escpos:/dev/usb/lp0"
+    assert str(docs.target_for(K.TICKET)) == "escpos:tcp://10.0.0.31"
+    assert str(docs.target_for(K.ACCEPTANCE)) == "system:HP"
+    assert service(module_ws, printers={}).target_for(K.ACCEPTANCE) == PrintTarget("system", "")
