@@ -8,8 +8,10 @@ One function per form in ``domain.md``'s table. Each returns a :class:`FormDocum
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from app.documents.form import (
+    Block,
     Column,
     DocumentKind,
     Fields,
@@ -122,6 +124,14 @@ def _sentence(text: str) -> str:
     """Free text typed by a clerk, ended with a full stop if it has no closing mark."""
     text = text.strip()
     return text if not text or text[-1] in "。！？；.!?;）)" else text + "。"
+
+
+def _notice(kind: DocumentKind, case: CaseState, stamp: Stamp, blocks: Sequence[Block],
+            number_line: str, copies: tuple[str, ...] = ()) -> FormDocument:
+    """A notice addressed to the applicant, carrying the case number as codes."""
+    return FormDocument(kind, kind.display, stamp, tuple(blocks), number_line=number_line,
+                        addressee=f"{case.applicant.name}：", case_number=case.number,
+                        copies=copies)
 
 
 def _seal(stamp: Stamp, *parties: str) -> Signatures:
@@ -238,9 +248,7 @@ def acceptance(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument
         Text(_pickup_sentence(case, item, stamp)),
         _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"),
     )
-    return FormDocument(DocumentKind.ACCEPTANCE, "受理通知书", stamp, blocks,
-                        number_line=f"受理编号：{case.number}",
-                        addressee=f"{case.applicant.name}：", case_number=case.number)
+    return _notice(DocumentKind.ACCEPTANCE, case, stamp, blocks, f"受理编号：{case.number}")
 
 
 def deferred(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
@@ -263,10 +271,8 @@ def deferred(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
              "如违反承诺愿承担相应法律责任。"),
         _seal(stamp, "申请人（签字）：", f"经办人：{stamp.clerk_name}"),
     )
-    return FormDocument(DocumentKind.DEFERRED, "容缺受理通知书", stamp, blocks,
-                        number_line=f"受理编号：{case.number}",
-                        addressee=f"{case.applicant.name}：", case_number=case.number,
-                        copies=(APPLICANT_COPY, ARCHIVE_COPY))
+    return _notice(DocumentKind.DEFERRED, case, stamp, blocks, f"受理编号：{case.number}",
+                   copies=(APPLICANT_COPY, ARCHIVE_COPY))
 
 
 def _pickup_sentence(case: CaseState, item: ServiceItem, stamp: Stamp) -> str:
@@ -312,9 +318,8 @@ def correction(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument
              (f"补充说明：{_sentence(case.decision_reason)}" if case.decision_reason else "")),
         _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"),
     )
-    return FormDocument(DocumentKind.CORRECTION, "补正材料通知书", stamp, blocks,
-                        number_line=f"（一次性告知书）  办件编号：{case.number}",
-                        addressee=f"{case.applicant.name}：", case_number=case.number)
+    return _notice(DocumentKind.CORRECTION, case, stamp, blocks,
+                   f"（一次性告知书）  办件编号：{case.number}")
 
 
 def rejection(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
@@ -329,9 +334,7 @@ def rejection(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
         blocks.append(Text(f"该申请事项依法不属于本机关职权范围，请向{case.competent_authority}"
                            "申请。", emphasis=True))
     blocks += [Text(REMEDY), _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}")]
-    return FormDocument(DocumentKind.REJECTION, "不予受理通知书", stamp, tuple(blocks),
-                        number_line=f"办件编号：{case.number}",
-                        addressee=f"{case.applicant.name}：", case_number=case.number)
+    return _notice(DocumentKind.REJECTION, case, stamp, blocks, f"办件编号：{case.number}")
 
 
 def pickup(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
@@ -351,9 +354,7 @@ def pickup(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
         Text("3. 也可申请邮寄送达，请向窗口登记收件地址。", indent=False),
         _seal(stamp, f"经办人：{stamp.clerk_name}"),
     )
-    return FormDocument(DocumentKind.PICKUP, "取件通知单", stamp, blocks,
-                        number_line=f"办件编号：{case.number}",
-                        addressee=f"{case.applicant.name}：", case_number=case.number)
+    return _notice(DocumentKind.PICKUP, case, stamp, blocks, f"办件编号：{case.number}")
 
 
 def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:

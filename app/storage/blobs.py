@@ -7,13 +7,11 @@ storing the same bytes twice costs nothing.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import uuid
 from pathlib import Path
 
-from app.storage.files import FileWriteError, describe_os_error, fsync_dir
+from app.storage.files import FileWriteError, describe_os_error, replace_with_bytes
 
 
 class BlobMissing(LookupError):
@@ -38,16 +36,9 @@ class BlobStore:
         tmp = target.with_name(f".{digest}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
+            replace_with_bytes(target, data, tmp)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise FileWriteError(f"无法保存文件到 {self.root}：{describe_os_error(exc)}") from exc
-        fsync_dir(target.parent)
         return digest
 
     def get(self, sha256: str) -> bytes:

@@ -31,17 +31,27 @@ def write_atomically(path: Path, text: str) -> None:
     """
     if path.is_dir():
         raise FileWriteError(f"{path} 是一个目录，请给出文件名")
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.write(text)
+        replace_with_bytes(path, text.encode("utf-8"), path.with_name(f".{path.name}.tmp"))
+    except OSError as exc:
+        raise FileWriteError(f"无法写入 {path}：{describe_os_error(exc)}") from exc
+
+
+def replace_with_bytes(path: Path, data: bytes, tmp: Path) -> None:
+    """Write ``data`` to ``tmp``, fsync it, rename it over ``path`` and fsync the folder.
+
+    On failure the temp file is removed and the OSError propagates.
+    """
+    try:
+        with open(tmp, "wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise FileWriteError(f"无法写入 {path}：{describe_os_error(exc)}") from exc
+        raise
     fsync_dir(path.parent)
 
 
