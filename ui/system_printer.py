@@ -47,8 +47,12 @@ def print_pdf(data: bytes, printer_name: str) -> None:
     if info.isNull():
         known = "、".join(printer_names()) or "无"
         raise PrintError(f"找不到打印机“{name}”（本机打印机：{known}）")
+    paint_pdf(data, QPrinter(info, QPrinter.PrinterMode.HighResolution), name)
+
+
+def paint_pdf(data: bytes, printer: QPrinter, name: str) -> None:
+    """Rasterise each page of ``data`` at 300 dpi onto ``printer``, page for page."""
     doc, _buffer = load_pdf(data)
-    printer = QPrinter(info, QPrinter.PrinterMode.HighResolution)
     printer.setResolution(DPI)
     printer.setFullPage(True)
     printer.setDocName("一窗通文书")

@@ -17,21 +17,14 @@ from pytestqt.qtbot import QtBot
 
 from app.documents.form import DocumentKind
 from app.domain.case import (
-    Applicant,
-    ApplicantKind,
     CaseState,
-    Decision,
-    IdType,
-    MaterialState,
-    MaterialStatus,
 )
 from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.workstation import Workstation, open_workstation
+from tests.support import FOOD, accepted_case
 from ui.case_documents import CaseDocumentsDialog
 from ui.main_window import MainWindow
 from ui.print_preview import DocumentPreview
-
-FOOD = "11330100MB0000001X4000215001000"   # 食品经营许可（新办）
 
 
 def _station(home: Path, printers: str) -> Workstation:
@@ -55,16 +48,7 @@ def window(qtbot: QtBot, tmp_path: Path, request: pytest.FixtureRequest
 
 
 def _accepted_case(win: MainWindow) -> CaseState:
-    ws = win.station
-    clerk = win.clerk
-    item = ws.catalogue.item(FOOD)
-    applicant = Applicant(ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID,
-                          "330102198001010026", phone="13800138000")
-    case = ws.cases.open_case(FOOD, applicant, clerk)
-    ws.cases.record_materials(case.id, [
-        MaterialState(m.id, m.name, MaterialStatus.RECEIVED, str(m.form), m.copies)
-        for m in item.checklist()], clerk)
-    return ws.cases.decide(case.id, Decision.ACCEPT, clerk)
+    return accepted_case(win.station, win.clerk)
 
 
 def _rendered(qtbot: QtBot, preview: DocumentPreview) -> DocumentPreview:
