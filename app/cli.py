@@ -250,9 +250,16 @@ def cmd_calendar_years(ws: Workstation, args: argparse.Namespace) -> None:
 def _cli_clerk(ws: Workstation, args: argparse.Namespace) -> Clerk:
     # The command line has no login: documents name who ran it (--clerk, else the OS
     # account), and the archive records it as such.
-    name = (args.clerk or getpass.getuser() or "管理员").strip()[:32]
+    name = (args.clerk or _os_user() or "管理员").strip()[:32]
     s = ws.settings
     return Clerk(f"cli:{name}", name, s.site_code, s.terminal, s.window)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):   # a uid without a passwd entry (containers)
+        return ""
 
 
 def _print_target(args: argparse.Namespace) -> PrintTarget | None:
@@ -278,6 +285,8 @@ def cmd_print(ws: Workstation, args: argparse.Namespace) -> None:
         elif kind is DocumentKind.TICKET:
             if args.ahead < 0:
                 raise UsageError("--ahead 不能为负数")
+            if not re.fullmatch(r"[A-Za-z]{0,2}\d{1,4}", args.ref.strip()):
+                raise UsageError(f"票号“{args.ref}”无效，应为字母加数字，如 A012")
             doc = ws.documents.render_ticket(TicketInfo(
                 args.ref.strip().upper(), args.business, ws.settings.site_name,
                 dt.datetime.now().replace(microsecond=0), args.ahead, args.ticket_class))

@@ -28,6 +28,7 @@ DEMO_SITE_CODE = "330100001"
 QUEUE_MODES = ("local", "site")
 THERMAL_DOTS = (384, 512, 576, 640, 832)
 PRINTER_KEYS = ("a4", "thermal", *(k.value for k in DocumentKind))
+THERMAL_KEYS = ("thermal", *(k.value for k in DocumentKind if k.thermal))
 
 
 class ConfigError(ValueError):
@@ -176,9 +177,12 @@ def validate_settings(s: Settings) -> Settings:
             raise ConfigError(f"settings.toml：[printers] 中的“{key}”不是文书种类，可用："
                               + "、".join(PRINTER_KEYS))
         try:
-            PrintTarget.parse(value)
+            target = PrintTarget.parse(value)
         except ValueError as exc:
             raise ConfigError(f"settings.toml：[printers] {key}：{exc}") from exc
+        if target.scheme == "escpos" and key not in THERMAL_KEYS:
+            raise ConfigError(f"settings.toml：[printers] {key} 是A4文书，不能用热敏打印机"
+                              f"（{value}）：请改为 system:打印机名称")
     if s.server_url and not s.server_url.startswith(("http://", "https://")):
         raise ConfigError("settings.toml：[server] url 应以 http:// 或 https:// 开头")
     return s

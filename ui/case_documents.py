@@ -63,6 +63,7 @@ class CaseDocumentsDialog(QDialog):
         self._clerk = clerk
         self.case: CaseState | None = None
         self.preview: DocumentPreview | None = None
+        self._printing = False
 
         prompt = QLabel("办件编号（可扫描文书上的条码）：")
         self.number = QLineEdit()
@@ -159,8 +160,9 @@ class CaseDocumentsDialog(QDialog):
     def print_selected(self) -> None:
         """Silent print of the selected document to its configured printer."""
         item = self.kinds.currentItem()
-        if self.case is None or item is None:
-            return
+        if self.case is None or item is None or self._printing:
+            return   # a held-down Ctrl+P must not queue a second job
+        self._printing = True
         kind = DocumentKind(item.data(KindRole))
         number, documents, clerk = self.case.number, self._documents, self._clerk
 
@@ -177,6 +179,7 @@ class CaseDocumentsDialog(QDialog):
             PrintOutcome(False, "", str(exc))))
 
     def _printed(self, outcome: PrintOutcome) -> None:
+        self._printing = False
         self.status.setStyleSheet("" if outcome.ok else "color: #b00020;")
         self.status.setText(outcome.message)
         if self.case is not None:

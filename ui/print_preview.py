@@ -15,7 +15,7 @@ from PySide6.QtCore import QBuffer, Qt, Signal
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
-from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -164,7 +164,17 @@ class DocumentPreview(QDialog):
         printer = QPrinter()
         dialog = QPrintDialog(printer, self)
         dialog.setWindowTitle("选择打印机")
-        if dialog.exec() == QDialog.DialogCode.Accepted:
+        # The whole document goes, once: page ranges would make a partial notice.
+        for option in (QAbstractPrintDialog.PrintDialogOption.PrintPageRange,
+                       QAbstractPrintDialog.PrintDialogOption.PrintCurrentPage,
+                       QAbstractPrintDialog.PrintDialogOption.PrintSelection):
+            dialog.setOption(option, False)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        if printer.outputFormat() == QPrinter.OutputFormat.PdfFormat:
+            # "Print to file" in the dialog: write our own PDF there, not the default printer.
+            self.print_to(PrintTarget("pdf", printer.outputFileName()))
+        else:
             self.print_to(PrintTarget("system", printer.printerName()))
 
     def save_pdf(self) -> None:

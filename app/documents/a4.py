@@ -47,6 +47,7 @@ BOTTOM = 18 * mm
 FRAME_W = PAGE_W - 2 * MARGIN_X
 HEADER_GREY = colors.Color(0.9, 0.9, 0.9)
 LABEL_GREY = colors.Color(0.95, 0.95, 0.95)
+PAGE_NUMBER_W = 24 * mm   # footer space kept for "第 x 页 共 y 页"
 # A row taller than what is left of a page may be split, but only if each part keeps at
 # least this many points (about three lines): no slivers under a repeated header. A row
 # taller than a whole page (a 1,000-character note) still splits instead of failing.
@@ -236,6 +237,21 @@ class _Renderer:
                 story += self.block(b)
         return story
 
+    def draw_line(self, canvas: Canvas, x: float, y: float, text: str, size: float,
+                  max_width: float) -> None:
+        """One line in the main font with fallbacks, cut with "…" to ``max_width``."""
+        def width(t: str) -> float:
+            return sum(stringWidth(r.text, r.font, size) for r in self.fonts.runs(t))
+
+        if width(text) > max_width:
+            while text and width(text + "…") > max_width:
+                text = text[:-1]
+            text += "…"
+        for run in self.fonts.runs(text):
+            canvas.setFont(run.font, size)
+            canvas.drawString(x, y, run.text)
+            x += stringWidth(run.text, run.font, size)
+
     def on_page(self, canvas: Canvas, _doc: Any) -> None:
         """Barcodes, copy label, 补打 mark and footer; called once a page is filled."""
         d = self.doc
@@ -263,13 +279,10 @@ class _Renderer:
         canvas.setLineWidth(0.4)
         canvas.line(MARGIN_X, BOTTOM - 3 * mm, PAGE_W - MARGIN_X, BOTTOM - 3 * mm)
         canvas.setFont(self.fonts.main.name, 8)
-        canvas.drawString(MARGIN_X, BOTTOM - 7 * mm, _fit(d.stamp.line, 92))
+        self.draw_line(canvas, MARGIN_X, BOTTOM - 7 * mm, d.stamp.line, 8,
+                       FRAME_W - PAGE_NUMBER_W)
         canvas.restoreState()
         canvas._yc_pages.append(copy)  # type: ignore[attr-defined]
-
-
-def _fit(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _counting_canvas(font: str) -> type[Canvas]:

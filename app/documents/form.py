@@ -62,7 +62,6 @@ class Stamp:
     clerk_name: str
     printed_at: dt.datetime
     reprint: bool = False
-    first_printed_at: dt.datetime | None = None
 
     @property
     def line(self) -> str:

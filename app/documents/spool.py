@@ -15,19 +15,20 @@ from app.documents.targets import PrintError, escpos_endpoint
 from app.documents.thermal import RenderedSlip
 from app.storage.files import FileWriteError, describe_os_error
 
-SEND_TIMEOUT = 15.0
+SEND_TIMEOUT = 8.0   # a LAN printer answers at once; an unplugged one should not keep the clerk
 
 
-def _dummy() -> Dummy:
+def _dummy(dots: int) -> Dummy:
     printer = Dummy()
-    # python-escpos warns on every image unless the profile knows the paper width.
-    printer.profile.profile_data["media"]["width"]["pixels"] = 576
+    # python-escpos refuses images wider than the profile's paper, and warns on every
+    # image when the profile has none: tell it the head's width.
+    printer.profile.profile_data["media"]["width"]["pixels"] = dots
     return printer
 
 
 def escpos_raster(rendered: RenderedSlip) -> bytes:
     """The slip as one raster image (GS v 0) followed by feed and cut."""
-    printer = _dummy()
+    printer = _dummy(rendered.image.width)
     printer._raw(b"\x1b@")   # ESC @: start from the printer's defaults
     printer.image(rendered.image, impl="bitImageRaster", center=False)
     printer.cut()
@@ -35,24 +36,25 @@ def escpos_raster(rendered: RenderedSlip) -> bytes:
     return data
 
 
-def escpos_text(slip: Slip, rendered_barcodes: dict[int, Image.Image]) -> bytes:
+def escpos_text(slip: Slip, rendered_barcodes: dict[int, Image.Image], dots: int) -> bytes:
     """GB18030 text mode: the printer's own font for text, raster for codes.
 
     Faster on old serial printers, but the printer's font decides what rare characters
     look like, so the raster mode (the default) is what the preview shows exactly.
     """
-    printer = _dummy()
+    printer = _dummy(dots)
     printer._raw(b"\x1b@\x1c&")          # initialise; FS & = Chinese character mode
     for n, block in enumerate(slip.blocks):
         match block:
             case SlipText(text=text, size=size, center=center, bold=bold):
                 scale = max(0, min(7, size // 32))
                 printer._raw(b"\x1ba" + (b"\x01" if center else b"\x00"))
-                printer._raw(b"\x1dE" + (b"\x01" if bold else b"\x00"))   # emphasis
+                printer._raw(b"\x1bE" + (b"\x01" if bold else b"\x00"))   # ESC E: emphasis
                 printer._raw(b"\x1d!" + bytes([scale << 4 | scale]))
                 printer._raw(text.encode("gb18030") + b"\n")
             case SlipRule():
-                printer._raw(b"\x1ba\x00\x1d!\x00" + b"-" * 48 + b"\n")
+                # Font A is 12 dots wide: 48 columns on 80 mm, 32 on 58 mm.
+                printer._raw(b"\x1ba\x00\x1d!\x00" + b"-" * (dots // 12) + b"\n")
             case SlipBarcode() | SlipQR():
                 printer.image(rendered_barcodes[n], impl="bitImageRaster", center=False)
     printer._raw(b"\x1d!\x00\x1ba\x00")

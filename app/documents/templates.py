@@ -33,8 +33,8 @@ from app.domain.case import (
 from app.domain.catalogue import (
     Bundle,
     BundleMaterial,
-    ItemKind,
     Material,
+    Necessity,
     ServiceItem,
 )
 
@@ -98,7 +98,7 @@ def _case_fields(case: CaseState, item: ServiceItem) -> Fields:
 
 
 def _promised(case: CaseState, item: ServiceItem) -> str:
-    if case.decision is Decision.ON_THE_SPOT or item.kind is ItemKind.ON_THE_SPOT:
+    if case.decision is Decision.ON_THE_SPOT:
         return "即办件，当场办结"
     text = cn_date(case.promised_date)
     if case.promised_estimated:
@@ -106,17 +106,20 @@ def _promised(case: CaseState, item: ServiceItem) -> str:
     return text
 
 
-def _received_table(case: CaseState) -> Table:
+def _received_table(case: CaseState, item: ServiceItem) -> Table:
     shown = (MaterialStatus.RECEIVED, MaterialStatus.SHARED, MaterialStatus.COMMITMENT)
+    sources = {m.id: str(m.source) for m in item.materials}
     rows: list[tuple[str, ...]] = []
     for m in case.materials:
         if m.status not in shown:
             continue
         form = m.form_received or ("电子" if m.status is MaterialStatus.SHARED else "")
         copies = str(m.copies_received) if m.copies_received else "—"
-        rows.append((str(len(rows) + 1), m.name, form or "—", copies, str(m.status)))
-    return Table((Column("序号", 0.7, True), Column("材料名称", 4.2), Column("形式", 1.2, True),
-                  Column("份数", 0.7, True), Column("收取方式", 1.2, True)), tuple(rows),
+        rows.append((str(len(rows) + 1), m.name, form or "—", copies,
+                     sources.get(m.material_id, "—"), str(m.status)))
+    return Table((Column("序号", 0.7, True), Column("材料名称", 4.0), Column("形式", 1.2, True),
+                  Column("份数", 0.7, True), Column("来源", 1.2, True),
+                  Column("收取方式", 1.1, True)), tuple(rows),
                  empty_text="（未收取纸质材料）")
 
 
@@ -222,7 +225,7 @@ def receipt(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
     blocks = (
         _case_fields(case, item),
         Heading("收取材料"),
-        _received_table(case),
+        _received_table(case, item),
         Text(f"以上材料已于{cn_date(_opened(case))}收取。本凭证仅证明窗口已收到上述材料，"
              "是否受理以窗口出具的书面决定为准。请妥善保管，凭办件编号查询办理进度。"),
         _seal(stamp, "申请人（签字）：", f"经办人：{stamp.clerk_name}"),
@@ -243,7 +246,7 @@ def acceptance(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument
              "符合法定形式，根据《中华人民共和国行政许可法》第三十二条等规定，决定予以受理。"),
         facts,
         Heading("已收取材料"),
-        _received_table(case),
+        _received_table(case, item),
         Heading("查询与取件"),
         Text(_pickup_sentence(case, item, stamp)),
         _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"),
@@ -302,7 +305,12 @@ def correction(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument
     by_id = {m.material_id: m for m in case.materials}
     for spec in item.checklist(frozenset(case.scenarios)):
         state = by_id.get(spec.id)
-        if state is None or state.status in (MaterialStatus.MISSING, MaterialStatus.FAULTY):
+        faulty = state is not None and state.status is MaterialStatus.FAULTY
+        # The same rule as the decision (acceptance.check_decision): a 非必要 material
+        # the applicant simply did not bring is not something to correct.
+        missing = spec.necessity is not Necessity.OPTIONAL and (
+            state is None or state.status is MaterialStatus.MISSING)
+        if faulty or missing:
             problem = (f"有误：{state.fault}" if state and state.status is MaterialStatus.FAULTY
                        else "未提交")
             rows.append((str(len(rows) + 1), spec.name, problem,
@@ -369,6 +377,8 @@ def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDoc
                 ("收件人签名", blank + "\u00a0" * 30 + "年" + "\u00a0" * 6 + "月" + "\u00a0" * 6 + "日"
                  + "\u00a0" * 6 + "时"),
                 ("代收人及代收理由", blank),
+                ("代收人与受送达人关系", "\u00a0"),
+                ("代收人证件号码", "\u00a0"),
                 ("送达人", f"{stamp.clerk_name}" + blank),
                 ("备注", blank)), columns=1),
         Text("受送达人或代收人签收后，本回证由窗口存档。", small=True),

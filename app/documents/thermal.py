@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFont
 
 from app.documents.barcodes import (
+    code128_modules,
     code128_raster_width,
     draw_code128_raster,
     draw_qr_raster,
@@ -139,15 +140,17 @@ class _SlipDrawer:
 
     def barcode(self, block: SlipBarcode) -> None:
         # The widest whole-dot module that fits; never under MIN_MODULE (scanners on
-        # 203 dpi prints misread 1-dot bars), so an over-long text is an error. The quiet
-        # zones are white paper, so they may use the side margins (a 24-digit case number
-        # fits 58 mm paper at 2 dots a module only that way).
-        module = min(4, self.dots // code128_raster_width(block.text, 1))
+        # 203 dpi prints misread 1-dot bars), so an over-long text is an error. Only the
+        # bars must fit the printable width: the quiet zones (10 modules a side) lie on
+        # the paper's unprinted edges too, 4-5 mm wide on 58 and 80 mm rolls. That is how
+        # a case number ending in X (code set switch, 189 modules) fits 384 dots.
+        bars = len(code128_modules(block.text))
+        module = min(4, self.dots // bars)
         if module < MIN_MODULE:
             raise ValueError(f"条码“{block.text}”过长，{self.dots}点宽的纸无法以每模块"
                              f"{MIN_MODULE}点打印")
         width = code128_raster_width(block.text, module)
-        x = (self.dots - width) // 2
+        x = (self.dots - width) // 2   # may be negative: the quiet zone runs off the head
         self.y += 6
         draw_code128_raster(self.draw, block.text, x, self.y, module, block.height)
         self.y += block.height + 4

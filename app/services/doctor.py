@@ -124,19 +124,22 @@ def check_printers(settings: Settings) -> Check:
     parts = [f"{kinds.get(k, {'a4': 'A4文书', 'thermal': '小票'}.get(k, k))}→{t.label}"
              for k, t in configured.items()]
     problems = []
-    queues = system_printers() if not sys.platform.startswith("win") else []
+    windows = sys.platform.startswith("win")
+    queues = None if windows else system_printers()
     for t in configured.values():
         if t.scheme == "system" and t.address and queues is not None and queues \
                 and t.address not in queues:
             problems.append(f"找不到打印机“{t.address}”")
     if not any(k in configured for k in ("thermal", "pickup-slip", "ticket")):
         parts.append("未配置热敏打印机（小票将无法打印，[printers] thermal）")
-    if queues is None and not sys.platform.startswith("win"):
-        parts.append("未安装 CUPS（系统打印机不可用，可用 escpos: 或在窗口中打印）")
+    if windows:
+        parts.append("系统打印机由 Windows 管理")
+    elif queues is None:
+        parts.append("未安装 CUPS（命令行无法使用系统打印机，可用 escpos: 或在窗口中打印）")
     elif queues is not None:
         parts.append("系统打印机：" + ("、".join(queues) if queues else "无"))
     # Ready when there is some printer to print on: a system queue or a configured one.
-    ok = not problems and (bool(queues) or bool(configured) or sys.platform.startswith("win"))
+    ok = not problems and (bool(queues) or bool(configured) or windows)
     return Check("打印机", ok, "；".join(problems + parts) or "未配置")
 
 

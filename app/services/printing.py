@@ -1,22 +1,24 @@
 """Printing at the window: render a document, send it to its printer, archive it.
 
 The clerk's flow never waits on a printer's verdict to keep its data: the PDF of a case
-document is stored (content-addressed) before it is sent, and every print, export or
-failure is recorded in the append-only ``case_documents`` table with an outbox op, so
-the county receives the archive with the case. A second print of the same document of
-the same case is marked 补打 with its time.
+document is stored (content-addressed) and the attempt recorded before it is sent, and
+the outcome after (see :mod:`app.services.document_archive`), so the county receives
+the archive with the case. A second print of the same document of the same case is
+marked 补打 with its time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings
 from app.documents import slips, templates
@@ -24,14 +26,19 @@ from app.documents.form import DocumentKind, FormDocument, Slip, SlipBarcode, Sl
 from app.documents.targets import PrintError, PrintTarget
 from app.domain.case import CaseState, CaseStatus, Clerk, Decision
 from app.domain.catalogue import ServiceItem
-from app.domain.numbering import is_valid_case_number
+from app.domain.numbering import CaseNumber, CaseNumberError
 from app.services.cases import CaseRuleError, CaseService
 from app.services.catalogue import CatalogueService, NotFound
+from app.services.document_archive import (
+    EXPORTED,
+    FAILED,
+    PRINTED,
+    ArchivedDocument,
+    DocumentArchive,
+    Issue,
+)
 from app.storage.blobs import BlobStore
-from app.storage.case_log import utc_now_iso
 from app.storage.db import Database
-from app.storage.files import FileWriteError
-from app.storage.models import CaseDocumentRow, OutboxOp
 
 if TYPE_CHECKING:
     from app.documents.fonts import FontSet
@@ -44,6 +51,7 @@ if TYPE_CHECKING:
 # supplies one built on QtPrintSupport, the command line uses CUPS.
 SystemSpooler = Callable[[bytes, str], None]
 
+_CASE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ACCEPTED = (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT)
 _DONE = (CaseStatus.COMPLETED, CaseStatus.DELIVERED)
 
@@ -85,22 +93,7 @@ class PrintOutcome:
     message: str
     archived_sha256: str = ""
     kept_pdf: str = ""             # where a failed document's PDF was kept
-
-
-@dataclass(frozen=True, slots=True)
-class ArchivedDocument:
-    id: str
-    kind: DocumentKind
-    title: str
-    sha256: str
-    size: int
-    pages: int
-    reprint: bool
-    outcome: str
-    target: str
-    message: str
-    clerk_name: str
-    printed_at: dt.datetime      # local time
+    reprint: bool = False          # printed as 补打 (decided when it was printed)
 
 
 def kinds_for(case: CaseState) -> list[DocumentKind]:
@@ -144,10 +137,10 @@ class DocumentService:
     def __init__(self, settings: Settings, db: Database, catalogue: CatalogueService,
                  cases: CaseService, blobs: BlobStore) -> None:
         self._settings = settings
-        self._db = db
         self._catalogue = catalogue
         self._cases = cases
-        self._blobs = blobs
+        self.archive = DocumentArchive(db, blobs)
+        self._issue_lock = threading.Lock()
         self.system_spooler: SystemSpooler = _cups_spooler
 
     def fonts(self) -> FontSet:
@@ -211,11 +204,16 @@ class DocumentService:
         return self._thermal(slips.ticket(info), None, False)
 
     def find_case(self, ref: str) -> CaseState:
-        """A case by its number (typed or scanned) or its id."""
+        """A case by its number (typed or scanned; a lower-case check "x" is fine) or id."""
+        text = ref.strip()
         try:
-            if is_valid_case_number(ref):
-                return self._cases.by_number(ref)
-            return self._cases.get(ref.strip())
+            if _CASE_ID.fullmatch(text):
+                return self._cases.get(text)
+            try:
+                number = CaseNumber.parse(text)
+            except CaseNumberError as exc:
+                raise DocumentError(f"“{text}”不是有效的办件编号：{exc}") from None
+            return self._cases.by_number(str(number))
         except CaseRuleError as exc:
             raise DocumentError(str(exc)) from exc
 
@@ -251,26 +249,60 @@ class DocumentService:
               ) -> PrintOutcome:
         """Send ``doc`` to ``target`` (or its configured printer) and archive it.
 
+        Whether this is a 补打 is settled here, under a lock, not when the preview was
+        made: a second Ctrl+P on the same preview, or two quick presses, print as 补打.
         Never raises for a printer problem: the outcome says what happened and where the
         PDF was kept. Runs for seconds when a printer is slow — call it off the UI thread.
         """
         target = target or self.target_for(doc.kind)
-        sha = self._blobs.put(doc.pdf) if doc.case_id else ""
-        if target is None:
-            outcome = self._failed(doc, "", "未配置热敏打印机：请管理员在 settings.toml 的 "
-                                   "[printers] thermal 中设置（如 escpos:tcp://打印机IP:9100）",
-                                   sha)
-        else:
-            try:
-                self._send(doc, target)
-                verb = "已导出到" if target.scheme == "pdf" else "已发送到"
-                outcome = PrintOutcome(True, str(target), f"{doc.title}{verb}{target.label}", sha)
-            except (PrintError, FileWriteError, ValueError) as exc:
-                outcome = self._failed(doc, str(target), str(exc), sha)
+        with self._issue_lock:
+            if doc.case_id and not doc.reprint and self.archive.was_issued(doc.case_id,
+                                                                           doc.kind):
+                doc = self.render_case_document(doc.kind, doc.case_id, clerk, reprint=True)
+            return self._issue(doc, clerk, target)
+
+    def _issue(self, doc: RenderedDocument, clerk: Clerk, target: PrintTarget | None
+               ) -> PrintOutcome:
+        where = str(target) if target else ""
+        issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, doc.reprint)
+        sha, attempt, problems = "", "", []
         if doc.case_id:
-            self._archive(doc, clerk, outcome, "exported" if outcome.ok and target and
-                          target.scheme == "pdf" else "printed" if outcome.ok else "failed")
-        return outcome
+            try:
+                sha = self.archive.keep(doc.pdf)
+                attempt = self.archive.begin(issue, clerk, where, sha)
+            except (OSError, SQLAlchemyError) as exc:   # disk full, database locked…
+                problems.append(f"未能存入办件档案（{exc}），请通知管理员")
+        try:
+            if target is None:
+                raise PrintError("未配置热敏打印机：请管理员在 settings.toml 的 [printers] "
+                                 "thermal 中设置（如 escpos:tcp://打印机IP:9100）")
+            self._send(doc, target)
+            ok = True
+            verb = "已导出到" if target.scheme == "pdf" else "已发送到"
+            message = f"{doc.title}{'（补打）' if doc.reprint else ''}{verb}{target.label}"
+        except (PrintError, OSError, ValueError) as exc:
+            ok, message = False, str(exc)
+        except Exception as exc:  # a driver or library failure must reach the clerk too
+            ok, message = False, f"打印出错：{type(exc).__name__}：{exc}"
+        kept = ""
+        if not ok and attempt:
+            message += "。文书已存入办件档案，可在“文书打印”（F6）中再次打印"
+        elif not ok:
+            try:
+                kept = str(self._keep_unprinted(doc))
+                message += f"。文书已保存为 {kept}"
+            except OSError as exc:
+                message += f"。文书也未能保存：{exc}"
+        if attempt:
+            state = (FAILED if not ok else EXPORTED if target and target.scheme == "pdf"
+                     else PRINTED)
+            try:
+                self.archive.finish(attempt, issue, clerk, where, sha, state, message)
+            except SQLAlchemyError as exc:
+                problems.append(f"打印结果未能记入档案（{exc}）")
+        if problems:
+            message += "。" + "；".join(problems)
+        return PrintOutcome(ok, where, message, sha, kept, doc.reprint)
 
     def _send(self, doc: RenderedDocument, target: PrintTarget) -> None:
         from app.documents.spool import send_escpos, write_pdf_file
@@ -297,15 +329,7 @@ class DocumentService:
         codes = {n: render_slip(Slip(doc.kind, "", (b,)), self.fonts(),
                                 self._settings.thermal_dots).image
                  for n, b in enumerate(doc.slip.blocks) if isinstance(b, (SlipBarcode, SlipQR))}
-        return escpos_text(doc.slip, codes)
-
-    def _failed(self, doc: RenderedDocument, target: str, reason: str, sha: str
-                ) -> PrintOutcome:
-        if sha:
-            kept = "文书已存入办件档案，可在“文书打印”中补打"
-            return PrintOutcome(False, target, f"{reason}。{kept}", sha)
-        path = self._keep_unprinted(doc)
-        return PrintOutcome(False, target, f"{reason}。文书已保存为 {path}", "", str(path))
+        return escpos_text(doc.slip, codes, self._settings.thermal_dots)
 
     def _keep_unprinted(self, doc: RenderedDocument) -> Path:
         from app.documents.spool import write_pdf_file
@@ -318,45 +342,14 @@ class DocumentService:
 
     # -- the archive --------------------------------------------------------------------
 
-    def _archive(self, doc: RenderedDocument, clerk: Clerk, outcome: PrintOutcome,
-                 state: str) -> None:
-        row_id = str(uuid.uuid4())
-        printed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        with self._db.write() as session:
-            session.add(CaseDocumentRow(
-                id=row_id, case_id=doc.case_id, kind=str(doc.kind), title=doc.title,
-                sha256=outcome.archived_sha256, size=len(doc.pdf), pages=doc.pages,
-                reprint=doc.reprint, outcome=state, target=outcome.target[:300],
-                message=outcome.message, clerk_id=clerk.clerk_id, clerk_name=clerk.clerk_name,
-                site=clerk.site, terminal=clerk.terminal, window=clerk.window,
-                printed_at=printed_at))
-            session.add(OutboxOp(
-                op_id=str(uuid.uuid4()), entity="case_document", entity_id=row_id,
-                kind="printed", base_version=0,
-                payload={"case_id": doc.case_id, "kind": str(doc.kind), "title": doc.title,
-                         "sha256": outcome.archived_sha256, "reprint": doc.reprint,
-                         "outcome": state, "clerk_id": clerk.clerk_id,
-                         "printed_at": printed_at.isoformat()},
-                blob_refs=[outcome.archived_sha256], client_time=utc_now_iso(),
-                state="pending", attempts=0, last_error=""))
-
     def was_issued(self, case_id: str, kind: DocumentKind) -> bool:
-        with self._db.read() as session:
-            return session.scalars(select(CaseDocumentRow.id).where(
-                CaseDocumentRow.case_id == case_id, CaseDocumentRow.kind == str(kind),
-                CaseDocumentRow.outcome != "failed").limit(1)).first() is not None
+        return self.archive.was_issued(case_id, kind)
 
     def history(self, case_id: str) -> list[ArchivedDocument]:
-        with self._db.read() as session:
-            rows = session.scalars(select(CaseDocumentRow).where(
-                CaseDocumentRow.case_id == case_id).order_by(CaseDocumentRow.printed_at))
-            return [ArchivedDocument(r.id, DocumentKind(r.kind), r.title, r.sha256, r.size,
-                                     r.pages, r.reprint, r.outcome, r.target, r.message,
-                                     r.clerk_name, templates.local_time(r.printed_at))
-                    for r in rows]
+        return self.archive.history(case_id)
 
     def archived_pdf(self, sha256: str) -> bytes:
-        return self._blobs.get(sha256)
+        return self.archive.pdf(sha256)
 
 
 def _cups_spooler(pdf: bytes, printer: str) -> None:

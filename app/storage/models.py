@@ -240,8 +240,10 @@ class OutboxOp(Base):
 class CaseDocumentRow(Base):
     """A document printed (or exported) for a case: its PDF sits in the blob store.
 
-    Append-only like the event log: a reprint is a new row marked ``reprint``, a failed
-    print a row with outcome ``failed`` — the archive says what the applicant was given.
+    Append-only like the event log. Each print is two rows: ``sending`` before the
+    printer is tried, then the outcome (``printed`` / ``exported`` / ``failed``) naming
+    the first in ``attempt_of`` — so a power cut in the middle leaves "result unknown",
+    never no trace. A reprint is a new attempt marked ``reprint``.
     """
 
     __tablename__ = "case_documents"
@@ -254,7 +256,8 @@ class CaseDocumentRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     pages: Mapped[int] = mapped_column(Integer)
     reprint: Mapped[bool] = mapped_column(Boolean)
-    outcome: Mapped[str] = mapped_column(String(16))   # printed | exported | failed
+    outcome: Mapped[str] = mapped_column(String(16))   # sending | printed | exported | failed
+    attempt_of: Mapped[str] = mapped_column(String(36), default="")  # outcome → its attempt
     target: Mapped[str] = mapped_column(String(300))   # where it was sent
     message: Mapped[str] = mapped_column(Text, default="")
     clerk_id: Mapped[str] = mapped_column(String(36))

@@ -262,7 +262,25 @@ def test_an_unknown_case_number_is_a_document_error(module_ws: Workstation) -> N
     with pytest.raises(DocumentError, match=number):
         module_ws.documents.render_case_document(K.ACCEPTANCE, number, clerk(module_ws))
     with pytest.raises(DocumentError, match="没有办件"):
+        module_ws.documents.render_case_document(
+            K.ACCEPTANCE, "0b7e4c1e-5f8a-4d4e-9a51-3c2f0f9e1a77", clerk(module_ws))
+    with pytest.raises(DocumentError, match=r"不是有效的办件编号：.*长度"):
         module_ws.documents.render_case_document(K.ACCEPTANCE, "no-such-id", clerk(module_ws))
+    typo = number[:-2] + ("1" if number[-2] != "1" else "2") + number[-1]
+    with pytest.raises(DocumentError, match="校验位"):
+        module_ws.documents.render_case_document(K.ACCEPTANCE, typo, clerk(module_ws))
+
+
+def test_a_case_number_scanned_with_a_lower_case_x_is_found(module_ws: Workstation) -> None:
+    c = clerk(module_ws)
+    for _ in range(12):   # numbers run on until one ends in the check character X
+        case = module_ws.cases.open_case(GETI, applicant(), c)
+        if case.number.endswith("X"):
+            break
+    else:
+        pytest.fail("no case number ending in X among 12")
+    found = module_ws.documents.find_case(case.number.lower())
+    assert found.id == case.id
 
 
 # ---- printing, archive and 补打 ---------------------------------------------------------

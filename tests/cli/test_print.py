@@ -96,6 +96,7 @@ def commands(out: Path, numbers: dict[str, str]) -> dict[str, tuple[str, ...]]:
                            str(out / "ahead.bin")),
         "not_accepted": ("print", "acceptance", numbers["receiving"], "--pdf",
                          str(out / "not-accepted.pdf")),
+        "empty_ticket": ("print", "ticket", " ", "--escpos", str(out / "empty.bin")),
     }
 
 
@@ -211,6 +212,7 @@ def test_copy_marks_even_the_first_print_a_reprint(answers: dict[str, CliResult]
     ("bad_uri", ["ftp://printer"], None),
     ("negative_ahead", ["--ahead", "负数"], "ahead.bin"),
     ("not_accepted", ["尚未受理", "不能打印受理通知书"], "not-accepted.pdf"),
+    ("empty_ticket", ["票号", "A012"], "empty.bin"),
 ])
 def test_bad_input_is_one_line_and_exit_2(key: str, fragments: list[str],
                                           unwritten: str | None,

@@ -4,8 +4,8 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23
 
-The archive of printed documents: one append-only row per print, export or failed
-print of a case document, pointing at its PDF in the content-addressed blob store.
+The archive of printed documents: append-only rows for each attempt to print or export
+a case document and its outcome, pointing at its PDF in the content-addressed blob store.
 """
 
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('pages', sa.Integer(), nullable=False),
     sa.Column('reprint', sa.Boolean(), nullable=False),
     sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('attempt_of', sa.String(length=36), nullable=False),
     sa.Column('target', sa.String(length=300), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('clerk_id', sa.String(length=36), nullable=False),

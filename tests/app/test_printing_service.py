@@ -1,0 +1,256 @@
+"""The printing service's promises: 补打 settled when printed, nothing unrecorded, and
+documents that say only what is true of the case. Each test here guards a defect a
+review of the first version found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from PIL import ImageOps
+
+from app.config import ConfigError, load_settings
+from app.documents import templates
+from app.documents.form import DocumentKind as K
+from app.documents.form import Stamp
+from app.documents.targets import PrintTarget
+from app.domain.case import (
+    Applicant,
+    ApplicantKind,
+    CaseState,
+    Clerk,
+    Decision,
+    IdType,
+    MaterialState,
+    MaterialStatus,
+)
+from app.services.document_archive import Issue
+from app.services.printing import DocumentService
+from app.storage.blobs import BlobStore
+from app.workstation import Workstation
+from tests.support import accepted_case
+
+GETI = "11330100MB0000001X4000116001000"   # 个体工商户设立登记: 即办件
+
+
+def clerk(ws: Workstation, name: str = "张三") -> Clerk:
+    return Clerk("clerk-0001", name, ws.settings.site_code, "01", ws.settings.window)
+
+
+def text_of(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    return "".join(out.split())
+
+
+# ---- 补打 is decided when the paper goes out -------------------------------------------
+
+
+def test_printing_one_preview_twice_makes_the_second_a_reprint(fresh_ws: Workstation,
+                                                              tmp_path: Path) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    doc = fresh_ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
+    first = fresh_ws.documents.print(doc, c, PrintTarget("pdf", str(tmp_path / "1.pdf")))
+    second = fresh_ws.documents.print(doc, c, PrintTarget("pdf", str(tmp_path / "2.pdf")))
+    assert (first.reprint, second.reprint) == (False, True)
+    assert "补打" not in text_of((tmp_path / "1.pdf").read_bytes(), tmp_path)
+    assert "【补打】" in text_of((tmp_path / "2.pdf").read_bytes(), tmp_path)
+    assert [d.reprint for d in fresh_ws.documents.history(case.id)] == [False, True]
+
+
+def test_two_prints_at_once_make_one_original(fresh_ws: Workstation, tmp_path: Path) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    doc = fresh_ws.documents.render_case_document(K.RECEIPT, case.number, c)
+    outcomes = []
+
+    def press(n: int) -> None:
+        outcomes.append(fresh_ws.documents.print(
+            doc, c, PrintTarget("pdf", str(tmp_path / f"{n}.pdf"))))
+
+    threads = [threading.Thread(target=press, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o.reprint for o in outcomes) == [False, True, True, True]
+    assert sum(not d.reprint for d in fresh_ws.documents.history(case.id)) == 1
+
+
+# ---- the archive never loses a print ---------------------------------------------------
+
+
+def test_a_print_cut_off_midway_shows_as_unknown_and_counts_as_issued(
+        fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    archive = fresh_ws.documents.archive
+    # The process dies after recording the attempt and before the printer answers.
+    archive.begin(Issue(case.id, K.ACCEPTANCE, "受理通知书", 1000, 1, False), c,
+                  "system:", archive.keep(b"%PDF-1.4 cut off"))
+    [entry] = fresh_ws.documents.history(case.id)
+    assert entry.outcome == "unknown" and "结果未知" in entry.message
+    assert fresh_ws.documents.was_issued(case.id, K.ACCEPTANCE)
+    again = fresh_ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
+    assert again.reprint
+
+
+def test_a_full_disk_does_not_stop_the_paper(fresh_ws: Workstation, tmp_path: Path) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    blocked = tmp_path / "blobs"
+    blocked.write_text("a file where the archive folder should be", encoding="utf-8")
+    docs = DocumentService(fresh_ws.settings, fresh_ws.db, fresh_ws.catalogue,
+                           fresh_ws.cases, BlobStore(blocked))
+    doc = docs.render_case_document(K.RECEIPT, case.number, c)
+    outcome = docs.print(doc, c, PrintTarget("pdf", str(tmp_path / "out.pdf")))
+    assert outcome.ok and (tmp_path / "out.pdf").read_bytes() == doc.pdf
+    assert "未能存入办件档案" in outcome.message
+
+
+# ---- thermal paper of other widths -----------------------------------------------------
+
+
+def _case_ending_in_x(ws: Workstation, c: Clerk) -> CaseState:
+    for _ in range(15):
+        case = accepted_case(ws, c, GETI)
+        if case.number.endswith("X"):
+            return case
+    raise AssertionError("no case number ending in X among 15")
+
+
+def test_a_case_number_ending_in_x_scans_on_58_mm_paper(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    case = _case_ending_in_x(fresh_ws, c)
+    docs = DocumentService(dataclasses.replace(fresh_ws.settings, thermal_dots=384),
+                           fresh_ws.db, fresh_ws.catalogue, fresh_ws.cases,
+                           BlobStore(fresh_ws.settings.data_dir / "blobs"))
+    slip = docs.render_case_document(K.PICKUP_SLIP, case.number, c)
+    assert slip.raster is not None and slip.raster.image.width == 384
+    # Scanners see the paper's white edge as quiet zone: add it as the roll has it.
+    paper = ImageOps.expand(slip.raster.image.convert("L"), border=40, fill=255)
+    found = {(r.format, r.text) for r in zxingcpp.read_barcodes(paper)}
+    assert (zxingcpp.BarcodeFormat.Code128, case.number) in found
+
+
+@pytest.mark.parametrize("dots", [512, 640, 832])
+def test_every_allowed_head_width_gives_escpos_bytes(fresh_ws: Workstation, dots: int) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    docs = DocumentService(dataclasses.replace(fresh_ws.settings, thermal_dots=dots),
+                           fresh_ws.db, fresh_ws.catalogue, fresh_ws.cases,
+                           BlobStore(fresh_ws.settings.data_dir / "blobs"))
+    slip = docs.render_case_document(K.PICKUP_SLIP, case.number, c)
+    data = docs.escpos_bytes(slip)
+    assert data.startswith(b"\x1b@\x1dv0\x00" + (dots // 8).to_bytes(2, "little"))
+
+
+def test_text_mode_uses_esc_e_for_bold_and_rules_fit_the_paper(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    docs = DocumentService(dataclasses.replace(fresh_ws.settings, thermal_dots=384,
+                                               thermal_text_mode=True),
+                           fresh_ws.db, fresh_ws.catalogue, fresh_ws.cases,
+                           BlobStore(fresh_ws.settings.data_dir / "blobs"))
+    data = docs.escpos_bytes(docs.render_case_document(K.PICKUP_SLIP, case.number, c))
+    assert b"\x1bE\x01" in data and b"\x1dE" not in data
+    assert b"-" * 32 + b"\n" in data and b"-" * 33 not in data
+
+
+# ---- what the documents say ------------------------------------------------------------
+
+
+def test_an_optional_material_not_brought_is_not_asked_for(fresh_ws: Workstation,
+                                                            tmp_path: Path) -> None:
+    catalogue = json.loads((Path(__file__).parents[1] / "fixtures" /
+                            "catalogue-small.json").read_text(encoding="utf-8"))
+    item = catalogue["items"][0]
+    item["materials"].append({"id": "m9", "name": "经营场所照片", "form": "电子", "copies": 1,
+                              "necessity": "非必要", "source": "申请人自备"})
+    item["code"], item["version"] = "TEST-OPTIONAL-0001", "1"
+    catalogue["version"] = "2026.11-optional"
+    path = tmp_path / "catalogue.json"
+    path.write_text(json.dumps(catalogue, ensure_ascii=False), encoding="utf-8")
+    fresh_ws.catalogue.import_file(path)
+    c = clerk(fresh_ws)
+    spec = fresh_ws.catalogue.item("TEST-OPTIONAL-0001")
+    case = fresh_ws.cases.open_case(spec.code, Applicant(
+        ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID, "330102198001010026"), c)
+    states = [MaterialState(m.id, m.name, MaterialStatus.MISSING if m.id == "m1" else
+                            MaterialStatus.RECEIVED, str(m.form), m.copies)
+              for m in spec.checklist() if m.id != "m9"]
+    fresh_ws.cases.record_materials(case.id, states, c)
+    fresh_ws.cases.decide(case.id, Decision.CORRECTION, c)
+    doc = fresh_ws.documents.render_case_document(K.CORRECTION, case.number, c)
+    text = text_of(doc.pdf, tmp_path)
+    assert spec.material("m1").name.replace(" ", "") in text
+    assert "经营场所照片" not in text
+
+
+def test_a_quick_item_accepted_the_ordinary_way_prints_its_date(fresh_ws: Workstation
+                                                                ) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c, GETI)   # 即办件, but 受理 rather than 即办
+    assert case.promised_date is not None
+    stamp = Stamp("中心", "1", "张三", _now())
+    item = fresh_ws.catalogue.item(GETI)
+    text = templates.acceptance(case, item, stamp).text()
+    assert f"承诺办结日期{templates.cn_date(case.promised_date)}" in text
+    assert "即办件，当场办结" not in text
+    assert "预计于即办件" not in templates.pickup(case, item, stamp).text()
+
+
+def test_receipt_and_service_receipt_carry_the_fields_forms_have(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    stamp = Stamp("中心", "1", "张三", _now())
+    item = fresh_ws.catalogue.item(case.item_code)
+    receipt = templates.receipt(case, item, stamp).text()
+    assert "来源" in receipt and "共享获取" in receipt and "申请人自备" in receipt
+    service = templates.service_receipt(case, item, stamp).text()
+    assert "代收人与受送达人关系" in service and "代收人证件号码" in service
+
+
+def test_a_long_site_name_and_a_rare_clerk_name_fit_the_footer(fresh_ws: Workstation,
+                                                               tmp_path: Path) -> None:
+    site = "示例省示例市示例县城关镇人民政府便民服务中心综合受理窗口（第二服务大厅）"
+    settings = dataclasses.replace(fresh_ws.settings, site_name=site)
+    docs = DocumentService(settings, fresh_ws.db, fresh_ws.catalogue, fresh_ws.cases,
+                           BlobStore(fresh_ws.settings.data_dir / "blobs"))
+    c = clerk(fresh_ws, "刘𠈌")
+    case = accepted_case(fresh_ws, c)
+    doc = docs.render_case_document(K.RECEIPT, case.number, c, reprint=True)
+    assert doc.missing_glyphs == ()
+    path = tmp_path / "r.pdf"
+    path.write_bytes(doc.pdf)
+    layout = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                            text=True, check=True).stdout
+    footer = [ln for ln in layout.splitlines() if "页" in ln and "共" in ln][-1]
+    assert "…" in footer   # the stamp line was cut to leave room for the page count
+    assert re.search(r"第\s*1\s*页\s*共\s*1\s*页", footer), footer
+    assert "刘𠈌" in "".join(layout.split())
+
+
+def test_an_a4_kind_cannot_be_set_to_a_thermal_printer(tmp_path: Path) -> None:
+    (tmp_path / "settings.toml").write_text(
+        '[printers]\nacceptance = "escpos:tcp://10.0.0.31"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="acceptance 是A4文书"):
+        load_settings(tmp_path)
+    (tmp_path / "settings.toml").write_text(
+        '[printers]\npickup-slip = "escpos:tcp://10.0.0.31"\n', encoding="utf-8")
+    assert load_settings(tmp_path).printers == {"pickup-slip": "escpos:tcp://10.0.0.31"}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime(2026, 11, 23, 10, 0)
