@@ -299,8 +299,8 @@ def cmd_print(ws: Workstation, args: argparse.Namespace) -> None:
     for warning in doc.warnings:
         print(f"yichuang: 注意：{warning}", file=sys.stderr)
     data = {**_jsonable(outcome), "kind": kind, "title": doc.title, "pages": doc.pages,
-            "bytes": len(doc.pdf), "reprint": doc.reprint, "warnings": list(doc.warnings)}
-    _emit(args, data, outcome.message + ("（补打）" if doc.reprint else ""))
+            "bytes": len(doc.pdf), "warnings": list(doc.warnings)}
+    _emit(args, data, outcome.message)
     if not outcome.ok:
         raise SystemExit(1)
 

@@ -34,7 +34,7 @@ from ui.print_preview import DocumentPreview
 from ui.tasks import run_in_background
 
 HISTORY_COLUMNS = ("打印时间", "文书", "补打", "结果", "去向", "经办人")
-_OUTCOMES = {"printed": "已打印", "exported": "已导出", "failed": "失败"}
+_OUTCOMES = {"printed": "已打印", "exported": "已导出", "failed": "失败", "unknown": "结果未知"}
 KindRole = Qt.ItemDataRole.UserRole + 1
 
 

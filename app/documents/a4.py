@@ -237,14 +237,25 @@ class _Renderer:
                 story += self.block(b)
         return story
 
+    def width(self, text: str, size: float) -> float:
+        return sum(stringWidth(r.text, r.font, size) for r in self.fonts.runs(text))
+
+    def footer_text(self, size: float, max_width: float) -> str:
+        """The stamp line; a long site name is shortened first, so the window, clerk,
+        print time and 补打 mark always show."""
+        stamp = self.doc.stamp
+        site, rest = stamp.site_name, stamp.line[len(stamp.site_name):]
+        if self.width(site + rest, size) <= max_width:
+            return site + rest
+        while site and self.width(site + "…" + rest, size) > max_width:
+            site = site[:-1]
+        return site + "…" + rest
+
     def draw_line(self, canvas: Canvas, x: float, y: float, text: str, size: float,
                   max_width: float) -> None:
         """One line in the main font with fallbacks, cut with "…" to ``max_width``."""
-        def width(t: str) -> float:
-            return sum(stringWidth(r.text, r.font, size) for r in self.fonts.runs(t))
-
-        if width(text) > max_width:
-            while text and width(text + "…") > max_width:
+        if self.width(text, size) > max_width:
+            while text and self.width(text + "…", size) > max_width:
                 text = text[:-1]
             text += "…"
         for run in self.fonts.runs(text):
@@ -279,8 +290,8 @@ class _Renderer:
         canvas.setLineWidth(0.4)
         canvas.line(MARGIN_X, BOTTOM - 3 * mm, PAGE_W - MARGIN_X, BOTTOM - 3 * mm)
         canvas.setFont(self.fonts.main.name, 8)
-        self.draw_line(canvas, MARGIN_X, BOTTOM - 7 * mm, d.stamp.line, 8,
-                       FRAME_W - PAGE_NUMBER_W)
+        self.draw_line(canvas, MARGIN_X, BOTTOM - 7 * mm,
+                       self.footer_text(8, FRAME_W - PAGE_NUMBER_W), 8, FRAME_W - PAGE_NUMBER_W)
         canvas.restoreState()
         canvas._yc_pages.append(copy)  # type: ignore[attr-defined]
 

@@ -305,12 +305,11 @@ def correction(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument
     by_id = {m.material_id: m for m in case.materials}
     for spec in item.checklist(frozenset(case.scenarios)):
         state = by_id.get(spec.id)
-        faulty = state is not None and state.status is MaterialStatus.FAULTY
-        # The same rule as the decision (acceptance.check_decision): a 非必要 material
-        # the applicant simply did not bring is not something to correct.
-        missing = spec.necessity is not Necessity.OPTIONAL and (
-            state is None or state.status is MaterialStatus.MISSING)
-        if faulty or missing:
+        # The same rule as the decision (acceptance.check_decision): only a required
+        # material missing or faulty blocks acceptance; a 非必要 one is never asked for.
+        if spec.necessity is not Necessity.OPTIONAL and (
+                state is None or state.status in (MaterialStatus.MISSING,
+                                                  MaterialStatus.FAULTY)):
             problem = (f"有误：{state.fault}" if state and state.status is MaterialStatus.FAULTY
                        else "未提交")
             rows.append((str(len(rows) + 1), spec.name, problem,

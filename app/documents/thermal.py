@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFont
 
 from app.documents.barcodes import (
+    QUIET_MODULES,
     code128_modules,
     code128_raster_width,
     draw_code128_raster,
@@ -28,6 +29,7 @@ DPI = 203
 WIDTHS = {80: 576, 58: 384}     # printable dots per paper width (mm)
 MARGIN = 8
 MIN_MODULE = 2                  # narrowest bar a 203 dpi head prints reliably
+PAPER_EDGE = 24                 # dots of unprinted paper beside the head (3 mm, at least)
 MAX_HEIGHT = 6000               # a slip longer than ~75 cm is a bug, not a slip
 LINE_GAP = 6
 _NO_LINE_START = frozenset("。，、；：？！）」』】》〉”’…%,.;:?!)")
@@ -139,16 +141,18 @@ class _SlipDrawer:
         self.y += 10
 
     def barcode(self, block: SlipBarcode) -> None:
-        # The widest whole-dot module that fits; never under MIN_MODULE (scanners on
-        # 203 dpi prints misread 1-dot bars), so an over-long text is an error. Only the
-        # bars must fit the printable width: the quiet zones (10 modules a side) lie on
-        # the paper's unprinted edges too, 4-5 mm wide on 58 and 80 mm rolls. That is how
-        # a case number ending in X (code set switch, 189 modules) fits 384 dots.
+        # The widest whole-dot module (never under MIN_MODULE: scanners misread 1-dot
+        # bars from a 203 dpi head) whose bars fit the head and whose quiet zones (10
+        # modules a side) fit the head plus the roll's unprinted edge, which is white
+        # paper too. That is how a case number ending in X (a code set switch, 189
+        # modules) still fits 384 dots.
         bars = len(code128_modules(block.text))
-        module = min(4, self.dots // bars)
-        if module < MIN_MODULE:
+        fitting = [m for m in range(4, MIN_MODULE - 1, -1) if bars * m <= self.dots
+                   and (self.dots - bars * m) / 2 + PAPER_EDGE >= QUIET_MODULES * m]
+        if not fitting:
             raise ValueError(f"条码“{block.text}”过长，{self.dots}点宽的纸无法以每模块"
                              f"{MIN_MODULE}点打印")
+        module = fitting[0]
         width = code128_raster_width(block.text, module)
         x = (self.dots - width) // 2   # may be negative: the quiet zone runs off the head
         self.y += 6

@@ -249,29 +249,22 @@ class DocumentService:
               ) -> PrintOutcome:
         """Send ``doc`` to ``target`` (or its configured printer) and archive it.
 
-        Whether this is a 补打 is settled here, under a lock, not when the preview was
-        made: a second Ctrl+P on the same preview, or two quick presses, print as 补打.
-        Never raises for a printer problem: the outcome says what happened and where the
-        PDF was kept. Runs for seconds when a printer is slow — call it off the UI thread.
+        Whether this is a 补打 is settled here, not when the preview was made: a second
+        Ctrl+P on the same preview, or two quick presses, print as 补打. Never raises: the
+        outcome says what happened and where the PDF was kept. Runs for seconds when a
+        printer is slow — call it off the UI thread.
         """
         target = target or self.target_for(doc.kind)
-        with self._issue_lock:
-            if doc.case_id and not doc.reprint and self.archive.was_issued(doc.case_id,
-                                                                           doc.kind):
-                doc = self.render_case_document(doc.kind, doc.case_id, clerk, reprint=True)
-            return self._issue(doc, clerk, target)
-
-    def _issue(self, doc: RenderedDocument, clerk: Clerk, target: PrintTarget | None
-               ) -> PrintOutcome:
         where = str(target) if target else ""
-        issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, doc.reprint)
         sha, attempt, problems = "", "", []
         if doc.case_id:
             try:
-                sha = self.archive.keep(doc.pdf)
-                attempt = self.archive.begin(issue, clerk, where, sha)
+                doc, sha, attempt = self._claim(doc, clerk, where)
+            except DocumentError as exc:   # the case moved on since the preview was made
+                return PrintOutcome(False, where, str(exc))
             except (OSError, SQLAlchemyError) as exc:   # disk full, database locked…
                 problems.append(f"未能存入办件档案（{exc}），请通知管理员")
+        issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, doc.reprint)
         try:
             if target is None:
                 raise PrintError("未配置热敏打印机：请管理员在 settings.toml 的 [printers] "
@@ -303,6 +296,21 @@ class DocumentService:
         if problems:
             message += "。" + "；".join(problems)
         return PrintOutcome(ok, where, message, sha, kept, doc.reprint)
+
+    def _claim(self, doc: RenderedDocument, clerk: Clerk, where: str
+               ) -> tuple[RenderedDocument, str, str]:
+        """Decide 补打 and record the attempt, atomically for this process.
+
+        The lock covers only this, never the printer: once the attempt row exists it
+        counts as issued, so a print started meanwhile becomes 补打 without waiting.
+        """
+        with self._issue_lock:
+            if not doc.reprint and self.archive.was_issued(doc.case_id, doc.kind):
+                doc = self.render_case_document(doc.kind, doc.case_id, clerk, reprint=True)
+            sha = self.archive.keep(doc.pdf)
+            issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages,
+                          doc.reprint)
+            return doc, sha, self.archive.begin(issue, clerk, where, sha)
 
     def _send(self, doc: RenderedDocument, target: PrintTarget) -> None:
         from app.documents.spool import send_escpos, write_pdf_file

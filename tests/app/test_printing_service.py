@@ -18,7 +18,7 @@ import zxingcpp
 from PIL import ImageOps
 
 from app.config import ConfigError, load_settings
-from app.documents import templates
+from app.documents import slips, templates
 from app.documents.form import DocumentKind as K
 from app.documents.form import Stamp
 from app.documents.targets import PrintTarget
@@ -237,9 +237,12 @@ def test_a_long_site_name_and_a_rare_clerk_name_fit_the_footer(fresh_ws: Worksta
     layout = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
                             text=True, check=True).stdout
     footer = [ln for ln in layout.splitlines() if "页" in ln and "共" in ln][-1]
-    assert "…" in footer   # the stamp line was cut to leave room for the page count
-    assert re.search(r"第\s*1\s*页\s*共\s*1\s*页", footer), footer
-    assert "刘𠈌" in "".join(layout.split())
+    squeezed = "".join(footer.split())
+    assert re.search(r"第1页共1页", squeezed), footer
+    # The site name gave way; the clerk (drawn with the fallback font), the print time
+    # and the 补打 mark did not.
+    assert "…3号窗口" in squeezed or "…" + fresh_ws.settings.window in squeezed, footer
+    assert "经办人：刘𠈌" in squeezed and "打印时间：" in squeezed and "【补打" in squeezed
 
 
 def test_an_a4_kind_cannot_be_set_to_a_thermal_printer(tmp_path: Path) -> None:
@@ -254,3 +257,62 @@ def test_an_a4_kind_cannot_be_set_to_a_thermal_printer(tmp_path: Path) -> None:
 
 def _now() -> dt.datetime:
     return dt.datetime(2026, 11, 23, 10, 0)
+
+
+def test_printing_a_notice_the_case_has_outgrown_fails_with_a_message(
+        fresh_ws: Workstation, tmp_path: Path) -> None:
+    c = clerk(fresh_ws)
+    item = fresh_ws.catalogue.item(GETI)
+    case = fresh_ws.cases.open_case(GETI, Applicant(
+        ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID, "330102198001010026"), c)
+    fresh_ws.cases.record_materials(case.id, [
+        MaterialState(m.id, m.name, MaterialStatus.MISSING) if n == 0 else
+        MaterialState(m.id, m.name, MaterialStatus.RECEIVED, str(m.form), m.copies)
+        for n, m in enumerate(item.checklist())], c)
+    fresh_ws.cases.decide(case.id, Decision.CORRECTION, c)
+    notice = fresh_ws.documents.render_case_document(K.CORRECTION, case.number, c)
+    assert fresh_ws.documents.print(notice, c, PrintTarget("pdf", str(tmp_path / "a.pdf"))).ok
+    # The applicant comes back with everything; the case is accepted.
+    fresh_ws.cases.record_materials(case.id, [
+        MaterialState(m.id, m.name, MaterialStatus.RECEIVED, str(m.form), m.copies)
+        for m in item.checklist()], c)
+    fresh_ws.cases.decide(case.id, Decision.ACCEPT, c)
+    again = fresh_ws.documents.print(notice, c, PrintTarget("pdf", str(tmp_path / "b.pdf")))
+    assert not again.ok and "不能打印补正材料通知书" in again.message
+    assert not (tmp_path / "b.pdf").exists()
+
+
+def test_a_slow_printer_holds_up_no_other_print(fresh_ws: Workstation, tmp_path: Path) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_spooler(pdf: bytes, name: str) -> None:
+        entered.set()
+        assert release.wait(20), "the test never released the printer"
+
+    fresh_ws.documents.system_spooler = slow_spooler
+    doc = fresh_ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
+    slow: list[object] = []
+    worker = threading.Thread(target=lambda: slow.append(fresh_ws.documents.print(
+        doc, c, PrintTarget("system", "激光"))))
+    worker.start()
+    try:
+        assert entered.wait(20)
+        # While the laser printer thinks: the same notice again is a 补打 at once, and a
+        # ticket goes out without waiting.
+        again = fresh_ws.documents.print(doc, c, PrintTarget("pdf", str(tmp_path / "2.pdf")))
+        ticket = fresh_ws.documents.render_ticket(_ticket())
+        other = fresh_ws.documents.print(ticket, c, PrintTarget("pdf", str(tmp_path / "t.pdf")))
+        assert again.ok and again.reprint and other.ok
+        assert not slow, "the slow print finished before it was released"
+        states = [d.outcome for d in fresh_ws.documents.history(case.id)]
+        assert states == ["unknown", "exported"]   # the first is still at the printer
+    finally:
+        release.set()
+        worker.join(20)
+    assert [d.outcome for d in fresh_ws.documents.history(case.id)] == ["printed", "exported"]
+
+
+def _ticket() -> slips.TicketInfo:
+    return slips.TicketInfo("A001", "综合受理", "中心", _now())
