@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from app.domain.case import (
     Applicant,
@@ -15,6 +18,8 @@ from app.domain.case import (
     MaterialState,
     MaterialStatus,
 )
+from app.services.printing import DocumentService
+from app.storage.blobs import BlobStore
 from app.workstation import Workstation
 
 FOOD = "11330100MB0000001X4000215001000"   # 食品经营许可（新办）: 承诺件, 3 工作日
@@ -35,13 +40,21 @@ def forget_calendar_years_from(home: Path, year: int) -> None:
         raw.close()
 
 
-def accepted_case(ws: Workstation, clerk: Clerk, item_code: str = FOOD) -> CaseState:
-    """A case of 王小明 with every listed material received, accepted today."""
+def accepted_case(ws: Workstation, clerk: Clerk, item_code: str = FOOD,
+                  day: dt.date | None = None) -> CaseState:
+    """A case of 王小明 with every listed material received, accepted on ``day``."""
     item = ws.catalogue.item(item_code)
     applicant = Applicant(ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID,
                           "330102198001010026", phone="13800138000")
-    case = ws.cases.open_case(item_code, applicant, clerk)
+    case = ws.cases.open_case(item_code, applicant, clerk, today=day)
     ws.cases.record_materials(case.id, [
         MaterialState(m.id, m.name, MaterialStatus.RECEIVED, str(m.form), m.copies)
-        for m in item.checklist()], clerk)
-    return ws.cases.decide(case.id, Decision.ACCEPT, clerk)
+        for m in item.checklist()], clerk, today=day)
+    return ws.cases.decide(case.id, Decision.ACCEPT, clerk, today=day)
+
+
+def documents_with(ws: Workstation, **changes: Any) -> DocumentService:
+    """The workstation's document service under changed settings (same database)."""
+    settings = dataclasses.replace(ws.settings, **changes)
+    return DocumentService(settings, ws.db, ws.catalogue, ws.cases,
+                           BlobStore(settings.data_dir / "blobs"))

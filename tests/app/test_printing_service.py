@@ -5,7 +5,6 @@ review of the first version found.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import re
@@ -36,7 +35,7 @@ from app.services.document_archive import Issue
 from app.services.printing import DocumentService
 from app.storage.blobs import BlobStore
 from app.workstation import Workstation
-from tests.support import accepted_case
+from tests.support import accepted_case, documents_with
 
 GETI = "11330100MB0000001X4000116001000"   # 个体工商户设立登记: 即办件
 
@@ -133,9 +132,7 @@ def _case_ending_in_x(ws: Workstation, c: Clerk) -> CaseState:
 def test_a_case_number_ending_in_x_scans_on_58_mm_paper(fresh_ws: Workstation) -> None:
     c = clerk(fresh_ws)
     case = _case_ending_in_x(fresh_ws, c)
-    docs = DocumentService(dataclasses.replace(fresh_ws.settings, thermal_dots=384),
-                           fresh_ws.db, fresh_ws.catalogue, fresh_ws.cases,
-                           BlobStore(fresh_ws.settings.data_dir / "blobs"))
+    docs = documents_with(fresh_ws, thermal_dots=384)
     slip = docs.render_case_document(K.PICKUP_SLIP, case.number, c)
     assert slip.raster is not None and slip.raster.image.width == 384
     # Scanners see the paper's white edge as quiet zone: add it as the roll has it.
@@ -148,9 +145,7 @@ def test_a_case_number_ending_in_x_scans_on_58_mm_paper(fresh_ws: Workstation) -
 def test_every_allowed_head_width_gives_escpos_bytes(fresh_ws: Workstation, dots: int) -> None:
     c = clerk(fresh_ws)
     case = accepted_case(fresh_ws, c)
-    docs = DocumentService(dataclasses.replace(fresh_ws.settings, thermal_dots=dots),
-                           fresh_ws.db, fresh_ws.catalogue, fresh_ws.cases,
-                           BlobStore(fresh_ws.settings.data_dir / "blobs"))
+    docs = documents_with(fresh_ws, thermal_dots=dots)
     slip = docs.render_case_document(K.PICKUP_SLIP, case.number, c)
     data = docs.escpos_bytes(slip)
     assert data.startswith(b"\x1b@\x1dv0\x00" + (dots // 8).to_bytes(2, "little"))
@@ -159,10 +154,7 @@ def test_every_allowed_head_width_gives_escpos_bytes(fresh_ws: Workstation, dots
 def test_text_mode_uses_esc_e_for_bold_and_rules_fit_the_paper(fresh_ws: Workstation) -> None:
     c = clerk(fresh_ws)
     case = accepted_case(fresh_ws, c)
-    docs = DocumentService(dataclasses.replace(fresh_ws.settings, thermal_dots=384,
-                                               thermal_text_mode=True),
-                           fresh_ws.db, fresh_ws.catalogue, fresh_ws.cases,
-                           BlobStore(fresh_ws.settings.data_dir / "blobs"))
+    docs = documents_with(fresh_ws, thermal_dots=384, thermal_text_mode=True)
     data = docs.escpos_bytes(docs.render_case_document(K.PICKUP_SLIP, case.number, c))
     assert b"\x1bE\x01" in data and b"\x1dE" not in data
     assert b"-" * 32 + b"\n" in data and b"-" * 33 not in data
@@ -225,9 +217,7 @@ def test_receipt_and_service_receipt_carry_the_fields_forms_have(fresh_ws: Works
 def test_a_long_site_name_and_a_rare_clerk_name_fit_the_footer(fresh_ws: Workstation,
                                                                tmp_path: Path) -> None:
     site = "示例省示例市示例县城关镇人民政府便民服务中心综合受理窗口（第二服务大厅）"
-    settings = dataclasses.replace(fresh_ws.settings, site_name=site)
-    docs = DocumentService(settings, fresh_ws.db, fresh_ws.catalogue, fresh_ws.cases,
-                           BlobStore(fresh_ws.settings.data_dir / "blobs"))
+    docs = documents_with(fresh_ws, site_name=site)
     c = clerk(fresh_ws, "刘𠈌")
     case = accepted_case(fresh_ws, c)
     doc = docs.render_case_document(K.RECEIPT, case.number, c, reprint=True)

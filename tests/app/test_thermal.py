@@ -6,7 +6,6 @@ file target is a plain file standing in for /dev/usb/lp0.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 import re
@@ -23,19 +22,12 @@ from app.documents.spool import escpos_raster
 from app.documents.targets import PrintTarget, escpos_endpoint
 from app.documents.thermal import render_slip
 from app.domain.case import (
-    Applicant,
-    ApplicantKind,
     CaseState,
     Clerk,
-    Decision,
-    IdType,
-    MaterialState,
-    MaterialStatus,
 )
-from app.domain.checksum import mod11_2
 from app.services.printing import DocumentService, RenderedDocument
-from app.storage.blobs import BlobStore
 from app.workstation import Workstation
+from tests import support
 
 FOOD = "11330100MB0000001X4000215001000"   # 食品经营许可（新办）: 承诺件
 DAY = dt.date(2026, 11, 24)
@@ -48,22 +40,11 @@ def clerk(ws: Workstation) -> Clerk:
 
 
 def accepted_case(ws: Workstation) -> CaseState:
-    body = "33010219800101002"
-    who = Applicant(ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID, body + mod11_2(body))
-    c = clerk(ws)
-    case = ws.cases.open_case(FOOD, who, c, today=DAY)
-    materials = [MaterialState(m.id, m.name, MaterialStatus.RECEIVED, form_received=str(m.form),
-                               copies_received=m.copies)
-                 for m in ws.catalogue.item(FOOD).checklist()]
-    ws.cases.record_materials(case.id, materials, c, today=DAY)
-    return ws.cases.decide(case.id, Decision.ACCEPT, c, today=DAY)
+    return support.accepted_case(ws, clerk(ws), FOOD, DAY)
 
 
 def service(ws: Workstation, **changes: Any) -> DocumentService:
-    """The workstation's document service under changed settings (same database)."""
-    settings = dataclasses.replace(ws.settings, **changes)
-    return DocumentService(settings, ws.db, ws.catalogue, ws.cases,
-                           BlobStore(settings.data_dir / "blobs"))
+    return support.documents_with(ws, **changes)
 
 
 def ticket_info(business: str = "综合受理", ticket_class: str = "普通") -> TicketInfo:
