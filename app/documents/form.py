@@ -186,8 +186,6 @@ class Slip:
     kind: DocumentKind
     title: str
     blocks: tuple[SlipBlock, ...]
-    case_number: str = ""
-    stamp: Stamp | None = None
 
     def text(self) -> str:
         parts = [self.title]

@@ -89,5 +89,4 @@ def pickup_slip(case: CaseState, item: ServiceItem, stamp: Stamp) -> Slip:
         SlipText(f"{stamp.window}号窗口 经办人：{stamp.clerk_name}", 22),
         SlipText(f"打印时间：{stamp.printed_at:%Y-%m-%d %H:%M}", 22),
     ]
-    return Slip(DocumentKind.PICKUP_SLIP, "取件通知单", tuple(blocks), case_number=case.number,
-                stamp=stamp)
+    return Slip(DocumentKind.PICKUP_SLIP, "取件通知单", tuple(blocks))
