@@ -66,6 +66,8 @@ class Settings:
     thermal_dots: int = 576            # 80 mm paper; 384 for 58 mm
     thermal_text_mode: bool = False    # GB18030 text instead of one raster image
     fonts: tuple[str, ...] = ()        # font files for documents: main first, then fallbacks
+    backup_dir: str = ""               # daily automatic backup (a USB disk or a share)
+    backup_keep: int = 14              # how many daily backups of this terminal to keep
 
     @property
     def database_path(self) -> Path:
@@ -94,6 +96,7 @@ def _to_toml(s: Settings) -> dict[str, Any]:
         "printers": dict(s.printers),
         "thermal": {"dots": s.thermal_dots, "text_mode": s.thermal_text_mode},
         "fonts": {"files": list(s.fonts)},
+        "backup": {"dir": s.backup_dir, "keep": s.backup_keep},
     }
 
 
@@ -129,6 +132,7 @@ def load_settings(directory: Path | None = None) -> Settings:
     server, queue = _section(doc, "server"), _section(doc, "queue")
     deadlines, printers = _section(doc, "deadlines"), _section(doc, "printers")
     thermal, fonts = _section(doc, "thermal"), _section(doc, "fonts")
+    backup = _section(doc, "backup")
     settings = replace(
         defaults,
         site_code=_str(site, "site", "code", defaults.site_code),
@@ -152,8 +156,12 @@ def load_settings(directory: Path | None = None) -> Settings:
     files = fonts.get("files", [])
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise ConfigError("settings.toml：[fonts] files 应为字体文件路径的列表，如 [\"/path/a.ttf\"]")
+    keep = backup.get("keep", defaults.backup_keep)
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= 3650:
+        raise ConfigError("settings.toml：[backup] keep 应为1至3650的整数（保留的备份份数）")
     settings = replace(settings, yellow_warning_days=yellow, thermal_dots=dots,
-                       thermal_text_mode=text_mode, fonts=tuple(files))
+                       thermal_text_mode=text_mode, fonts=tuple(files),
+                       backup_dir=_str(backup, "backup", "dir", ""), backup_keep=keep)
     return validate_settings(settings)
 
 
@@ -183,6 +191,10 @@ def validate_settings(s: Settings) -> Settings:
         if target.scheme == "escpos" and key not in THERMAL_KEYS:
             raise ConfigError(f"settings.toml：[printers] {key} 是A4文书，不能用热敏打印机"
                               f"（{value}）：请改为 system:打印机名称")
+    if s.backup_dir:
+        home, place = s.data_dir.expanduser().absolute(), Path(s.backup_dir).expanduser().absolute()
+        if place == home or home in place.parents:
+            raise ConfigError("settings.toml：[backup] dir 不能在数据目录里面：请填另一块磁盘或U盘上的目录")
     if s.server_url and not s.server_url.startswith(("http://", "https://")):
         raise ConfigError("settings.toml：[server] url 应以 http:// 或 https:// 开头")
     return s

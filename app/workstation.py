@@ -15,9 +15,12 @@ from app.services.accounts import AccountService, ClerkSession
 from app.services.calendar import CalendarService
 from app.services.cases import CaseService
 from app.services.catalogue import CatalogueService
-from app.services.printing import DocumentService
+from app.services.integrity import IntegrityService, meta_get, meta_set
+from app.services.printing import DocumentService, SystemSpooler
+from app.storage.anchor import AnchorFile
 from app.storage.blobs import BlobStore
 from app.storage.db import Database, open_database
+from app.storage.files import secure_data_dir
 
 DEMO_CATALOGUE = Path("catalogue") / "demo.json"
 
@@ -31,36 +34,71 @@ class Workstation:
     accounts: AccountService
     cases: CaseService
     documents: DocumentService
+    integrity: IntegrityService
 
     def clerk(self, session: ClerkSession) -> Clerk:
         """The event context for a logged-in clerk at this terminal and window."""
         s = self.settings
-        return Clerk(session.user_id, session.display_name, s.site_code, s.terminal, s.window)
+        return Clerk(session.user_id, session.display_name, s.site_code, s.terminal, s.window,
+                     str(session.role))
 
     def close(self) -> None:
         self.db.dispose()
 
 
-def open_workstation(directory: Path | None = None, *, seed: bool = True) -> Workstation:
-    """Load settings, open and migrate the database, and on first start seed it.
+def open_workstation(directory: Path | None = None, *, seed: bool = True, check: bool = True,
+                     system_spooler: SystemSpooler | None = None) -> Workstation:
+    """Load settings, open and migrate the database, check it, and on first start seed it.
 
-    Seeding puts in what a standalone install needs to be usable at once: the working
-    calendar from the maintained package, the default administrator, the demo catalogue.
+    ``check`` compares the database with the anchors kept beside it before anything
+    else happens (IntegrityAlarm when it lacks what they witnessed); only the commands
+    that inspect or repair a damaged installation open it with ``check=False``.
+    Seeding happens once, at the first start: the working calendar from the maintained
+    package, the default administrator, the demo catalogue. Later starts only read.
     """
     settings = load_settings(directory)
+    secure_data_dir(settings.data_dir, settings.database_path)
     db = open_database(settings.database_path)
+    integrity = IntegrityService(db, AnchorFile(settings.data_dir))
+    if check:
+        integrity.start(site=settings.site_code, terminal=settings.terminal)
     catalogue = CatalogueService(db)
     calendar = CalendarService(db)
     accounts = AccountService(db)
     refused = DEMO_SITE_CODE if not settings.standalone else None
-    cases = CaseService(db, catalogue, calendar, refused_site=refused)
+    cases = CaseService(db, catalogue, calendar, integrity, refused_site=refused)
     documents = DocumentService(settings, db, catalogue, cases,
-                                BlobStore(settings.data_dir / "blobs"))
-    station = Workstation(settings, db, catalogue, calendar, accounts, cases, documents)
-    if seed:
-        calendar.seed_from_package()
-        accounts.ensure_default_admin()
-        demo = resources_dir() / DEMO_CATALOGUE
-        if not catalogue.has_catalogue() and demo.exists():
-            catalogue.import_file(demo)
+                                BlobStore(settings.data_dir / "blobs"), integrity.witness,
+                                system_spooler=system_spooler)
+    station = Workstation(settings, db, catalogue, calendar, accounts, cases, documents,
+                          integrity)
+    if seed and check:   # never into a database that is being inspected or repaired
+        _seed_once(station, first_start=integrity.began)
     return station
+
+
+def _seed_once(station: Workstation, *, first_start: bool) -> None:
+    """What a standalone install needs to be usable at once, written at its first start;
+    afterwards only when the calendar package learned a new year (rare).
+
+    The default administrator (admin/123456, changed at first login) is created only on
+    the installation's very first start — never again into an emptied database, where it
+    would hand the installation to whoever knows the default password.
+    """
+    import chinese_calendar
+
+    package = f"chinesecalendar {chinese_calendar.__version__}"
+    with station.db.read() as session:
+        seeded, calendar_package = meta_get(session, "seeded"), meta_get(session, "calendar_package")
+    if seeded and calendar_package == package:
+        return
+    station.calendar.seed_from_package()
+    if not seeded:
+        if first_start:
+            station.accounts.ensure_default_admin()
+        demo = resources_dir() / DEMO_CATALOGUE
+        if not station.catalogue.has_catalogue() and demo.exists():
+            station.catalogue.import_file(demo)
+    with station.db.write() as session:
+        meta_set(session, "seeded", "yes")
+        meta_set(session, "calendar_package", package)

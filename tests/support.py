@@ -20,6 +20,7 @@ from app.domain.case import (
 )
 from app.services.printing import DocumentService
 from app.storage.blobs import BlobStore
+from app.storage.chain import ChainWalk, walk_chain
 from app.workstation import Workstation
 
 FOOD = "11330100MB0000001X4000215001000"   # 食品经营许可（新办）: 承诺件, 3 工作日
@@ -53,8 +54,14 @@ def accepted_case(ws: Workstation, clerk: Clerk, item_code: str = FOOD,
     return ws.cases.decide(case.id, Decision.ACCEPT, clerk, today=day)
 
 
+def chain_walk(ws: Workstation, site: str, terminal: str) -> ChainWalk:
+    """The events chain of a terminal, walked from its genesis."""
+    with ws.db.read() as session:
+        return walk_chain(session, "events", site, terminal)
+
+
 def documents_with(ws: Workstation, **changes: Any) -> DocumentService:
     """The workstation's document service under changed settings (same database)."""
     settings = dataclasses.replace(ws.settings, **changes)
     return DocumentService(settings, ws.db, ws.catalogue, ws.cases,
-                           BlobStore(settings.data_dir / "blobs"))
+                           BlobStore(settings.data_dir / "blobs"), ws.integrity.witness)

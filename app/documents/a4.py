@@ -270,12 +270,18 @@ class _Renderer:
         top = PAGE_H - 10 * mm
         if d.case_number:
             qr = 20 * mm
-            draw_qr_pdf(canvas, d.case_number, PAGE_W - MARGIN_X - qr + 2 * mm, top - qr, qr)
-            bw, bh = 72 * mm, 11 * mm
+            draw_qr_pdf(canvas, d.stamp.qr_payload(d.case_number),
+                        PAGE_W - MARGIN_X - qr + 2 * mm, top - qr, qr)
+            # The record code gets a line of its own under the number, clear of the QR.
+            bw, bh = 72 * mm, (9 if d.stamp.witness else 11) * mm
             bx = PAGE_W - MARGIN_X - qr - bw
             draw_code128_pdf(canvas, d.case_number, bx, top - bh - 1 * mm, bw, bh)
             canvas.setFont(self.fonts.main.name, 8.5)
-            canvas.drawCentredString(bx + bw / 2, top - bh - 5 * mm, d.case_number)
+            canvas.drawCentredString(bx + bw / 2, top - bh - 4.5 * mm, d.case_number)
+            if d.stamp.witness:
+                label = f"记录校验码 {d.stamp.witness_code}"
+                self.draw_line(canvas, bx + (bw - self.width(label, 8)) / 2,
+                               top - bh - 8 * mm, label, 8, bw)
         if d.copies:
             canvas.setFont(self.fonts.main.name, 10)
             canvas.drawString(MARGIN_X, top - 6 * mm, d.copies[copy])

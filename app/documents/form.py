@@ -62,6 +62,23 @@ class Stamp:
     clerk_name: str
     printed_at: dt.datetime
     reprint: bool = False
+    # The hash of the case event this document states (its decision, or the receipt of
+    # the materials): printed short beside the case number and whole in the QR code, so
+    # the paper in the applicant's hand witnesses the record (yichuang audit check-paper).
+    witness: str = ""
+
+    @property
+    def witness_code(self) -> str:
+        """The printed form: the first 12 hex digits as 1a2b-3c4d-5e6f."""
+        h = self.witness[:12]
+        return "-".join(h[i:i + 4] for i in range(0, len(h), 4))
+
+    def qr_payload(self, case_number: str) -> str:
+        """Number and 128 bits of the hash, upper-case with ":" so the QR code uses its
+        compact alphanumeric mode (larger modules, reliable to scan at 20 mm)."""
+        if not self.witness:
+            return case_number
+        return f"{case_number}:{self.witness[:32].upper()}"
 
     @property
     def line(self) -> str:

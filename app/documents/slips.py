@@ -85,7 +85,9 @@ def pickup_slip(case: CaseState, item: ServiceItem, stamp: Stamp) -> Slip:
         SlipText(f"取件时间：{item.hours or '工作日办公时间'}", 24),
         SlipRule(),
         SlipText("取件请携带本单及申请人身份证件原件；他人代领须持授权委托书及代领人身份证件。", 22),
-        SlipQR(case.number),
+        SlipQR(stamp.qr_payload(case.number)),
+        *([SlipText(f"记录校验码 {stamp.witness_code}", 22, center=True)]
+          if stamp.witness else []),
         SlipText(f"{stamp.window}号窗口 经办人：{stamp.clerk_name}", 22),
         SlipText(f"打印时间：{stamp.printed_at:%Y-%m-%d %H:%M}", 22),
     ]

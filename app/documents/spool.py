@@ -13,7 +13,7 @@ from PIL import Image
 from app.documents.form import Slip, SlipBarcode, SlipQR, SlipRule, SlipText
 from app.documents.targets import PrintError, escpos_endpoint
 from app.documents.thermal import RenderedSlip
-from app.storage.files import FileWriteError, describe_os_error
+from app.storage.files import FileWriteError, describe_os_error, replace_with_bytes
 
 SEND_TIMEOUT = 8.0   # a LAN printer answers at once; an unplugged one should not keep the clerk
 
@@ -140,8 +140,9 @@ def print_pdf_with_cups(printer: str, pdf: bytes) -> None:
 
 
 def write_pdf_file(path: Path, pdf: bytes) -> None:
+    """Write the PDF atomically (unique temp file, fsync, rename)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pdf)
+        replace_with_bytes(path, pdf)
     except OSError as exc:
         raise FileWriteError(f"无法写入 {path}：{describe_os_error(exc)}") from exc

@@ -8,6 +8,7 @@ server and tests all agree on the lifecycle in ``domain.md``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -62,6 +63,7 @@ class CaseEventKind(StrEnum):
     MATERIALS_RECORDED = "materials_recorded"
     DECIDED = "decided"
     STATUS_CHANGED = "status_changed"      # back office, arrives through sync
+    DEADLINE_RECOMPUTED = "deadline_recomputed"  # the working calendar changed under it
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,7 @@ class Clerk:
     site: str
     terminal: str
     window: str
+    role: str = "clerk"   # the account's role, for the services' permission checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,11 @@ def status_after(decision: Decision) -> CaseStatus:
     return _DECISION_STATUS[decision]
 
 
+# A recomputed promised date only matters while the clock runs.
+_CLOCK_RUNNING = frozenset({CaseStatus.ACCEPTED, CaseStatus.ACCEPTED_DEFERRED,
+                            CaseStatus.IN_REVIEW, CaseStatus.PAUSED})
+
+
 def check_transition(state: CaseState, kind: CaseEventKind) -> None:
     """Raise CaseTransitionError if an event of ``kind`` may not follow the current status.
 
@@ -183,6 +191,8 @@ def check_transition(state: CaseState, kind: CaseEventKind) -> None:
         raise CaseTransitionError(f"办件状态为“{state.status}”，不能再修改收件材料。")
     if kind is CaseEventKind.DECIDED and state.status not in DECIDABLE:
         raise CaseTransitionError(f"办件状态为“{state.status}”，不能再作受理决定。")
+    if kind is CaseEventKind.DEADLINE_RECOMPUTED and state.status not in _CLOCK_RUNNING:
+        raise CaseTransitionError(f"办件状态为“{state.status}”，承诺办结日期不再计算。")
 
 
 def apply_event(state: CaseState, kind: CaseEventKind, payload: dict[str, Any]) -> CaseState:
@@ -211,7 +221,67 @@ def apply_event(state: CaseState, kind: CaseEventKind, payload: dict[str, Any]) 
         if target not in _BACK_OFFICE.get(state.status, set()):
             raise CaseTransitionError(f"办件不能从“{state.status}”变为“{target}”。")
         return replace(state, status=target, version=state.version + 1)
+    if kind is CaseEventKind.DEADLINE_RECOMPUTED:
+        return replace(state, promised_date=_date(payload["promised_date"]),
+                       promised_estimated=bool(payload.get("promised_estimated", False)),
+                       version=state.version + 1)
     raise CaseTransitionError(f"未知的办件事件：{kind}")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """One event as the log holds it: what happened, to which case, where and when."""
+
+    case_id: str
+    case_seq: int
+    kind: str
+    payload: dict[str, Any]
+    clerk_id: str
+    site: str
+    terminal: str
+    window: str
+    occurred_at: str    # ISO 8601 UTC
+
+
+class ReplayError(ValueError):
+    """The events of a case do not make a valid history (message in Chinese)."""
+
+
+def opened_state(event: LoggedEvent) -> CaseState:
+    """The state an OPENED event creates; the projection row starts as exactly this."""
+    p = event.payload
+    opened_at = dt.datetime.fromisoformat(event.occurred_at).astimezone(dt.UTC)
+    return CaseState(
+        id=event.case_id, number=p["number"], status=CaseStatus.RECEIVING,
+        item_code=p["item_code"], item_version=p["item_version"], item_name=p["item_name"],
+        applicant=applicant_from_json(p["applicant"]), site=event.site,
+        terminal=event.terminal, window=event.window, clerk_id=event.clerk_id,
+        opened_at=opened_at.replace(tzinfo=None), agent=agent_from_json(p.get("agent")),
+        bundle_code=p.get("bundle_code", ""), parent_id=p.get("parent_id", ""),
+        queue_ticket=p.get("queue_ticket", ""), version=event.case_seq)
+
+
+def replay(events: Sequence[LoggedEvent]) -> CaseState:
+    """Rebuild a case from its events alone, through the same rules that wrote them."""
+    if not events:
+        raise ReplayError("办件没有任何记录。")
+    first = events[0]
+    if first.kind != CaseEventKind.OPENED or first.case_seq != 1:
+        raise ReplayError(f"办件的第一条记录应为收件（opened，序号1），实为{first.kind}（序号"
+                          f"{first.case_seq}）。")
+    try:
+        state = opened_state(first)
+        for event in events[1:]:
+            if event.case_seq != state.version + 1:
+                raise ReplayError(f"办件记录序号不连续：{state.version}之后是{event.case_seq}。")
+            state = apply_event(state, CaseEventKind(event.kind), event.payload)
+    except CaseTransitionError as exc:
+        raise ReplayError(f"办件记录不能依次重放：{exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ReplayError):
+            raise
+        raise ReplayError(f"办件记录内容不完整或无法识别：{exc!r}") from exc
+    return state
 
 
 def _date(value: Any) -> dt.date | None:

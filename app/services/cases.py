@@ -36,16 +36,17 @@ from app.domain.case import (
 from app.domain.identity import IdentityError, check_phone, check_resident_id, check_uscc
 from app.services.calendar import CalendarService
 from app.services.catalogue import CatalogueService, NotFound
+from app.services.integrity import IntegrityService
+from app.services.permissions import Action, require
 from app.storage.case_log import (
-    ChainReport,
     append_event,
     next_case_number,
     state_from_row,
-    verify_chain,
+    utc_now_iso,
     write_projection,
 )
 from app.storage.db import Database
-from app.storage.models import CaseRow
+from app.storage.models import CaseEventRow, CaseRow
 
 
 class CaseRuleError(ValueError):
@@ -70,8 +71,10 @@ def normalise_identity(id_type: IdType, number: str, *, today: dt.date) -> str:
 
 class CaseService:
     def __init__(self, db: Database, catalogue: CatalogueService,
-                 calendar: CalendarService, *, refused_site: str | None = None) -> None:
+                 calendar: CalendarService, integrity: IntegrityService, *,
+                 refused_site: str | None = None) -> None:
         self._db = db
+        self._integrity = integrity
         self._catalogue = catalogue
         self._calendar = calendar
         # A site code cases must not be numbered under (the demo code on a networked
@@ -111,6 +114,7 @@ class CaseService:
                   today: dt.date | None = None) -> CaseState:
         """收件: give the case its final number and record who applies for what."""
         today = today or dt.date.today()
+        require(clerk.role, Action.WRITE_CASES)
         if self._refused_site is not None and clerk.site == self._refused_site:
             raise CaseRuleError([f"本机仍使用演示站点编码{clerk.site}，联网时不能受理（办件编号会与"
                                  "其他站点重复）：请管理员在 settings.toml 的 [site] code 中"
@@ -124,9 +128,15 @@ class CaseService:
         applicant = self._checked_applicant(applicant, today)
         agent = self._checked_agent(agent, today) if agent else None
         case_id = str(uuid.uuid4())
+        covered = self._calendar.calendar().covered_years
         with self._db.write() as session:
+            # A clock set back (or far off) would issue "final" numbers out of order.
+            clock = self._integrity.clock_problem(session, clerk.site, clerk.terminal, covered)
+            if clock:
+                raise CaseRuleError([clock])
             number = next_case_number(session, clerk.site, clerk.terminal, today)
-            opened_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            occurred = utc_now_iso()
+            opened_at = dt.datetime.fromisoformat(occurred).replace(tzinfo=None)
             state = CaseState(
                 id=case_id, number=str(number), status=CaseStatus.RECEIVING,
                 item_code=item.code, item_version=item.version, item_name=item.name,
@@ -137,12 +147,14 @@ class CaseService:
             write_projection(row, state)
             session.add(row)
             session.flush()
-            append_event(session, case_id, 1, CaseEventKind.OPENED, {
+            event = append_event(session, case_id, 1, CaseEventKind.OPENED, {
                 "number": state.number, "item_code": item.code,
                 "item_version": item.version, "item_name": item.name,
                 "applicant": applicant_to_json(applicant), "agent": agent_to_json(agent),
+                "bundle_code": state.bundle_code, "parent_id": state.parent_id,
                 "queue_ticket": queue_ticket, "opened_on": today.isoformat(),
-            }, clerk, base_version=0)
+            }, clerk, base_version=0, occurred_at=occurred)
+        self._integrity.witness.record(events=[event], numbers=[number])
         return state
 
     def _apply(self, case_id: str, kind: CaseEventKind, clerk: Clerk,
@@ -153,6 +165,7 @@ class CaseService:
         payload (or raises CaseRuleError), so no other write can slip in between the
         checks and the change.
         """
+        require(clerk.role, Action.WRITE_CASES)
         with self._db.write() as session:
             row = session.get(CaseRow, case_id)
             if row is None:
@@ -164,10 +177,11 @@ class CaseService:
                 after = apply_event(before, kind, payload)
             except CaseTransitionError as exc:
                 raise CaseRuleError([str(exc)]) from exc
-            append_event(session, case_id, after.version, kind, payload, clerk,
-                         base_version=before.version)
+            event = append_event(session, case_id, after.version, kind, payload, clerk,
+                                 base_version=before.version)
             write_projection(row, after)
-            return after
+        self._integrity.witness.record(events=[event])
+        return after
 
     def record_materials(self, case_id: str, states: Sequence[MaterialState], clerk: Clerk,
                          *, scenario_ids: frozenset[str] | None = None,
@@ -240,6 +254,26 @@ class CaseService:
                 raise CaseRuleError([f"没有编号为“{number}”的办件。"])
             return state_from_row(row)
 
-    def verify_audit_chain(self, site: str, terminal: str) -> ChainReport:
+    def witness_hash(self, case_id: str, *, receipt: bool = False) -> str:
+        """The hash a document of the case prints: its latest decision (for the 收件凭证,
+        its latest material record), so every print of one document shows the same."""
+        kinds = ((CaseEventKind.MATERIALS_RECORDED, CaseEventKind.OPENED) if receipt
+                 else (CaseEventKind.DECIDED,))
         with self._db.read() as session:
-            return verify_chain(session, site, terminal)
+            return session.scalars(
+                select(CaseEventRow.hash).where(CaseEventRow.case_id == case_id,
+                                                CaseEventRow.kind.in_([str(k) for k in kinds]))
+                .order_by(CaseEventRow.case_seq.desc()).limit(1)).first() or ""
+
+    def verified(self, case_id: str) -> CaseState:
+        """The case as its log proves it: CaseIntegrityError if the row disagrees.
+
+        Documents print from this, so a hand-edited ``cases`` row never reaches paper.
+        """
+        with self._db.read() as session:
+            row = session.get(CaseRow, case_id)
+            if row is None:
+                raise CaseRuleError([f"没有办件“{case_id}”。"])
+            self._integrity.check_case(session, case_id)
+            return state_from_row(row)
+

@@ -14,12 +14,15 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import literal_column, select
+from sqlalchemy.orm import Session
 
 from app.documents.form import DocumentKind
 from app.documents.templates import local_time
 from app.domain.case import Clerk
+from app.services.integrity import Witness
 from app.storage.blobs import BlobStore
 from app.storage.case_log import utc_now_iso
+from app.storage.chain import last_hash, row_hash
 from app.storage.db import Database
 from app.storage.models import CaseDocumentRow, OutboxOp
 
@@ -58,10 +61,15 @@ class Issue:
     reprint: bool
 
 
+class AlreadyIssued(Exception):
+    """An original was asked for, but the document was issued meanwhile: print 补打."""
+
+
 class DocumentArchive:
-    def __init__(self, db: Database, blobs: BlobStore) -> None:
+    def __init__(self, db: Database, blobs: BlobStore, witness: Witness) -> None:
         self._db = db
         self._blobs = blobs
+        self._witness = witness
 
     def keep(self, pdf: bytes) -> str:
         """Store the PDF (content-addressed); its SHA-256. FileWriteError if the disk fails."""
@@ -71,7 +79,13 @@ class DocumentArchive:
         return self._blobs.get(sha256)
 
     def begin(self, issue: Issue, clerk: Clerk, target: str, sha256: str) -> str:
-        """Record that ``issue`` is about to go to ``target``; returns the attempt id."""
+        """Record that ``issue`` is about to go to ``target``; returns the attempt id.
+
+        For an original (``issue.reprint`` False) the check that nothing was issued yet
+        and the attempt row share one write transaction, so of two processes printing the
+        same document at once exactly one prints the original; the other gets
+        AlreadyIssued and prints 补打.
+        """
         return self._write(issue, clerk, target, sha256, SENDING, "", "")
 
     def finish(self, attempt: str, issue: Issue, clerk: Clerk, target: str, sha256: str,
@@ -83,12 +97,18 @@ class DocumentArchive:
         row_id = str(uuid.uuid4())
         at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with self._db.write() as session:
-            session.add(CaseDocumentRow(
+            if outcome == SENDING and not issue.reprint and _issued(session, issue.case_id,
+                                                                     issue.kind):
+                raise AlreadyIssued(issue.kind)
+            row = CaseDocumentRow(
                 id=row_id, case_id=issue.case_id, kind=str(issue.kind), title=issue.title,
                 sha256=sha256, size=issue.size, pages=issue.pages, reprint=issue.reprint,
                 outcome=outcome, attempt_of=attempt_of, target=target[:300], message=message,
                 clerk_id=clerk.clerk_id, clerk_name=clerk.clerk_name, site=clerk.site,
-                terminal=clerk.terminal, window=clerk.window, printed_at=at))
+                terminal=clerk.terminal, window=clerk.window, printed_at=at,
+                prev_hash=last_hash(session, "documents", clerk.site, clerk.terminal))
+            row.hash = row_hash(row)
+            session.add(row)
             session.add(OutboxOp(
                 op_id=str(uuid.uuid4()), entity="case_document", entity_id=row_id,
                 kind=outcome, base_version=0,
@@ -98,32 +118,43 @@ class DocumentArchive:
                          "clerk_id": clerk.clerk_id, "printed_at": at.isoformat()},
                 blob_refs=[sha256] if sha256 and not attempt_of else [],
                 client_time=utc_now_iso(), state="pending", attempts=0, last_error=""))
+        self._witness.record(documents=[row])
         return row_id
 
     def history(self, case_id: str) -> list[ArchivedDocument]:
         """Every attempt for the case, oldest first, each with its final outcome."""
         with self._db.read() as session:
-            # rowid breaks ties: Windows clocks tick in 15.6 ms, quick attempts share times.
-            rows = list(session.scalars(select(CaseDocumentRow).where(
-                CaseDocumentRow.case_id == case_id).order_by(CaseDocumentRow.printed_at,
-                                                             literal_column("rowid"))))
-        endings = {r.attempt_of: r for r in rows if r.attempt_of}
-        out = []
-        for r in rows:
-            if r.attempt_of:
-                continue
-            end = endings.get(r.id)
-            # Rows of the first archive format (no attempts) are complete in themselves.
-            outcome = end.outcome if end else (UNKNOWN if r.outcome == SENDING else r.outcome)
-            message = end.message if end else (
-                "正在打印，或打印时程序中断，结果未知：请核实申请人是否已拿到"
-                if outcome == UNKNOWN
-                else r.message)
-            out.append(ArchivedDocument(r.id, DocumentKind(r.kind), r.title, r.sha256, r.size,
-                                        r.pages, r.reprint, outcome, r.target, message,
-                                        r.clerk_name, local_time(r.printed_at)))
-        return out
+            return _history(session, case_id)
 
     def was_issued(self, case_id: str, kind: DocumentKind) -> bool:
         """Has the applicant (possibly) been given this document already?"""
-        return any(d.kind is kind and d.outcome in ISSUED for d in self.history(case_id))
+        with self._db.read() as session:
+            return _issued(session, case_id, kind)
+
+
+def _issued(session: Session, case_id: str, kind: DocumentKind) -> bool:
+    return any(d.kind is kind and d.outcome in ISSUED for d in _history(session, case_id))
+
+
+def _history(session: Session, case_id: str) -> list[ArchivedDocument]:
+    # rowid breaks ties: Windows clocks tick in 15.6 ms, quick attempts share times.
+    rows = list(session.scalars(select(CaseDocumentRow).where(
+        CaseDocumentRow.case_id == case_id).order_by(CaseDocumentRow.printed_at,
+                                                     literal_column("rowid"))))
+    endings = {r.attempt_of: r for r in rows if r.attempt_of}
+    out = []
+    for r in rows:
+        if r.attempt_of:
+            continue
+        end = endings.get(r.id)
+        # Rows of the first archive format (no attempts) are complete in themselves.
+        outcome = end.outcome if end else (UNKNOWN if r.outcome == SENDING else r.outcome)
+        message = end.message if end else (
+            "正在打印，或打印时程序中断，结果未知：请核实申请人是否已拿到"
+            if outcome == UNKNOWN
+            else r.message)
+        out.append(ArchivedDocument(r.id, DocumentKind(r.kind), r.title, r.sha256, r.size,
+                                    r.pages, r.reprint, outcome, r.target, message,
+                                    r.clerk_name, local_time(r.printed_at)))
+    return out
+

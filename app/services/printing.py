@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,12 +32,15 @@ from app.services.document_archive import (
     EXPORTED,
     FAILED,
     PRINTED,
+    AlreadyIssued,
     ArchivedDocument,
     DocumentArchive,
     Issue,
 )
+from app.services.integrity import CaseIntegrityError, Witness
 from app.storage.blobs import BlobStore
 from app.storage.db import Database
+from app.storage.files import FileWriteError, check_output_path
 
 if TYPE_CHECKING:
     from app.documents.fonts import FontSet
@@ -135,13 +137,13 @@ _A4_BUILDERS: dict[DocumentKind, Callable[[CaseState, ServiceItem, Stamp], FormD
 
 class DocumentService:
     def __init__(self, settings: Settings, db: Database, catalogue: CatalogueService,
-                 cases: CaseService, blobs: BlobStore) -> None:
+                 cases: CaseService, blobs: BlobStore, witness: Witness, *,
+                 system_spooler: SystemSpooler | None = None) -> None:
         self._settings = settings
         self._catalogue = catalogue
         self._cases = cases
-        self.archive = DocumentArchive(db, blobs)
-        self._issue_lock = threading.Lock()
-        self.system_spooler: SystemSpooler = _cups_spooler
+        self.archive = DocumentArchive(db, blobs, witness)
+        self.system_spooler: SystemSpooler = system_spooler or _cups_spooler
 
     def fonts(self) -> FontSet:
         """The document fonts (loaded on first use, about 0.2 s); DocumentError if none."""
@@ -152,9 +154,10 @@ class DocumentService:
         except FontError as exc:
             raise DocumentError(str(exc)) from exc
 
-    def _stamp(self, clerk: Clerk, reprint: bool = False) -> Stamp:
+    def _stamp(self, clerk: Clerk, reprint: bool = False, witness: str = "") -> Stamp:
         return Stamp(self._settings.site_name, clerk.window, clerk.clerk_name,
-                     dt.datetime.now().replace(microsecond=0), reprint=reprint)
+                     dt.datetime.now().replace(microsecond=0), reprint=reprint,
+                     witness=witness)
 
     def _a4(self, doc: FormDocument, case: CaseState | None, reprint: bool
             ) -> RenderedDocument:
@@ -217,19 +220,28 @@ class DocumentService:
         except CaseRuleError as exc:
             raise DocumentError(str(exc)) from exc
 
+    def verified_case(self, ref: str) -> CaseState:
+        """:meth:`find_case`, then proved against its log (documents print only this)."""
+        case = self.find_case(ref)
+        try:
+            return self._cases.verified(case.id)
+        except (CaseRuleError, CaseIntegrityError) as exc:
+            raise DocumentError(str(exc)) from exc
+
     def render_case_document(self, kind: DocumentKind, case_ref: str, clerk: Clerk, *,
                              reprint: bool | None = None) -> RenderedDocument:
         """A case document; ``reprint`` None means 补打 if it was issued before."""
         if not kind.for_case:
             raise DocumentError(f"{kind.display}不是办件文书。")
-        case = self.find_case(case_ref)
+        case = self.verified_case(case_ref)
         if kind not in kinds_for(case):
             raise DocumentError(f"办件{case.number}{_WHY_NOT.get(kind, '')}"
                                 f"（状态：{case.status}），不能打印{kind.display}。")
         if reprint is None:
             reprint = self.was_issued(case.id, kind)
         item = self._catalogue.item_version(case.item_code, case.item_version)
-        stamp = self._stamp(clerk, reprint)
+        stamp = self._stamp(clerk, reprint, self._cases.witness_hash(
+            case.id, receipt=kind is DocumentKind.RECEIPT))
         if kind is DocumentKind.PICKUP_SLIP:
             return self._thermal(slips.pickup_slip(case, item, stamp), case, reprint)
         return self._a4(_A4_BUILDERS[kind](case, item, stamp), case, reprint)
@@ -246,7 +258,7 @@ class DocumentService:
         return None if kind.thermal else PrintTarget("system", "")
 
     def print(self, doc: RenderedDocument, clerk: Clerk, target: PrintTarget | None = None,
-              ) -> PrintOutcome:
+              *, overwrite: bool = False) -> PrintOutcome:
         """Send ``doc`` to ``target`` (or its configured printer) and archive it.
 
         Whether this is a 补打 is settled here, not when the preview was made: a second
@@ -256,6 +268,13 @@ class DocumentService:
         """
         target = target or self.target_for(doc.kind)
         where = str(target) if target else ""
+        if target is not None and target.scheme == "pdf":
+            # Checked before anything is archived: a refused path issues nothing.
+            try:
+                target = PrintTarget("pdf", str(check_output_path(
+                    Path(target.address), self._settings.data_dir, force=overwrite)))
+            except FileWriteError as exc:
+                return PrintOutcome(False, where, str(exc))
         sha, attempt, problems = "", "", []
         if doc.case_id:
             try:
@@ -299,17 +318,22 @@ class DocumentService:
 
     def _claim(self, doc: RenderedDocument, clerk: Clerk, where: str
                ) -> tuple[RenderedDocument, str, str]:
-        """Decide 补打 and record the attempt, atomically for this process.
+        """Decide 补打 and record the attempt, in one database transaction.
 
-        The lock covers only this, never the printer: once the attempt row exists it
-        counts as issued, so a print started meanwhile becomes 补打 without waiting.
+        Nothing is held while the printer works: once the attempt row exists it counts as
+        issued, so a print started meanwhile, here or in another process, becomes 补打.
         """
-        with self._issue_lock:
-            if not doc.reprint and self.archive.was_issued(doc.case_id, doc.kind):
-                doc = self.render_case_document(doc.kind, doc.case_id, clerk, reprint=True)
+        if not doc.reprint and self.archive.was_issued(doc.case_id, doc.kind):
+            doc = self.render_case_document(doc.kind, doc.case_id, clerk, reprint=True)
+        sha = self.archive.keep(doc.pdf)
+        issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, doc.reprint)
+        try:
+            return doc, sha, self.archive.begin(issue, clerk, where, sha)
+        except AlreadyIssued:
+            # Another window or process issued the original a moment ago.
+            doc = self.render_case_document(doc.kind, doc.case_id, clerk, reprint=True)
             sha = self.archive.keep(doc.pdf)
-            issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages,
-                          doc.reprint)
+            issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, True)
             return doc, sha, self.archive.begin(issue, clerk, where, sha)
 
     def _send(self, doc: RenderedDocument, target: PrintTarget) -> None:

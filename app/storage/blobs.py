@@ -8,7 +8,6 @@ storing the same bytes twice costs nothing.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from pathlib import Path
 
 from app.storage.files import FileWriteError, describe_os_error, replace_with_bytes
@@ -33,10 +32,9 @@ class BlobStore:
         target = self.path(digest)
         if target.is_file() and target.stat().st_size == len(data):
             return digest
-        tmp = target.with_name(f".{digest}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            replace_with_bytes(target, data, tmp)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            replace_with_bytes(target, data)
         except OSError as exc:
             raise FileWriteError(f"无法保存文件到 {self.root}：{describe_os_error(exc)}") from exc
         return digest

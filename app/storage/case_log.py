@@ -7,10 +7,7 @@ current state and the sync outbox can never disagree: they commit or roll back t
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -22,17 +19,18 @@ from app.domain.case import (
     CaseStatus,
     Clerk,
     Decision,
+    LoggedEvent,
     agent_from_json,
     agent_to_json,
     applicant_from_json,
     applicant_to_json,
     material_state_from_json,
     material_state_to_json,
+    replay,
 )
 from app.domain.numbering import MAX_DAILY_SEQ, CaseNumber, CaseNumberError
+from app.storage.chain import event_fields, last_hash, row_hash
 from app.storage.models import CaseEventRow, CaseNumberCounter, CaseRow, OutboxOp
-
-GENESIS_HASH = "0" * 64
 
 
 def utc_now_iso() -> str:
@@ -51,71 +49,64 @@ def next_case_number(session: Session, site: str, terminal: str, day: dt.date) -
     return CaseNumber(site=site, terminal=terminal, day=day, seq=counter.last_seq)
 
 
-def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    canonical = json.dumps({"prev": prev_hash, **fields}, ensure_ascii=False, sort_keys=True,
-                           separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _hashed_fields(row: CaseEventRow) -> dict[str, Any]:
-    return {"event_id": row.event_id, "case_id": row.case_id, "case_seq": row.case_seq,
-            "kind": row.kind, "payload": row.payload, "clerk_id": row.clerk_id,
-            "clerk_name": row.clerk_name, "site": row.site, "terminal": row.terminal,
-            "window": row.window, "occurred_at": row.occurred_at}
-
-
-def _last_hash(session: Session, site: str, terminal: str) -> str:
-    last = session.scalars(
-        select(CaseEventRow.hash).where(CaseEventRow.site == site,
-                                        CaseEventRow.terminal == terminal)
-        .order_by(CaseEventRow.id.desc()).limit(1)).first()
-    return last or GENESIS_HASH
-
-
 def append_event(session: Session, case_id: str, case_seq: int, kind: CaseEventKind,
-                 payload: dict[str, Any], clerk: Clerk, base_version: int) -> CaseEventRow:
-    """Append one event to the chain of the clerk's site/terminal and queue it for sync."""
+                 payload: dict[str, Any], clerk: Clerk, base_version: int,
+                 *, occurred_at: str | None = None) -> CaseEventRow:
+    """Append one event to the chain of the clerk's site/terminal and queue it for sync.
+
+    The caller anchors the returned row's hash (see app.services.integrity) after commit.
+    """
     row = CaseEventRow(
         event_id=str(uuid.uuid4()), case_id=case_id, case_seq=case_seq, kind=str(kind),
         payload=payload, clerk_id=clerk.clerk_id, clerk_name=clerk.clerk_name,
         site=clerk.site, terminal=clerk.terminal, window=clerk.window,
-        occurred_at=utc_now_iso(), prev_hash=_last_hash(session, clerk.site, clerk.terminal),
-        hash="")
-    row.hash = event_hash(row.prev_hash, _hashed_fields(row))
+        occurred_at=occurred_at or utc_now_iso(),
+        prev_hash=last_hash(session, "events", clerk.site, clerk.terminal), hash="")
+    row.hash = row_hash(row)
     session.add(row)
+    session.flush()   # the next append in this transaction must see this row as the head
     session.add(OutboxOp(
         op_id=str(uuid.uuid4()), entity="case", entity_id=case_id, kind=str(kind),
         base_version=base_version,
-        payload={**_hashed_fields(row), "prev_hash": row.prev_hash, "hash": row.hash},
+        payload={**event_fields(row), "prev_hash": row.prev_hash, "hash": row.hash},
         blob_refs=[], client_time=row.occurred_at, state="pending", attempts=0,
         last_error=""))
     return row
 
 
-@dataclass(frozen=True, slots=True)
-class ChainReport:
-    site: str
-    terminal: str
-    events: int
-    broken_at: str | None  # event_id of the first event whose hash does not match
-
-    @property
-    def intact(self) -> bool:
-        return self.broken_at is None
+def logged_event(row: CaseEventRow) -> LoggedEvent:
+    return LoggedEvent(row.case_id, row.case_seq, row.kind, row.payload, row.clerk_id,
+                       row.site, row.terminal, row.window, row.occurred_at)
 
 
-def verify_chain(session: Session, site: str, terminal: str) -> ChainReport:
-    prev = GENESIS_HASH
-    count = 0
-    rows = session.scalars(select(CaseEventRow).where(
-        CaseEventRow.site == site, CaseEventRow.terminal == terminal)
-        .order_by(CaseEventRow.id))
-    for row in rows:
-        count += 1
-        if row.prev_hash != prev or event_hash(prev, _hashed_fields(row)) != row.hash:
-            return ChainReport(site, terminal, count, row.event_id)
-        prev = row.hash
-    return ChainReport(site, terminal, count, None)
+def case_events(session: Session, case_id: str) -> list[CaseEventRow]:
+    return list(session.scalars(select(CaseEventRow).where(CaseEventRow.case_id == case_id)
+                                .order_by(CaseEventRow.case_seq)))
+
+
+# What each projection column is called when it disagrees with the log.
+COLUMN_NAMES = {
+    "number": "办件编号", "status": "状态", "item_code": "事项编码", "item_version": "事项版本",
+    "item_name": "事项名称", "bundle_code": "一件事编码", "parent_id": "上级办件",
+    "applicant_name": "申请人姓名", "applicant_id_number": "申请人证件号码",
+    "applicant": "申请人信息", "agent": "代理人", "scenarios": "办理情形",
+    "materials": "收件材料", "decision": "决定", "decision_reason": "决定理由",
+    "competent_authority": "有权机关", "accepted_on": "受理日期",
+    "promised_date": "承诺办结日期", "promised_estimated": "承诺日期是否估算",
+    "site": "站点", "terminal": "终端", "window": "窗口", "clerk_id": "收件人",
+    "queue_ticket": "排队号", "opened_at": "收件时间", "version": "版本",
+}
+
+
+def projection_diff(row: CaseRow, events: list[CaseEventRow]) -> list[str]:
+    """Columns of the ``cases`` row that differ from what its events replay to.
+
+    Raises ReplayError when the events themselves cannot be replayed.
+    """
+    expected = CaseRow(id=row.id)
+    write_projection(expected, replay([logged_event(e) for e in events]))
+    return [column for column in COLUMN_NAMES
+            if getattr(row, column) != getattr(expected, column)]
 
 
 # ---- projection <-> domain state ------------------------------------------------------

@@ -24,12 +24,16 @@ from app.storage.files import describe_os_error
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration's revision id; a test checks it against Alembic's own head.
 # Knowing it lets a start-up on an up-to-date database skip loading Alembic at all.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 BUSY_TIMEOUT_MS = 10_000
 
 
 class DatabaseError(RuntimeError):
     """The database cannot be opened or upgraded; the message says what to do."""
+
+
+class NestedWriteError(RuntimeError):
+    """A write transaction was opened inside another one (a bug, not a user error)."""
 
 
 def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -67,7 +71,8 @@ class Database:
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._write_lock = threading.RLock()
+        self._write_lock = threading.Lock()
+        self._writing = threading.local()
 
     # -- sessions --
 
@@ -79,11 +84,22 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction (BEGIN IMMEDIATE): committed on success, else rolled back."""
-        with (self._write_lock,
-              Session(self._write_engine, expire_on_commit=False) as session,
-              session.begin()):
-            yield session
+        """One write transaction (BEGIN IMMEDIATE): committed on success, else rolled back.
+
+        A write opened inside another on the same thread is a programming error: it
+        would wait for the lock its own outer transaction holds (the busy timeout, then
+        "database is locked"). It fails at once instead.
+        """
+        if getattr(self._writing, "active", False):
+            raise NestedWriteError("a write transaction is already open on this thread")
+        with self._write_lock:
+            self._writing.active = True
+            try:
+                with (Session(self._write_engine, expire_on_commit=False) as session,
+                      session.begin()):
+                    yield session
+            finally:
+                self._writing.active = False
 
     # -- schema --
 

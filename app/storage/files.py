@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 _REASONS = {
@@ -23,6 +25,11 @@ class FileWriteError(OSError):
     """A file could not be written; the message says which and why, in Chinese."""
 
 
+class UnsafePath(FileWriteError):
+    """An output path that would overwrite the installation's own data, or a file that
+    exists (without ``force``)."""
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` via a temp file, fsync and rename.
 
@@ -32,18 +39,23 @@ def write_atomically(path: Path, text: str) -> None:
     if path.is_dir():
         raise FileWriteError(f"{path} 是一个目录，请给出文件名")
     try:
-        replace_with_bytes(path, text.encode("utf-8"), path.with_name(f".{path.name}.tmp"))
+        replace_with_bytes(path, text.encode("utf-8"))
     except OSError as exc:
         raise FileWriteError(f"无法写入 {path}：{describe_os_error(exc)}") from exc
 
 
-def replace_with_bytes(path: Path, data: bytes, tmp: Path) -> None:
-    """Write ``data`` to ``tmp``, fsync it, rename it over ``path`` and fsync the folder.
+def replace_with_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a unique temp file beside ``path`` (mode 0600), fsync it, rename
+    it over ``path`` and fsync the folder.
 
-    On failure the temp file is removed and the OSError propagates.
+    Renaming replaces the directory entry, never writes through it: a symlink or a hard
+    link at ``path`` is replaced, not followed. On failure the temp file is removed and
+    the OSError propagates.
     """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
     try:
-        with open(tmp, "wb") as out:
+        with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
@@ -53,6 +65,66 @@ def replace_with_bytes(path: Path, data: bytes, tmp: Path) -> None:
             tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+def check_output_path(path: Path, data_dir: Path, *, force: bool) -> Path:
+    """Refuse an export or PDF path inside the data directory (however it is spelt:
+    relative, through a symlink) or an existing file unless ``force``; a directory or
+    device is refused always. Returns the path to write."""
+    try:
+        home = data_dir.resolve()
+        target = path.expanduser().absolute()
+        resolved = target.resolve()
+    except (OSError, RuntimeError) as exc:   # a symlink loop
+        raise UnsafePath(f"无法使用路径 {path}：{exc}") from exc
+    for candidate in (target, resolved, resolved.parent):
+        if candidate == home or home in candidate.parents:
+            raise UnsafePath(f"不能写到数据目录 {home} 里面（{path}）：那里是本机的数据库和档案，"
+                             "请换一个位置")
+    if target.is_dir():
+        raise UnsafePath(f"{path} 是一个目录，请给出文件名")
+    if target.exists() or target.is_symlink():
+        if not target.is_file():
+            raise UnsafePath(f"{path} 不是普通文件，不能写入")
+        if not force:
+            raise UnsafePath(f"文件 {path} 已存在；确认要覆盖请加 --force")
+    return target
+
+
+def secure_data_dir(data_dir: Path, database: Path) -> None:
+    """Keep the installation private: the folder 0700, the database files 0600.
+
+    The folder's mode is what keeps other accounts out of everything below it; the
+    files' modes are a second line. (On Windows the user's profile ACL does this.)
+    """
+    if os.name != "posix":
+        return
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if stat.S_IMODE(data_dir.stat().st_mode) != 0o700:
+            data_dir.chmod(0o700)
+        if not database.exists():
+            # Created here so SQLite (and its -wal/-shm, which copy its mode) start 0600.
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+        for f in (database, database.with_name(database.name + "-wal"),
+                  database.with_name(database.name + "-shm")):
+            if f.exists() and stat.S_IMODE(f.stat().st_mode) & 0o077:
+                f.chmod(0o600)
+    except OSError:
+        return   # opening the database reports what is wrong with the folder
+
+
+def private_tree(root: Path) -> None:
+    """Make every folder below ``root`` 0700 and every file 0600 (older installs)."""
+    if os.name != "posix" or not root.exists():
+        return
+    for folder, dirs, files in os.walk(root):
+        with contextlib.suppress(OSError):
+            os.chmod(folder, 0o700)
+        for name in files:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(folder, name), 0o600)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
 
 
 def fsync_dir(directory: Path) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -247,6 +248,7 @@ class CaseDocumentRow(Base):
     """
 
     __tablename__ = "case_documents"
+    __table_args__ = (Index("ix_case_documents_chain", "site", "terminal"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -266,3 +268,35 @@ class CaseDocumentRow(Base):
     terminal: Mapped[str] = mapped_column(String(2))
     window: Mapped[str] = mapped_column(String(8))
     printed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # Chained per site/terminal like the event log (see app.storage.chain).
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+# ---- the installation ------------------------------------------------------------------
+
+
+class InstallMeta(Base):
+    """Facts about this installation: its id, when it was seeded, what it was seeded with."""
+
+    __tablename__ = "install_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class LoginAttempt(Base):
+    """Failed logins per typed user name, known or not (so both answer alike).
+
+    A lock is timed on the machine's monotonic clock (``locked_mono`` within boot
+    ``boot_id``), so setting the wall clock back or forward neither extends nor lifts it.
+    """
+
+    __tablename__ = "login_attempts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    locked_wall: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    locked_mono: Mapped[float | None] = mapped_column(Float)
+    boot_id: Mapped[str] = mapped_column(String(64), default="")

@@ -54,7 +54,7 @@ def test_the_document_archive_refuses_edits(fresh_ws: Workstation) -> None:
                     " '1', 'k', '', '2026-11-23', '2026-11-23', 1)")
         raw.execute("INSERT INTO case_documents VALUES ('d1', 'c1', 'receipt', '收件凭证',"
                     " 'ab', 1, 1, 0, 'printed', '', 'system:', '', 'k', '张三', '330100001',"
-                    " '01', '1', '2026-11-23 10:00:00')")
+                    " '01', '1', '2026-11-23 10:00:00', '', '')")
         raw.commit()
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             raw.execute("UPDATE case_documents SET outcome = 'failed'")

@@ -112,8 +112,11 @@ def codes(image: Image.Image) -> set[tuple[zxingcpp.BarcodeFormat, str]]:
     return {(r.format, r.text) for r in zxingcpp.read_barcodes(image)}
 
 
-def both_codes(number: str) -> set[tuple[zxingcpp.BarcodeFormat, str]]:
-    return {(zxingcpp.BarcodeFormat.Code128, number), (zxingcpp.BarcodeFormat.QRCode, number)}
+def both_codes(number: str, witness: str) -> set[tuple[zxingcpp.BarcodeFormat, str]]:
+    """Code128 carries the case number; the QR code the number and the record's hash."""
+    assert re.fullmatch(r"[0-9a-f]{64}", witness)
+    return {(zxingcpp.BarcodeFormat.Code128, number),
+            (zxingcpp.BarcodeFormat.QRCode, f"{number}:{witness[:32].upper()}")}
 
 
 # ---- one case per decision, each document rendered once -------------------------------
@@ -222,11 +225,14 @@ def test_the_deferred_notice_has_two_copies_each_labelled(
 
 
 @pytest.mark.parametrize(("kind", "page"), [(K.ACCEPTANCE, 1), (K.DEFERRED, 2)])
-def test_every_page_carries_the_case_number_as_code128_and_qr(
-        kind: K, page: int, cases: dict[str, CaseState],
+def test_every_page_carries_the_case_number_and_its_decision_hash_as_codes(
+        kind: K, page: int, cases: dict[str, CaseState], module_ws: Workstation,
         rendered: dict[K, tuple[RenderedDocument, str]], tmp_path: Path) -> None:
     doc = rendered[kind][0]
-    assert codes(page_image(doc.pdf, tmp_path, page)) == both_codes(doc.case_number)
+    decision = module_ws.cases.witness_hash(doc.case_id)
+    assert codes(page_image(doc.pdf, tmp_path, page)) == both_codes(doc.case_number, decision)
+    assert f"记录校验码{decision[:4]}-{decision[4:8]}-{decision[8:12]}" in squash(
+        rendered[kind][1])
     assert doc.case_number == cases[CASE_OF[kind]].number
 
 
@@ -235,7 +241,8 @@ def test_the_thermal_pickup_slip_scans(module_ws: Workstation,
     number = cases["accepted"].number
     slip = module_ws.documents.render_case_document(K.PICKUP_SLIP, number, clerk(module_ws))
     assert slip.raster is not None and slip.raster.image.mode == "1"
-    assert codes(slip.raster.image.convert("L")) == both_codes(number)
+    witness = module_ws.cases.witness_hash(cases["accepted"].id)
+    assert codes(slip.raster.image.convert("L")) == both_codes(number, witness)
 
 
 @pytest.mark.parametrize(("which", "kind", "why"), [

@@ -111,7 +111,7 @@ def test_a_full_disk_does_not_stop_the_paper(fresh_ws: Workstation, tmp_path: Pa
     blocked = tmp_path / "blobs"
     blocked.write_text("a file where the archive folder should be", encoding="utf-8")
     docs = DocumentService(fresh_ws.settings, fresh_ws.db, fresh_ws.catalogue,
-                           fresh_ws.cases, BlobStore(blocked))
+                           fresh_ws.cases, BlobStore(blocked), fresh_ws.integrity.witness)
     doc = docs.render_case_document(K.RECEIPT, case.number, c)
     outcome = docs.print(doc, c, PrintTarget("pdf", str(tmp_path / "out.pdf")))
     assert outcome.ok and (tmp_path / "out.pdf").read_bytes() == doc.pdf

@@ -64,8 +64,8 @@ def test_migrating_an_empty_file_creates_every_table_at_head(tmp_path: Path) -> 
                 "SELECT name FROM sqlite_master WHERE type='trigger'")}
             version = raw.execute("SELECT version_num FROM alembic_version").fetchall()
         assert tables == set(Base.metadata.tables) | {"alembic_version"}
-        assert triggers == {"case_events_no_update", "case_events_no_delete",
-                            "case_documents_no_update", "case_documents_no_delete"}
+        assert triggers == {f"{table}_no_{what}" for table in ("case_events", "case_documents")
+                            for what in ("update", "delete", "replace")}
         assert version == [(db.head_revision(),)]
         assert db.current_revision() == db.head_revision()
     finally:
