@@ -15,6 +15,7 @@ from app.services.accounts import AccountService, ClerkSession
 from app.services.calendar import CalendarService
 from app.services.cases import CaseService
 from app.services.catalogue import CatalogueService
+from app.services.deadlines import DeadlineRecompute
 from app.services.integrity import IntegrityService, meta_get, meta_set
 from app.services.printing import DocumentService, SystemSpooler
 from app.storage.anchor import AnchorFile
@@ -35,6 +36,7 @@ class Workstation:
     cases: CaseService
     documents: DocumentService
     integrity: IntegrityService
+    deadlines: DeadlineRecompute
 
     def clerk(self, session: ClerkSession) -> Clerk:
         """The event context for a logged-in clerk at this terminal and window."""
@@ -70,8 +72,10 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True, check:
     documents = DocumentService(settings, db, catalogue, cases,
                                 BlobStore(settings.data_dir / "blobs"), integrity.witness,
                                 system_spooler=system_spooler)
+    deadlines = DeadlineRecompute(db, catalogue, calendar,
+                                  lambda rows: integrity.witness.record(events=rows))
     station = Workstation(settings, db, catalogue, calendar, accounts, cases, documents,
-                          integrity)
+                          integrity, deadlines)
     if seed and check:   # never into a database that is being inspected or repaired
         _seed_once(station, first_start=integrity.began)
     return station

@@ -137,7 +137,19 @@ def _run(argv: list[str]) -> int:
         return EXIT_OK
     if not getattr(args, "fn", None):
         raise UsageError("请给出命令，例如 yichuang catalog search yyzz（--help 查看全部命令）")
-    ws = open_workstation(check=getattr(args, "check", True))
+    check = getattr(args, "check", True)
+    if check == "try":
+        # Inspection commands (doctor, audit): a normal start if the record is sound,
+        # else open it unchecked and unseeded so they can say what is wrong.
+        from app.services.integrity import IntegrityAlarm
+
+        try:
+            ws = open_workstation()
+        except IntegrityAlarm as alarm:
+            args.alarm = alarm
+            ws = open_workstation(check=False, seed=False)
+    else:
+        ws = open_workstation(check=check, seed=check)
     try:
         args.fn(ws, args)
     finally:

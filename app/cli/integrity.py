@@ -123,11 +123,11 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
         dest="sub", metavar="操作", required=True, parser_class=Parser)
     aud.add_parser("verify", parents=[common],
                    help="校验所有办件记录链、逐件重放核对、核对锚定文件和已发编号").set_defaults(
-        fn=cmd_audit_verify, check=False)
+        fn=cmd_audit_verify, check="try")
     p = aud.add_parser("check-paper", parents=[common], help="核对文书上的记录校验码")
     p.add_argument("number", metavar="办件编号")
     p.add_argument("code", metavar="校验码", help="文书上印的“记录校验码”，如 1a2b-3c4d-5e6f")
-    p.set_defaults(fn=cmd_audit_check_paper, check=False)
+    p.set_defaults(fn=cmd_audit_check_paper, check="try")
 
     p = sub.add_parser("backup", parents=[common, operator_opts],
                        help="备份（数据库、锚定文件、档案文件），窗口运行时也可以")

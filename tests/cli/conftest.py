@@ -38,18 +38,53 @@ def cli_command(home: Path, *args: str) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "app", *args], env
 
 
-def run_cli(home: Path, *args: str, timeout: float = 60) -> CliResult:
+# The operators every seeded test home has (their passwords already changed).
+ADMIN, ADMIN_PASSWORD = "admin", "Guanli2026x"
+CLERK, CLERK_PASSWORD, CLERK_NAME = "lisi", "Chuangkou2026", "李四"
+
+
+def run_cli(home: Path, *args: str, timeout: float = 60, stdin: str | None = None
+            ) -> CliResult:
     cmd, env = cli_command(home, *args)
     proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True,
-                          encoding="utf-8", timeout=timeout, check=False)
+                          encoding="utf-8", timeout=timeout, check=False,
+                          input=stdin if stdin is not None else "")
     return CliResult(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+
+
+def as_clerk(home: Path, *args: str, timeout: float = 60) -> CliResult:
+    """Run a command as the clerk 李四, the password read from standard input."""
+    return run_cli(home, *args, "--user", CLERK, "--password-fd", "0", timeout=timeout,
+                   stdin=CLERK_PASSWORD + "\n")
+
+
+def as_admin(home: Path, *args: str, extra_lines: tuple[str, ...] = (),
+             timeout: float = 60) -> CliResult:
+    """Run a command as admin; ``extra_lines`` follow the password on stdin."""
+    return run_cli(home, *args, "--user", ADMIN, "--password-fd", "0", timeout=timeout,
+                   stdin="\n".join((ADMIN_PASSWORD, *extra_lines)) + "\n")
+
+
+def make_operators(home: Path) -> None:
+    """The first start's admin with a real password, and a clerk 李四 ready to work."""
+    from app.services.accounts import Role
+
+    ws = open_workstation(home)
+    try:
+        first = ws.accounts.login(ADMIN, "123456")
+        admin = ws.accounts.change_password(first.user_id, "123456", ADMIN_PASSWORD)
+        ws.accounts.add_user(admin, CLERK, CLERK_NAME, Role.CLERK, "Initial2026x")
+        clerk = ws.accounts.login(CLERK, "Initial2026x")
+        ws.accounts.change_password(clerk.user_id, "Initial2026x", CLERK_PASSWORD)
+    finally:
+        ws.close()
 
 
 @pytest.fixture(scope="module")
 def seeded_cli_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory after a first start (seeded in-process: it is not under test)."""
     home = tmp_path_factory.mktemp("cli-seeded")
-    open_workstation(home).close()
+    make_operators(home)
     forget_calendar_years_from(home, 2027)
     return home
 

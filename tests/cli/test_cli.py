@@ -21,6 +21,7 @@ from app import __version__
 from app.domain.case import Applicant, ApplicantKind, Clerk, IdType
 from app.domain.checksum import mod11_2
 from app.workstation import open_workstation
+from tests.cli.conftest import as_admin, as_clerk
 
 CliResult = Any  # tests/cli/conftest.py: code, out, err, err_lines
 Cli = Callable[..., CliResult]
@@ -184,8 +185,8 @@ def test_a_bad_catalogue_file_changes_nothing(cli: Cli, cli_home: Path,
     doc["bundles"][0]["items"].append("NO-SUCH-ITEM")
     before = _releases(cli_home)
 
-    line = one_line_error(cli(cli_home, "catalog", "import",
-                              str(write_json(tmp_path / "bad.json", doc))))
+    line = one_line_error(as_admin(cli_home, "catalog", "import",
+                                   str(write_json(tmp_path / "bad.json", doc))))
     assert "目录文件有误" in line
     assert f"第3个事项（{doc['items'][2]['code']}" in line and "字段 level" in line
     assert "NO-SUCH-ITEM" in line
@@ -202,7 +203,8 @@ def test_catalog_import_and_export(cli: Cli, cli_home: Path, tmp_path: Path) -> 
     doc["version"] = "2026.12-demo"
     entry = next(i for i in doc["items"] if i["code"] == YYZZ)
     entry.update(version=entry["version"] + ".1", name="营业执照遗失补领")
-    result = cli(cli_home, "catalog", "import", str(write_json(tmp_path / "new.json", doc)))
+    result = as_admin(cli_home, "catalog", "import",
+                      str(write_json(tmp_path / "new.json", doc)))
     assert result.code == 0, result.err
     assert result.out.strip() == (f"已导入目录 2026.12-demo：{len(doc['items'])} 个事项"
                                   f"（新增或新版本 1 个），{len(doc['bundles'])} 个一件事")
@@ -237,8 +239,8 @@ def test_calendar_refuses_2027_until_the_notice_is_imported(cli: Cli, cli_home: 
     assert "工作日历尚未包含2027年的节假日安排" in line
     assert "calendar import" in line
 
-    result = cli(cli_home, "calendar", "import",
-                 str(write_json(tmp_path / "2027.json", NOTICE_2027)))
+    result = as_admin(cli_home, "calendar", "import",
+                      str(write_json(tmp_path / "2027.json", NOTICE_2027)))
     assert (result.code, result.out.strip()) == (0, "已导入 2027 年节假日安排")
 
     result = cli(cli_home, "calendar", "add-workdays", "2026-12-28", "5", "--json")
@@ -267,17 +269,40 @@ def test_doctor_on_a_first_start(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_user_add_and_list(cli: Cli, cli_home: Path) -> None:
-    result = cli(cli_home, "user", "add", "wangwu", "--name", "王五", "--role", "supervisor",
-                 "--password", "Zhiban2026")
+    result = as_admin(cli_home, "user", "add", "wangwu", "--name", "王五", "--role",
+                      "supervisor", extra_lines=("Zhiban2026",))
     assert result.code == 0, result.err
     assert "已创建用户 wangwu（王五）" in result.out
-    result = cli(cli_home, "user", "list", "--json")
+    result = as_admin(cli_home, "user", "list", "--json")
     assert result.code == 0, result.err
     users = {u["username"]: u for u in json.loads(result.out)}
-    assert set(users) == {"admin", "wangwu"}
+    assert set(users) == {"admin", "lisi", "wangwu"}
     assert (users["wangwu"]["role"], users["wangwu"]["must_change_password"]) == (
         "supervisor", True)
-    assert users["admin"]["must_change_password"] is True
+    login = cli(cli_home, "user", "list", "--user", "wangwu", "--password-fd", "0",
+                stdin="Zhiban2026\n")
+    assert "须先修改密码" in one_line_error(login)
+
+
+def test_accounts_need_an_administrator(cli: Cli, cli_home: Path) -> None:
+    assert "--user" in one_line_error(cli(cli_home, "user", "list"))
+    refused = as_clerk(cli_home, "user", "add", "zhao", "--name", "赵六")
+    assert "无权管理用户账号" in one_line_error(refused)
+    wrong = cli(cli_home, "user", "list", "--user", "admin", "--password-fd", "0",
+                stdin="not-the-password\n")
+    assert "用户名或密码不正确" in one_line_error(wrong)
+
+
+def test_no_command_takes_a_password_on_the_command_line(cli: Cli,
+                                                         seeded_cli_home: Path) -> None:
+    helps = [cli(seeded_cli_home, *cmd, "--help") for cmd in (
+        (), ("user", "add"), ("user", "reset-password"), ("user", "passwd"),
+        ("print",), ("recover",), ("backup",))]
+    for result in helps:
+        assert result.code == 0, result.err
+        assert "--password " not in result.out and "--password=" not in result.out
+        assert "--clerk" not in result.out
+    assert "--password-fd" in helps[1].out
 
 
 def test_audit_verify(cli: Cli, cli_home: Path) -> None:
@@ -288,11 +313,20 @@ def test_audit_verify(cli: Cli, cli_home: Path) -> None:
         body = "33010219800101002"
         applicant = Applicant(ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID,
                               body + mod11_2(body))
-        for _ in range(3):
-            ws.cases.open_case(FOOD, applicant, clerk, today=dt.date(2026, 11, 23))
+        numbers = [ws.cases.open_case(FOOD, applicant, clerk, today=dt.date(2026, 11, 23)).number
+                   for _ in range(3)]
     finally:
         ws.close()
     result = cli(cli_home, "audit", "verify", "--json")
     assert result.code == 0, result.err
     report = json.loads(result.out)
-    assert (report["events"], report["intact"], report["broken_at"]) == (3, True, None)
+    assert (report["ok"], report["cases"], report["findings"]) == (True, 3, [])
+    assert [(c["chain"], c["rows"], c["intact"], c["anchored"]) for c in report["chains"]] == [
+        ("events", 3, True, True)]
+
+    with sqlite3.connect(cli_home / "yichuang.db") as raw:
+        raw.execute("UPDATE cases SET applicant_name = '李四' WHERE number = ?", (numbers[1],))
+    result = cli(cli_home, "audit", "verify")
+    assert result.code == 4, result
+    assert f"!! 办件{numbers[1]}的当前数据与办件记录不符：申请人姓名" in result.out
+    assert "结论：发现 1 处问题" in result.out

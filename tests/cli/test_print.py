@@ -30,6 +30,7 @@ from app.domain.case import (
 from app.domain.checksum import mod11_2
 from app.domain.numbering import CaseNumber
 from app.workstation import Workstation, open_workstation
+from tests.cli.conftest import as_clerk
 
 CliResult = Any  # tests/cli/conftest.py: code, out, err, err_lines
 Cli = Callable[..., CliResult]
@@ -78,8 +79,7 @@ def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def commands(out: Path, numbers: dict[str, str]) -> dict[str, tuple[str, ...]]:
     return {
-        "checklist": ("print", "checklist", FOOD, "--pdf", str(out / "checklist.pdf"),
-                      "--clerk", "李四"),
+        "checklist": ("print", "checklist", FOOD, "--pdf", str(out / "checklist.pdf")),
         "checklist_json": ("--json", "print", "checklist", FOOD, "--pdf",
                            str(out / "checklist-json.pdf")),
         "ticket_file": ("print", "ticket", "a012", "--escpos", str(out / "lp0")),
@@ -104,7 +104,7 @@ def commands(out: Path, numbers: dict[str, str]) -> dict[str, tuple[str, ...]]:
 def answers(home: Path, numbers: dict[str, str], out_dir: Path, cli: Cli
             ) -> dict[str, CliResult]:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {key: pool.submit(cli, home, *args)
+        futures = {key: pool.submit(as_clerk, home, *args)
                    for key, args in commands(out_dir, numbers).items()}
         return {key: f.result() for key, f in futures.items()}
 
@@ -139,7 +139,7 @@ def test_checklist_to_a_pdf_file(answers: dict[str, CliResult], out_dir: Path) -
     assert result.out.strip() == f"一次性告知单已导出到文件 {out_dir / 'checklist.pdf'}"
     text = pdf_text(out_dir / "checklist.pdf")
     assert "食品经营许可（新办）" in text and FOOD in text
-    assert "经办人：李四" in text
+    assert "经办人：李四" in text   # the operator, never the OS account
 
 
 def test_checklist_json(answers: dict[str, CliResult], out_dir: Path) -> None:
@@ -177,16 +177,16 @@ def test_a_thermal_printer_that_is_off_is_exit_1_in_one_line(
 
 def test_a_case_document_printed_twice_is_a_reprint(
         home: Path, numbers: dict[str, str], out_dir: Path, cli: Cli) -> None:
-    runs = [cli(home, "print", "acceptance", numbers["twice"], "--json", "--pdf",
-                str(out_dir / f"twice-{n}.pdf")) for n in (1, 2)]
+    runs = [as_clerk(home, "print", "acceptance", numbers["twice"], "--json", "--pdf",
+                     str(out_dir / f"twice-{n}.pdf")) for n in (1, 2)]
     assert [r.code for r in runs] == [0, 0], [r.err for r in runs]
     first, second = (json.loads(r.out) for r in runs)
     assert (first["reprint"], second["reprint"]) == (False, True)
     assert first["archived_sha256"] and second["archived_sha256"]
     assert "补打" not in pdf_text(out_dir / "twice-1.pdf")
     assert "【补打】" in pdf_text(out_dir / "twice-2.pdf")
-    plain = cli(home, "print", "acceptance", numbers["twice"], "--pdf",
-                str(out_dir / "twice-3.pdf"))
+    plain = as_clerk(home, "print", "acceptance", numbers["twice"], "--pdf",
+                     str(out_dir / "twice-3.pdf"))
     assert plain.code == 0 and plain.out.count("（补打）") == 1, plain.out
 
 
