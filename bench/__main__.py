@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bench import documents, search, startup
+from bench import documents, imports, search, startup
 
 
 def main() -> None:
-    for module in (startup, search, documents):
+    for module in (startup, search, documents, imports):
         print(f"== {module.__name__}")
         module.main()
 

@@ -2,7 +2,9 @@
 
 The reader checks the whole document and collects *every* problem, each naming the item,
 the field and what is wrong, so an administrator can fix a file in one pass. Nothing is
-returned unless the whole file is valid.
+returned unless the whole file is valid. Text may hold no control, invisible format or
+lone surrogate characters (see :mod:`app.domain.text_checks`); the prose fields
+(受理条件, 设定依据, notes, descriptions) may hold line breaks.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from app.domain.catalogue import (
     TimeLimit,
 )
 from app.domain.catalogue_writer import FORMAT_NAME, FORMAT_VERSION
+from app.domain.text_checks import LINE_BREAK, forbidden_character, printable
 
 MAX_CODE_LEN = 64
 MAX_KEYWORDS = 10
@@ -46,6 +49,12 @@ class CatalogueIssue:
     where: str
     field: str
     problem: str
+
+    def __post_init__(self) -> None:
+        # Values quoted from the file may hold a lone surrogate or a control character:
+        # shown escaped, so printing the issue (terminal, log, JSON) can never fail.
+        for name in ("where", "field", "problem"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
 
     def __str__(self) -> str:
         place = f"{self.where}，" if self.where else ""
@@ -63,13 +72,25 @@ class CatalogueFileError(ValueError):
         super().__init__(head + more)
 
 
-class _Reader:
-    """Collects issues while reading fields of one JSON object."""
+def _quote(value: Any, limit: int = 40) -> str:
+    """A value from the file as a message quotes it: at most ``limit`` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
-    def __init__(self, issues: list[CatalogueIssue], where: str, obj: Any, prefix: str = ""):
+
+class _Reader:
+    """Collects issues while reading fields of one JSON object.
+
+    ``check_chars`` False skips the character checks: an item stored before they
+    existed must still load for the cases accepted under it.
+    """
+
+    def __init__(self, issues: list[CatalogueIssue], where: str, obj: Any, prefix: str = "",
+                 *, check_chars: bool = True):
         self.issues = issues
         self.where = where
         self.prefix = prefix
+        self.check_chars = check_chars
         self.ok = isinstance(obj, dict)
         self.obj: dict[str, Any] = obj if isinstance(obj, dict) else {}
         if not self.ok:
@@ -83,10 +104,21 @@ class _Reader:
         """A field the format does not define is a typo that would silently be lost."""
         unknown = set(self.obj) - allowed
         if unknown:
-            self.issue("", f"有未知字段：{'、'.join(sorted(unknown))}（拼写错误？）")
+            names = "、".join(sorted(_quote(k) for k in unknown))
+            self.issue("", f"有未知字段：{names}（拼写错误？）")
 
     def child(self, name: str, obj: Any) -> _Reader:
-        return _Reader(self.issues, self.where, obj, f"{self.prefix}{name}.")
+        return _Reader(self.issues, self.where, obj, f"{self.prefix}{name}.",
+                       check_chars=self.check_chars)
+
+    def _check_chars(self, name: str, value: str, *, prose: bool = False) -> bool:
+        if not self.check_chars:
+            return True
+        bad = forbidden_character(value, allow=LINE_BREAK if prose else "")
+        if bad is not None:
+            self.issue(name, bad)
+            return False
+        return True
 
     def _get(self, name: str, required: bool) -> Any:
         if name not in self.obj or self.obj[name] is None:
@@ -95,7 +127,9 @@ class _Reader:
             return None
         return self.obj[name]
 
-    def text(self, name: str, *, required: bool = False, max_len: int = 4000) -> str:
+    def text(self, name: str, *, required: bool = False, max_len: int = 4000,
+             prose: bool = False) -> str:
+        """A text field, stripped; ``prose`` text may run over several lines."""
         value = self._get(name, required)
         if value is None:
             return ""
@@ -107,6 +141,8 @@ class _Reader:
             self.issue(name, "不能为空")
         if len(stripped) > max_len:
             self.issue(name, f"长度{len(stripped)}超过上限{max_len}")
+        if not self._check_chars(name, stripped, prose=prose):
+            return ""
         return stripped
 
     def integer(self, name: str, *, default: int, low: int, high: int,
@@ -139,7 +175,7 @@ class _Reader:
         try:
             return kind(value)
         except ValueError:
-            self.issue(name, f"值“{value}”无效，应为以下之一：{allowed}")
+            self.issue(name, f"值“{_quote(value)}”无效，应为以下之一：{allowed}")
             return default if default is not None else next(iter(kind))
 
     def date(self, name: str) -> dt.date | None:
@@ -152,7 +188,7 @@ class _Reader:
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
-            self.issue(name, f"日期“{value}”无效，应为 YYYY-MM-DD")
+            self.issue(name, f"日期“{_quote(value)}”无效，应为 YYYY-MM-DD")
             return None
 
     def array(self, name: str, *, required: bool = False) -> list[Any]:
@@ -168,7 +204,8 @@ class _Reader:
         out = []
         for i, v in enumerate(self.array(name)):
             if isinstance(v, str) and v.strip():
-                out.append(v.strip())
+                if self._check_chars(f"{name}[{i}]", v.strip()):
+                    out.append(v.strip())
             else:
                 self.issue(f"{name}[{i}]", "应为非空文本")
         return tuple(out)
@@ -213,8 +250,8 @@ def parse_catalogue(doc: Any) -> Catalogue:
         top.issue("format", f"应为“{FORMAT_NAME}”，这不是一窗通事项目录文件")
         raise CatalogueFileError(issues)
     if doc.get("format_version") != FORMAT_VERSION:
-        top.issue("format_version",
-                  f"不支持的格式版本“{doc.get('format_version')}”，本程序支持 {FORMAT_VERSION}")
+        found = _quote(doc.get("format_version"))
+        top.issue("format_version", f"不支持的格式版本“{found}”，本程序支持 {FORMAT_VERSION}")
         raise CatalogueFileError(issues)
     top.no_unknown_fields(_TOP_FIELDS)
     version = top.text("version", required=True, max_len=64)
@@ -254,13 +291,15 @@ def _item_label(raw: Any, index: int) -> str:
         code = raw.get("code") if isinstance(raw.get("code"), str) else ""
         name = raw.get("name") if isinstance(raw.get("name"), str) else ""
         if code or name:
-            return f"第{index + 1}个事项（{code or '无编码'} {name}）".replace(" ）", "）")
+            label = f"{_quote(code, 64) or '无编码'} {_quote(name)}"
+            return f"第{index + 1}个事项（{label}）".replace(" ）", "）")
     return f"第{index + 1}个事项"
 
 
-def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue]) -> ServiceItem | None:
+def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue], *,
+                check_chars: bool = True) -> ServiceItem | None:
     before = len(issues)
-    r = _Reader(issues, _item_label(raw, index), raw)
+    r = _Reader(issues, _item_label(raw, index), raw, check_chars=check_chars)
     if not r.ok:
         return None
     code = r.text("code", required=True, max_len=MAX_CODE_LEN)
@@ -292,7 +331,7 @@ def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue]) -> ServiceIt
             r.issue("keywords", f"关键词“{kw[:20]}…”超过20个字")
     version = r.text("version", required=True, max_len=32)
     item_kwargs: dict[str, Any] = dict(
-        conditions=r.text("conditions"), basis=r.text("basis"),
+        conditions=r.text("conditions", prose=True), basis=r.text("basis", prose=True),
         place=r.text("place", max_len=200), hours=r.text("hours", max_len=200),
         result=r.text("result", max_len=100),
         phone=r.text("phone", max_len=64), online=r.boolean("online", default=False),
@@ -341,7 +380,7 @@ def _parse_fee(r: _Reader) -> Fee:
     amount = fr.text("amount", max_len=200)
     if not free and not amount:
         fr.issue("amount", "收费事项必须写明收费标准")
-    return Fee(free=free, amount=amount, basis=fr.text("basis", max_len=500))
+    return Fee(free=free, amount=amount, basis=fr.text("basis", max_len=500, prose=True))
 
 
 def _parse_materials(r: _Reader) -> list[Material]:
@@ -366,7 +405,7 @@ def _parse_materials(r: _Reader) -> list[Material]:
             deferrable=mr.boolean("deferrable", default=False),
             commitment=mr.boolean("commitment", default=False),
             source=mr.enum("source", MaterialSource, default=MaterialSource.APPLICANT),
-            note=mr.text("note", max_len=1000), template=mr.text("template", max_len=200),
+            note=mr.text("note", max_len=1000, prose=True), template=mr.text("template", max_len=200),
         ))
     return out
 
@@ -389,7 +428,7 @@ def _parse_scenarios(r: _Reader, materials: list[Material]) -> list[Scenario]:
         for key, refs in (("adds", adds), ("removes", removes)):
             for ref in refs:
                 if ref not in material_ids:
-                    sr.issue(key, f"引用了本事项中不存在的材料“{ref}”")
+                    sr.issue(key, f"引用了本事项中不存在的材料“{_quote(ref)}”")
         added.update(adds)
         out.append(Scenario(sid, sr.text("name", required=True, max_len=200), adds, removes))
     for m in materials:
@@ -406,7 +445,7 @@ def _parse_bundles(raw_list: list[Any], item_codes: set[str], all_codes: set[str
     for i, raw in enumerate(raw_list):
         label = f"第{i + 1}个一件事"
         if isinstance(raw, dict) and isinstance(raw.get("name"), str):
-            label += f"（{raw['name']}）"
+            label += f"（{_quote(raw['name'])}）"
         br = _Reader(issues, label, raw)
         if not br.ok:
             continue
@@ -422,19 +461,20 @@ def _parse_bundles(raw_list: list[Any], item_codes: set[str], all_codes: set[str
             br.issue("items", "一件事至少要包含两个事项")
         for ref in refs:
             if ref not in all_codes:
-                br.issue("items", f"引用了目录中不存在的事项“{ref}”")
+                br.issue("items", f"引用了目录中不存在的事项“{_quote(ref)}”")
         if len(set(refs)) != len(refs):
             br.issue("items", "同一事项列了多次")
         name = br.text("name", required=True, max_len=200)
         if all(ref in item_codes for ref in refs):
-            out.append(Bundle(code, name, refs, br.text("description", max_len=2000)))
+            out.append(Bundle(code, name, refs,
+                              br.text("description", max_len=2000, prose=True)))
     return out
 
 
 def item_from_json(doc: dict[str, Any]) -> ServiceItem:
     """Rebuild one stored item (already validated once); raise CatalogueFileError if not."""
     issues: list[CatalogueIssue] = []
-    item = _parse_item(doc, 0, issues)
+    item = _parse_item(doc, 0, issues, check_chars=False)
     if item is None:
         raise CatalogueFileError(issues)
     return item

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from app.domain.catalogue import Bundle, Catalogue, ServiceItem
 from app.domain.catalogue_format import (
+    MAX_FILE_BYTES,
     CatalogueFileError,
     CatalogueIssue,
     item_from_json,
     parse_catalogue_bytes,
 )
 from app.domain.catalogue_writer import bundle_to_json, catalogue_to_json, item_to_json
+from app.services.calendar import ReferenceFileRefused, read_reference_file
 from app.services.reference_cache import ReferenceCache
 from app.services.search import (
     CatalogueIndex,
@@ -29,13 +37,15 @@ from app.services.search import (
     pinyin_keys,
 )
 from app.storage.db import Database
-from app.storage.files import describe_os_error, write_atomically
+from app.storage.files import write_atomically
 from app.storage.models import (
     CatalogueBundleRow,
     CatalogueItemRow,
     CatalogueRelease,
     CatalogueReleaseItem,
 )
+
+Row = dict[str, Any]   # one row for a bulk insert, by column name
 
 
 class NotFound(LookupError):
@@ -108,79 +118,139 @@ class CatalogueService:
     # ---- import / export --------------------------------------------------------------
 
     def import_file(self, path: Path) -> ImportResult:
-        """Validate and import a catalogue file; on any error nothing is changed."""
+        """Validate and import a catalogue file; on any error the current one stays."""
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CatalogueFileError([CatalogueIssue(
-                "", "", f"无法读取文件 {path}：{describe_os_error(exc)}")]) from exc
+            data = read_reference_file(path, max_bytes=MAX_FILE_BYTES, what="事项目录")
+        except ReferenceFileRefused as exc:
+            raise CatalogueFileError([CatalogueIssue("", "", str(exc))]) from exc
         catalogue = parse_catalogue_bytes(data)
         return self.import_catalogue(catalogue, origin=str(path), sha256=_sha256(data))
 
     def import_catalogue(self, catalogue: Catalogue, *, origin: str,
                          sha256: str) -> ImportResult:
+        """Store a validated catalogue as a new release and make it current.
+
+        A large catalogue is written in many short write transactions (see
+        :class:`_Batches`), so case writes of the window, here or in another process,
+        never wait long behind an import. The order makes every interruption harmless:
+        item rows first (content-addressed by (code, version) and immutable, so rows
+        left behind are reused by the next import), then the release with its item and
+        bundle rows while it is not current, and last one short transaction that makes
+        it current (and sets its ``imported_at``). Until then the previous release stays
+        current and intact; on an error the unfinished release is removed again (and
+        hidden from :meth:`releases` if even that fails).
+        """
         # Everything slow happens before the write lock is taken: pypinyin over thousands
         # of names takes seconds, and other windows must not wait on it.
-        bodies = {item.code: item_to_json(item) for item in catalogue.items}
-        digests = {code: _sha256(_canonical(body)) for code, body in bodies.items()}
-        keys = {item.code: (*pinyin_keys(item.name), keyword_tokens(item.keywords))
-                for item in catalogue.items}
-        bundle_keys = {b.code: pinyin_keys(b.name) for b in catalogue.bundles}
+        items = catalogue.items
+        bodies = [item_to_json(item) for item in items]
+        digests = [_sha256(_canonical(body)) for body in bodies]
+        with self._db.read() as session:
+            current_sha = session.scalar(
+                select(CatalogueRelease.sha256).where(CatalogueRelease.is_current))
+        if current_sha == sha256:
+            return ImportResult(catalogue.version, len(items), 0, len(catalogue.bundles),
+                                unchanged=True)
+        stored = self._stored_items([item.code for item in items])
+        _check_conflicts(items, digests, stored)
+        new_rows: list[Row] = []
+        for item, body, digest in zip(items, bodies, digests, strict=True):
+            if (item.code, item.version) in stored:
+                continue
+            full, initials = pinyin_keys(item.name)
+            new_rows.append(dict(
+                code=item.code, version=item.version, name=item.name,
+                department=item.department.name, level=str(item.level),
+                kind=str(item.kind), withdrawn_at=item.withdrawn_at,
+                name_pinyin=full, name_initials=initials,
+                search_keywords=keyword_tokens(item.keywords), body=body,
+                body_sha256=digest))
+        bundle_rows: list[Row] = []
+        for bundle in catalogue.bundles:
+            full, initials = pinyin_keys(bundle.name)
+            bundle_rows.append(dict(code=bundle.code, name=bundle.name, name_pinyin=full,
+                                    name_initials=initials, body=bundle_to_json(bundle)))
+
+        with paused_gc():
+            return self._write_release(catalogue, origin, sha256, digests, new_rows,
+                                       bundle_rows)
+
+    def _write_release(self, catalogue: Catalogue, origin: str, sha256: str,
+                       digests: list[str], new_rows: list[Row],
+                       bundle_rows: list[Row]) -> ImportResult:
+        items = catalogue.items
+        batches = _Batches(self._db)
+        batches.run(new_rows, _insert_items)
+        # Another process may have stored some of the same (code, version) pairs meanwhile.
+        stored = self._stored_items([item.code for item in items])
+        _check_conflicts(items, digests, stored)
+
         with self._db.write() as session:
-            current = session.scalars(
-                select(CatalogueRelease).where(CatalogueRelease.is_current)).first()
-            if current is not None and current.sha256 == sha256:
-                return ImportResult(catalogue.version, len(catalogue.items), 0,
-                                    len(catalogue.bundles), unchanged=True)
-            existing = {
-                (r.code, r.version): r for r in session.scalars(
-                    select(CatalogueItemRow).where(
-                        CatalogueItemRow.code.in_([i.code for i in catalogue.items])))
-            }
-            conflicts: list[CatalogueIssue] = []
-            rows: list[CatalogueItemRow] = []
-            new_items = 0
-            for item in catalogue.items:
-                body, digest = bodies[item.code], digests[item.code]
-                row = existing.get((item.code, item.version))
-                if row is not None:
-                    if row.body_sha256 != digest:
-                        conflicts.append(CatalogueIssue(
-                            f"事项 {item.code}（{item.name}）", "version",
-                            f"版本“{item.version}”已导入过但内容不同；修改事项后请提高 version"))
-                    rows.append(row)
-                    continue
-                full, initials, keywords = keys[item.code]
-                row = CatalogueItemRow(
-                    code=item.code, version=item.version, name=item.name,
-                    department=item.department.name, level=str(item.level),
-                    kind=str(item.kind), withdrawn_at=item.withdrawn_at,
-                    name_pinyin=full, name_initials=initials, search_keywords=keywords,
-                    body=body, body_sha256=digest)
-                session.add(row)
-                rows.append(row)
-                new_items += 1
-            if conflicts:
-                raise CatalogueFileError(conflicts)  # rolls the transaction back
-            session.execute(update(CatalogueRelease).values(is_current=False))
             release = CatalogueRelease(
                 version=catalogue.version, publisher=catalogue.publisher,
-                published_at=catalogue.published_at, imported_at=_now(), origin=origin,
-                sha256=sha256, item_count=len(catalogue.items),
-                bundle_count=len(catalogue.bundles), is_current=True)
+                published_at=catalogue.published_at, imported_at=UNFINISHED, origin=origin,
+                sha256=sha256, item_count=len(items),
+                bundle_count=len(catalogue.bundles), is_current=False)
             session.add(release)
             session.flush()
-            for position, row in enumerate(rows):
-                session.add(CatalogueReleaseItem(
-                    release_id=release.id, item_id=row.id, position=position))
-            for bundle in catalogue.bundles:
-                full, initials = bundle_keys[bundle.code]
-                session.add(CatalogueBundleRow(
-                    release_id=release.id, code=bundle.code, name=bundle.name,
-                    name_pinyin=full, name_initials=initials, body=bundle_to_json(bundle)))
-        self._snap.invalidate()
-        return ImportResult(catalogue.version, len(catalogue.items), new_items,
+            release_id = release.id
+        try:
+            links = [{"release_id": release_id, "item_id": stored[(i.code, i.version)][0],
+                      "position": position} for position, i in enumerate(items)]
+            batches.run(links, _insert_links)
+            batches.run([{**b, "release_id": release_id} for b in bundle_rows],
+                        _insert_bundles)
+            with self._db.write() as session:
+                linked = session.scalar(select(func.count()).select_from(CatalogueReleaseItem)
+                                        .where(CatalogueReleaseItem.release_id == release_id))
+                if linked != len(items):
+                    raise RuntimeError(f"目录版本 {catalogue.version} 未完整写入"
+                                       f"（{linked}/{len(items)}个事项），未启用")
+                session.execute(update(CatalogueRelease).where(CatalogueRelease.is_current)
+                                .values(is_current=False))
+                session.execute(update(CatalogueRelease)
+                                .where(CatalogueRelease.id == release_id)
+                                .values(is_current=True, imported_at=_now()))
+        except BaseException:
+            self._discard_release(release_id)
+            raise
+        finally:
+            self._snap.invalidate()
+        return ImportResult(catalogue.version, len(items), len(new_rows),
                             len(catalogue.bundles), unchanged=False)
+
+    def _stored_items(self, codes: list[str]) -> dict[tuple[str, str], tuple[int, str]]:
+        """(code, version) -> (row id, body hash) of the stored versions of ``codes``."""
+        out: dict[tuple[str, str], tuple[int, str]] = {}
+        unique = sorted(set(codes))
+        with self._db.read() as session:
+            for start in range(0, len(unique), _LOOKUP_CHUNK):
+                chunk = unique[start:start + _LOOKUP_CHUNK]
+                for row_id, code, version, digest in session.execute(
+                        select(CatalogueItemRow.id, CatalogueItemRow.code,
+                               CatalogueItemRow.version, CatalogueItemRow.body_sha256)
+                        .where(CatalogueItemRow.code.in_(chunk))):
+                    out[(code, version)] = (row_id, digest)
+        return out
+
+    def _discard_release(self, release_id: int) -> None:
+        """Remove an unfinished (never current) release, in short transactions.
+
+        Best effort: when this fails too (the disk is gone), the release stays behind,
+        not current, and :meth:`releases` does not list it.
+        """
+        try:
+            while True:
+                with self._db.write() as session:
+                    gone = session.execute(_DELETE_LINKS, {"release_id": release_id,
+                                                           "n": _DELETE_CHUNK})
+                if not getattr(gone, "rowcount", 0):
+                    break
+            with self._db.write() as session:
+                session.execute(delete(CatalogueRelease).where(
+                    CatalogueRelease.id == release_id, CatalogueRelease.is_current.is_(False)))
+        except Exception:  # the original error is the one to report
+            return
 
     def export_file(self, path: Path) -> int:
         """Write the current catalogue in the file format; returns the item count."""
@@ -298,9 +368,11 @@ class CatalogueService:
         return item
 
     def releases(self) -> list[ReleaseInfo]:
+        """Every imported release, newest first; an unfinished import is not one."""
         with self._db.read() as session:
             rows = session.scalars(
-                select(CatalogueRelease).order_by(CatalogueRelease.id.desc())).all()
+                select(CatalogueRelease).where(CatalogueRelease.imported_at != UNFINISHED)
+                .order_by(CatalogueRelease.id.desc())).all()
             return [ReleaseInfo(r.id, r.version, r.publisher, r.published_at, r.imported_at,
                                 r.origin, r.item_count, r.bundle_count, r.is_current)
                     for r in rows]
@@ -308,3 +380,111 @@ class CatalogueService:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+# ---- writing a large import in short transactions ------------------------------------
+
+# imported_at of a release still being written: set when it is made current. A release
+# left so by a power cut is never current and never listed.
+UNFINISHED = dt.datetime(1970, 1, 1)
+# Seconds the write lock is left free between the transactions of a long job.
+WRITE_GAP = 0.05
+_LOOKUP_CHUNK = 500          # codes per IN (…) look-up, well under SQLite's variable limit
+_DELETE_CHUNK = 5000
+_DELETE_LINKS = text(
+    "DELETE FROM catalogue_release_items WHERE rowid IN (SELECT rowid FROM "
+    "catalogue_release_items WHERE release_id = :release_id LIMIT :n)")
+
+class _GcPause:
+    """Counts the pauses in progress (threads may import and recompute at once)."""
+
+    lock = threading.Lock()
+    depth = 0
+    was_enabled = True
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while short write transactions follow one another.
+
+    With a whole catalogue in memory a full collection walks millions of objects and
+    takes 300 ms — inside whichever transaction it happens to interrupt, holding the
+    write lock. Reference counting still frees nearly everything; the collector is
+    switched back on when the last pause ends.
+    """
+    with _GcPause.lock:
+        if _GcPause.depth == 0:
+            _GcPause.was_enabled = gc.isenabled()
+            gc.disable()
+        _GcPause.depth += 1
+    try:
+        yield
+    finally:
+        with _GcPause.lock:
+            _GcPause.depth -= 1
+            if _GcPause.depth == 0 and _GcPause.was_enabled:
+                gc.enable()
+
+
+class _Batches:
+    """Writes rows in consecutive write transactions of about ``target`` seconds each.
+
+    The first batch is small; each next one is sized from the rows per second the last
+    one achieved, so the write lock is held for about ``target`` (100 ms) whatever the
+    machine and the row width, and other writers (a clerk accepting a case, in this or
+    another process) wait at most that long. Between batches the lock is left free for
+    a moment (``WRITE_GAP``): SQLite's busy handler polls a waiting process's lock only
+    every so often, and a writer that takes the lock again at once would keep winning.
+    """
+
+    def __init__(self, db: Database, *, target: float = 0.1, first: int = 200,
+                 largest: int = 20_000) -> None:
+        self._db = db
+        self._target = target
+        self._size = first
+        self._largest = largest
+        self.transactions: list[float] = []   # seconds each batch held the write lock
+
+    def run(self, rows: list[Row], write: Callable[[Session, list[Row]], None]) -> None:
+        done = 0
+        while done < len(rows):
+            if self.transactions:
+                time.sleep(WRITE_GAP)
+            batch = rows[done:done + self._size]
+            started = time.perf_counter()
+            with self._db.write() as session:
+                write(session, batch)
+            held = time.perf_counter() - started
+            self.transactions.append(held)
+            done += len(batch)
+            # Grow at most fourfold at a time; shrink at once when a batch ran long.
+            rate = len(batch) / max(held, 1e-4)
+            self._size = max(20, min(self._largest, 4 * len(batch),
+                                     int(rate * self._target * 0.8)))
+
+
+def _insert_items(session: Session, rows: list[Row]) -> None:
+    # Another process may store the same (code, version) meanwhile: its row is kept and
+    # compared by hash afterwards (_check_conflicts).
+    session.execute(sqlite_insert(CatalogueItemRow).on_conflict_do_nothing(
+        index_elements=["code", "version"]), rows)
+
+
+def _insert_links(session: Session, rows: list[Row]) -> None:
+    session.execute(insert(CatalogueReleaseItem), rows)
+
+
+def _insert_bundles(session: Session, rows: list[Row]) -> None:
+    session.execute(insert(CatalogueBundleRow), rows)
+
+
+def _check_conflicts(items: tuple[ServiceItem, ...], digests: list[str],
+                     stored: dict[tuple[str, str], tuple[int, str]]) -> None:
+    conflicts = [
+        CatalogueIssue(f"事项 {item.code}（{item.name}）", "version",
+                       f"版本“{item.version}”已导入过但内容不同；修改事项后请提高 version")
+        for item, digest in zip(items, digests, strict=True)
+        if (item.code, item.version) in stored
+        and stored[(item.code, item.version)][1] != digest]
+    if conflicts:
+        raise CatalogueFileError(conflicts)

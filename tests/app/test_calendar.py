@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -24,7 +25,7 @@ PACKAGE = WorkCalendar({n.year for n in package_notices()},
                        [s for n in package_notices() for s in n.days])
 
 # A realistic 2027 notice: 元旦 over a long weekend, 春节 with two 调休 weekend days.
-NOTICE_2027 = {
+NOTICE_2027: dict[str, Any] = {
     "format": "yichuang-calendar",
     "years": [{
         "year": 2027,
@@ -178,21 +179,46 @@ def test_exported_calendar_reads_back_to_the_same_notices(fresh_ws: Workstation,
     assert parse_calendar_bytes(out.read_bytes()) == fresh_ws.calendar.notices()
 
 
-def test_reimporting_a_year_replaces_it(fresh_ws: Workstation, tmp_path: Path) -> None:
+def test_reimporting_a_year_replaces_it_only_when_asked(fresh_ws: Workstation,
+                                                       tmp_path: Path) -> None:
     cal = fresh_ws.calendar
     cal.import_file(write_json(tmp_path / "a.json", NOTICE_2027))
     corrected = json.loads(json.dumps(NOTICE_2027))
     corrected["years"][0]["workdays"] = [{"name": "春节调休", "date": "2027-02-20"}]
-    cal.import_file(write_json(tmp_path / "b.json", corrected))
+    fix = write_json(tmp_path / "b.json", corrected)
+    with pytest.raises(CalendarFileError, match="已包含2027年") as info:
+        cal.import_file(fix)
+    assert "--replace" in str(info.value)
+    assert cal.check(D("2027-02-14")).kind is DayKind.ADJUSTED_WORKDAY   # unchanged
+    assert cal.import_file(fix, replace=True) == [2027]
     assert cal.check(D("2027-02-14")).kind is DayKind.WEEKEND
     assert cal.check(D("2027-02-20")).kind is DayKind.ADJUSTED_WORKDAY
+
+
+def test_a_file_touching_a_covered_year_changes_nothing(fresh_ws: Workstation,
+                                                        tmp_path: Path) -> None:
+    """2026 came from the package: a file that also holds 2026 is refused whole."""
+    cal = fresh_ws.calendar
+    before = cal.notices()
+    year_2026 = {"year": 2026, "source": "另一份通知",
+                 "holidays": [{"name": "国庆节", "from": "2026-10-01", "to": "2026-10-03"}]}
+    both = {"format": "yichuang-calendar", "years": [NOTICE_2027["years"][0], year_2026]}
+    with pytest.raises(CalendarFileError, match="已包含2026年的节假日安排") as info:
+        cal.import_file(write_json(tmp_path / "both.json", both))
+    assert "2027" not in str(info.value)
+    assert cal.notices() == before
+    with pytest.raises(CalendarNotCovered):
+        cal.check(D("2027-01-04"))
+    assert cal.import_file(write_json(tmp_path / "both.json", both), replace=True) == [
+        2027, 2026]
+    assert cal.check(D("2026-10-05")).kind is DayKind.WORKDAY
 
 
 # ---- bad calendar files --------------------------------------------------------------
 
 
 def _year(**changes: object) -> dict[str, object]:
-    doc = json.loads(json.dumps(NOTICE_2027["years"][0]))  # type: ignore[index]
+    doc: dict[str, object] = json.loads(json.dumps(NOTICE_2027["years"][0]))
     doc.update(changes)
     return doc
 
@@ -217,6 +243,34 @@ def _year(**changes: object) -> dict[str, object]:
     (json.dumps({"years": [_year(), _year()]}).encode(), "出现了多次"),
     (json.dumps({"format": "other", "years": [_year()]}).encode(), "format 应为"),
     (json.dumps({"years": []}).encode(), "years 应为非空数组"),
+    # Unknown keys, at every level: a typo must not silently drop the 调休 days.
+    (json.dumps({"format": "yichuang-calendar", "years": [_year()], "note": 1}).encode(),
+     "文件：有未知字段 note"),
+    (json.dumps({"years": [_year(workday=[])]}).encode(), "2027年：有未知字段 workday"),
+    (json.dumps(_year(holidays=[{"name": "春节", "from": "2027-02-06", "until": "x"}])
+                ).encode(), r"holidays\[0\]：有未知字段 until"),
+    (json.dumps(_year(workdays=[{"name": "春节调休", "date": "2027-02-14", "off": True}])
+                ).encode(), r"workdays\[0\]：有未知字段 off"),
+    (json.dumps({**_year(), "format": "yichuang-calendar", "years2": []}).encode(),
+     "有未知字段 years2"),
+    # Caps on what the database stores and on the size of a year.
+    (json.dumps(_year(holidays=[{"name": "节" * 65, "from": "2027-02-06"}])).encode(),
+     "name 长度65超过上限64"),
+    (json.dumps(_year(source="通" * 501)).encode(), "source 长度501超过上限500"),
+    (json.dumps(_year(holidays=[{"name": "元旦", "from": "2027-01-01"}] * 101)).encode(),
+     "holidays 有101项，超过上限100项"),
+    (json.dumps(_year(holidays=[
+        {"name": "假", "from": (D("2027-01-01") + dt.timedelta(days=15 * i)).isoformat(),
+         "to": (D("2027-01-01") + dt.timedelta(days=15 * i + 14)).isoformat()}
+        for i in range(7)])).encode(), "合计超过100天"),
+    # Control, format and lone surrogate characters in names and sources.
+    (json.dumps(_year(holidays=[{"name": "春\u0000节", "from": "2027-02-06"}])
+                ).encode(), r"name 第2个字符是控制字符 U\+0000"),
+    (b'{"year": 2027, "holidays": [{"name": "\\ud800", "from": "2027-02-06"}]}',
+     r"name 第1个字符是不成对的代理字符 U\+D800"),
+    (json.dumps(_year(holidays=[{"name": "春节\u202e", "from": "2027-02-06"}])).encode(),
+     r"name 第3个字符是不可见的格式字符 U\+202E"),
+    (json.dumps(_year(source="国务院\x1b[31m通知")).encode(), r"source 第4个字符是控制字符 U\+001B"),
 ])
 def test_bad_calendar_files_are_refused_with_the_reason(data: bytes, fragment: str) -> None:
     with pytest.raises(CalendarFileError, match=fragment):

@@ -105,6 +105,11 @@ def _bytes(d: dict[str, Any]) -> bytes:
     return json.dumps(d, ensure_ascii=False).encode("utf-8")
 
 
+def _ascii(d: dict[str, Any]) -> bytes:
+    """JSON with every non-ASCII character escaped: a lone surrogate becomes ``\\ud800``."""
+    return json.dumps(d).encode("ascii")
+
+
 I0 = f"第1个事项（{GETI} 个体工商户设立登记）"
 I1 = f"第2个事项（{FOOD} 食品经营许可（测试））"
 
@@ -172,6 +177,39 @@ BROKEN: list[tuple[str, bytes, str, str, str]] = [
     ("no-items", _bytes(doc(_set(lambda d: d, "items", []))), "文件", "items", "至少要有一个事项"),
     ("no-materials", _bytes(doc(_set(lambda d: item(d, 1), "materials", []))),
      I1, "materials", "至少要有一项申请材料"),
+    # Characters no stored text may hold: named by field, never a traceback.
+    ("surrogate-in-name", _ascii(doc(_set(lambda d: item(d, 1), "name", "食品\ud800"))),
+     "第2个事项（TEST-FOOD-0001 食品\\ud800）", "name", "第3个字符是不成对的代理字符 U+D800"),
+    ("surrogate-in-code", _ascii(doc(_set(lambda d: item(d, 1), "code", "\udfff"))),
+     "第2个事项", "code", "不成对的代理字符 U+DFFF"),
+    ("nul-in-note",
+     _ascii(doc(_set(lambda d: item(d, 1)["materials"][0], "note", "请\x00签字"))),
+     I1, "materials[0].note", "第2个字符是控制字符 U+0000"),
+    ("escape-in-department",
+     _ascii(doc(_set(lambda d: item(d)["department"], "name", "\x1b[2J市场监管局"))),
+     I0, "department.name", "控制字符 U+001B"),
+    ("override-in-keyword",
+     _ascii(doc(_set(lambda d: item(d), "keywords", ["个体", "txt.\u202eexe"]))),
+     I0, "keywords[1]", "不可见的格式字符 U+202E"),
+    ("zero-width-in-material-id",
+     _ascii(doc(_set(lambda d: item(d, 1)["materials"][1], "id", "m\u200b2"))),
+     I1, "materials[1].id", "不可见的格式字符 U+200B"),
+    ("tab-in-scenario-name",
+     _ascii(doc(_set(lambda d: item(d)["scenarios"][0], "name", "委托\t办理"))),
+     I0, "scenarios[0].name", "控制字符 U+0009"),
+    ("newline-in-name", _ascii(doc(_set(lambda d: item(d, 1), "name", "食品\n经营"))),
+     "第2个事项", "name", "控制字符 U+000A"),
+    ("bell-in-conditions", _ascii(doc(_set(lambda d: item(d, 1), "conditions", "a\x07"))),
+     I1, "conditions", "控制字符 U+0007"),
+    ("surrogate-in-version", _ascii(doc(_set(lambda d: d, "version", "2026\ud83d"))),
+     "文件", "version", "不成对的代理字符 U+D83D"),
+    ("control-in-bundle-name",
+     _ascii(doc(_set(lambda d: d["bundles"][0], "name", "开办\x7f餐饮店"))),
+     "第1个一件事（开办\\u007f餐饮店）", "name", "控制字符 U+007F"),
+    ("surrogate-in-unknown-key", _ascii(doc(_set(lambda d: item(d, 1), "\ud800", 1))),
+     I1, "", "有未知字段：\\ud800"),
+    ("surrogate-in-enum", _ascii(doc(_set(lambda d: item(d), "level", "\ud800"))),
+     I0, "level", "值“\\ud800”无效"),
 ]
 
 
@@ -263,3 +301,38 @@ def test_same_code_and_version_with_different_content_is_refused(module_ws: Work
 def test_an_unreadable_file_is_reported(module_ws: Workstation, tmp_path: Path) -> None:
     with pytest.raises(CatalogueFileError, match="无法读取文件"):
         module_ws.catalogue.import_file(tmp_path / "does-not-exist.json")
+
+
+def test_prose_fields_may_hold_line_breaks_and_nothing_else() -> None:
+    def prose(d: dict[str, Any]) -> None:
+        item(d, 1)["conditions"] = "一、持有营业执照；\n二、有固定经营场所。"
+        item(d, 1)["materials"][0]["note"] = "第一页签字\n第二页盖章"
+        d["bundles"][0]["description"] = "餐饮店开业\n一次办好"
+
+    cat = parse_catalogue_bytes(_ascii(doc(prose)))
+    assert cat.by_code[FOOD].conditions.splitlines() == ["一、持有营业执照；", "二、有固定经营场所。"]
+    assert cat.bundles[0].description == "餐饮店开业\n一次办好"
+
+
+def test_every_issue_prints_even_when_the_file_holds_surrogates() -> None:
+    def many(d: dict[str, Any]) -> None:
+        item(d)["name"] = "\ud800" * 3
+        item(d, 1)["\udc00key"] = 1
+        d["bundles"][0]["items"] = [GETI, "\udbff"]
+
+    with pytest.raises(CatalogueFileError) as info:
+        parse_catalogue_bytes(_ascii(doc(many)))
+    for issue in info.value.issues:
+        str(issue).encode("utf-8")          # never UnicodeEncodeError
+    str(info.value).encode("utf-8")
+    assert any("\\udc00key" in i.problem for i in info.value.issues)
+
+
+def test_items_stored_before_the_character_checks_still_load() -> None:
+    """A stored body is re-read for every case accepted under it: no new check breaks it."""
+    from app.domain.catalogue_format import item_from_json
+    from app.domain.catalogue_writer import item_to_json
+
+    stored = item_to_json(parse_catalogue(copy.deepcopy(BASE)).by_code[FOOD])
+    stored["conditions"] = "旧数据\x0c含换页符"
+    assert item_from_json(stored).conditions == "旧数据\x0c含换页符"
