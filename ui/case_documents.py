@@ -107,7 +107,7 @@ class CaseDocumentsDialog(QDialog):
         text = self.number.text().strip()
         self.error.clear()
         try:
-            case = self._documents.find_case(text)
+            case = self._documents.verified_case(text)
         except DocumentError as exc:
             self.case = None
             self.error.setText(str(exc))

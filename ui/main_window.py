@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
@@ -12,6 +12,7 @@ from app.services.accounts import ROLE_NAMES, ClerkSession
 from app.workstation import Workstation
 from ui.catalogue_panel import CataloguePanel
 from ui.login import ChangePasswordDialog
+from ui.tasks import run_in_background
 
 SHORTCUTS = (
     ("F2 / Ctrl+F", "事项搜索"),
@@ -49,6 +50,32 @@ class MainWindow(QMainWindow):
         # Printing on system printers goes through Qt in the window (CUPS in the CLI).
         station.documents.system_spooler = _qt_spooler
         self.catalogue_panel.focus_search()
+        # The daily backup to the configured USB disk or share: now, then hourly (the
+        # window stays open across midnight); it copies while the clerk keeps working.
+        self._backup_timer = QTimer(self)
+        self._backup_timer.setInterval(60 * 60 * 1000)
+        self._backup_timer.timeout.connect(self.backup_if_due)
+        if s.backup_dir:
+            self._backup_timer.start()
+            QTimer.singleShot(0, self.backup_if_due)
+
+    def backup_if_due(self) -> None:
+        from app.services.backup import BackupService
+
+        service = BackupService(self.station.settings, self.station.db)
+        run_in_background(self, service.backup_if_due, self._backup_done, self._backup_failed)
+
+    def _backup_done(self, info: object) -> None:
+        path = getattr(info, "path", None)
+        if path is not None:
+            self.backup_label.setText(f"今日已备份 {path.name[-15:]}")
+            self.backup_label.setStyleSheet("color: #2e7d32;")
+
+    def _backup_failed(self, exc: Exception) -> None:
+        self.backup_label.setText("自动备份失败")
+        self.backup_label.setStyleSheet("color: #c62828;")
+        self.backup_label.setToolTip(str(exc))
+        self.statusBar().showMessage(f"自动备份失败：{exc}（请检查U盘或共享目录）", 15000)
 
     @property
     def clerk(self) -> Clerk:
@@ -105,6 +132,9 @@ class MainWindow(QMainWindow):
         self.connection_label.setStyleSheet("color: #777;")
         for widget in (self.site_label, self.window_label, self.clerk_label):
             status.addWidget(widget)
+        self.backup_label = QLabel("自动备份：已配置" if s.backup_dir else "自动备份：未配置")
+        self.backup_label.setStyleSheet("color: #777;" if s.backup_dir else "color: #c62828;")
+        status.addPermanentWidget(self.backup_label)
         status.addPermanentWidget(self.connection_label)
 
     def show_catalogue(self) -> None:

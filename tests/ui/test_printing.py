@@ -180,3 +180,19 @@ def test_ctrl_p_in_f6_prints_without_a_preview(qtbot: QtBot, window: MainWindow,
     assert "收件凭证" in _pdf_text(tmp_path / "out.pdf")
     assert dialog.kinds.item(0).text().startswith("收件凭证　（已打印")
     assert dialog.history.rowCount() == 1
+
+
+def test_f6_refuses_a_case_whose_row_was_edited_by_hand(qtbot: QtBot,
+                                                        window: MainWindow) -> None:
+    import sqlite3
+
+    case = _accepted_case(window)
+    with sqlite3.connect(window.station.settings.database_path) as raw:
+        raw.execute("UPDATE cases SET applicant_name = '李四' WHERE id = ?", (case.id,))
+    window.print_case_documents()
+    dialog = window.findChildren(CaseDocumentsDialog)[-1]
+    qtbot.keyClicks(dialog.number, case.number)
+    qtbot.keyClick(dialog.number, Qt.Key.Key_Return)
+    assert "与办件记录不一致（申请人姓名）" in dialog.error.text()
+    assert "yichuang audit verify" in dialog.error.text()
+    assert dialog.kinds.count() == 0
