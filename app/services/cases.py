@@ -33,7 +33,14 @@ from app.domain.case import (
     check_transition,
     material_state_to_json,
 )
-from app.domain.identity import IdentityError, check_phone, check_resident_id, check_uscc
+from app.domain.identity import (
+    IdentityError,
+    check_hmt_residence_id,
+    check_phone,
+    check_resident_id,
+    check_uscc,
+)
+from app.domain.text_checks import forbidden_character
 from app.services.calendar import CalendarService
 from app.services.catalogue import CatalogueService, NotFound
 from app.services.integrity import IntegrityService
@@ -63,6 +70,8 @@ def normalise_identity(id_type: IdType, number: str, *, today: dt.date) -> str:
         return check_resident_id(number, today=today).number
     if id_type is IdType.USCC:
         return check_uscc(number)
+    if id_type is IdType.HMT_RESIDENCE:
+        return check_hmt_residence_id(number, today=today)
     value = number.strip().upper()
     if not 5 <= len(value) <= 32:
         raise IdentityError(f"{id_type}号码长度应为5至32位。")
@@ -85,6 +94,11 @@ class CaseService:
         problems = []
         if not a.name.strip():
             problems.append("请填写申请人姓名或名称。")
+        for label, value in (("申请人姓名", a.name), ("地址", a.address),
+                             ("法定代表人", a.legal_representative)):
+            bad = forbidden_character(value)
+            if bad:
+                problems.append(f"{label}中有不可见的控制字符（{bad}），请删除后重新输入。")
         number = a.id_number
         try:
             number = normalise_identity(a.id_type, a.id_number, today=today)
@@ -107,6 +121,9 @@ class CaseService:
             raise CaseRuleError([f"代理人证件：{exc}"]) from exc
         if not a.name.strip():
             raise CaseRuleError(["请填写代理人姓名。"])
+        bad = forbidden_character(a.name) or forbidden_character(a.relation)
+        if bad:
+            raise CaseRuleError([f"代理人信息中有不可见的控制字符（{bad}），请删除后重新输入。"])
         return replace(a, name=a.name.strip(), id_number=number)
 
     def open_case(self, item_code: str, applicant: Applicant, clerk: Clerk, *,

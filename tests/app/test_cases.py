@@ -459,3 +459,23 @@ def test_a_networked_install_refuses_to_number_cases_under_the_demo_site(
     real = replace(demo_clerk, site="330102001")
     assert networked.open_case(FOOD, APPLICANT, real, today=D("2026-11-23")).number.startswith(
         "330102001")
+
+
+def test_control_characters_never_reach_a_stored_name(module_ws: Workstation) -> None:
+    c = clerk(module_ws)
+    for name in ("王\u0000小明", "王小明\u202e", "王\u0007明"):
+        with pytest.raises(CaseRuleError, match="控制字符"):
+            module_ws.cases.open_case(GETI, replace(APPLICANT, name=name), c,
+                                      today=D("2026-11-23"))
+
+
+def test_a_hmt_residence_permit_number_has_its_check_digit_verified(
+        module_ws: Workstation) -> None:
+    body = "81000019800101001"
+    good = replace(APPLICANT, id_type=IdType.HMT_RESIDENCE, id_number=body + mod11_2(body))
+    case = module_ws.cases.open_case(GETI, good, clerk(module_ws), today=D("2026-11-23"))
+    assert case.applicant.id_number == good.id_number
+    wrong = "0" if mod11_2(body) != "0" else "1"
+    with pytest.raises(CaseRuleError, match="校验"):
+        module_ws.cases.open_case(GETI, replace(good, id_number=body + wrong), clerk(module_ws),
+                                  today=D("2026-11-23"))

@@ -1,8 +1,14 @@
-"""The core (``app/``) must never import Qt: the CLI and the server run without it."""
+"""The core (``app/``) must never load Qt: the CLI and the server run without it.
+
+The layering itself (``app`` imports neither PySide6/shiboken6 nor ``ui``, and the layers
+inside ``app``) is a static rule checked by import-linter: see ``[tool.importlinter]`` in
+pyproject.toml and the ``./test`` script. What import-linter cannot see is an import made
+at run time (``importlib.import_module``, ``__import__``, a plugin hook…), so this test
+imports every core module in a fresh interpreter and looks at what got loaded.
+"""
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -19,7 +25,7 @@ import app
 qt_packages = set(sys.argv[1].split(","))
 imported = []
 for info in pkgutil.walk_packages(app.__path__, "app."):
-    if info.name == "app.__main__":   # importing it would run the CLI
+    if info.name.rsplit(".", 1)[-1] == "__main__":   # importing it would run the CLI
         continue
     importlib.import_module(info.name)
     imported.append(info.name)
@@ -39,40 +45,7 @@ def test_importing_every_core_module_loads_no_qt() -> None:
         for p in APP_DIR.rglob("*.py")
         if "migrations" not in p.parts and p.name != "__main__.py"}
     expected.discard("app")
+    # Every core module was imported (a module the walk missed would go unchecked) …
     assert set(report["imported"]) == expected
+    # … and not one Qt module came along.
     assert report["qt"] == []
-
-
-def _qt_imports(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    found = []
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        elif (isinstance(node, ast.Call) and node.args
-              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-              and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                  "import_module", "__import__")):
-            names = [node.args[0].value]
-        found += [f"{path.name}:{node.lineno} {n}" for n in names
-                  if n.split(".")[0] in QT_PACKAGES]
-    return found
-
-
-def test_no_core_source_file_imports_qt() -> None:
-    files = sorted(APP_DIR.rglob("*.py"))
-    assert len(files) > 20
-    offenders = [hit for path in files for hit in _qt_imports(path)]
-    assert offenders == []
-
-
-def test_the_scan_itself_sees_qt_imports(tmp_path: Path) -> None:
-    probe = tmp_path / "probe.py"
-    probe.write_text("import os, PySide6.QtCore\nfrom PyQt6 import QtGui\n"
-                     "from . import sibling\nimport importlib\n"
-                     "importlib.import_module('PySide6.QtWidgets')\n", encoding="utf-8")
-    assert [h.split(" ", 1)[1] for h in _qt_imports(probe)] == [
-        "PySide6.QtCore", "PyQt6", "PySide6.QtWidgets"]

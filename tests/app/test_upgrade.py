@@ -27,6 +27,9 @@ def test_there_is_a_fixture_for_the_current_schema() -> None:
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
 def test_old_database_upgrades_and_keeps_everything(fixture: Path, tmp_path: Path) -> None:
     shutil.copyfile(fixture, tmp_path / "yichuang.db")
+    anchors = fixture.with_name(f"{fixture.stem}-anchors")
+    if anchors.is_dir():   # from schema 0003 on, the witnesses kept beside the database
+        shutil.copytree(anchors, tmp_path / "anchors")
     ws = open_workstation(tmp_path)
     try:
         assert ws.db.current_revision() == SCHEMA_HEAD
