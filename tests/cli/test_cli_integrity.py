@@ -18,8 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from app.domain.case import Applicant, ApplicantKind, Clerk, IdType
 from app.workstation import open_workstation
 from tests.cli.conftest import (
