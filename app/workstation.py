@@ -21,7 +21,7 @@ from app.services.printing import DocumentService, SystemSpooler
 from app.storage.anchor import AnchorFile
 from app.storage.blobs import BlobStore
 from app.storage.db import Database, open_database
-from app.storage.files import secure_data_dir
+from app.storage.files import private_tree, secure_data_dir
 
 DEMO_CATALOGUE = Path("catalogue") / "demo.json"
 
@@ -64,6 +64,9 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True, check:
     integrity = IntegrityService(db, AnchorFile(settings.data_dir))
     if check:
         integrity.start(site=settings.site_code, terminal=settings.terminal)
+        if integrity.began:
+            # First start of this version on an older install: its archive was 0644.
+            private_tree(settings.data_dir / "blobs")
     catalogue = CatalogueService(db)
     calendar = CalendarService(db)
     accounts = AccountService(db)

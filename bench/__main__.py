@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bench import documents, imports, search, startup
+from bench import documents, imports, integrity, search, startup
 
 
 def main() -> None:
-    for module in (startup, search, documents, imports):
+    for module in (startup, search, documents, imports, integrity):
         print(f"== {module.__name__}")
         module.main()
 

@@ -38,6 +38,7 @@ from app.services.document_archive import (
     Issue,
 )
 from app.services.integrity import CaseIntegrityError, Witness
+from app.services.permissions import Action, require
 from app.storage.blobs import BlobStore
 from app.storage.db import Database
 from app.storage.files import FileWriteError, check_output_path
@@ -266,6 +267,8 @@ class DocumentService:
         outcome says what happened and where the PDF was kept. Runs for seconds when a
         printer is slow — call it off the UI thread.
         """
+        if doc.case_id:
+            require(clerk.role, Action.PRINT_CASE_DOCUMENTS)
         target = target or self.target_for(doc.kind)
         where = str(target) if target else ""
         if target is not None and target.scheme == "pdf":

@@ -429,3 +429,25 @@ def test_document_hashes_cover_every_field(fresh_ws: Workstation, tmp_path: Path
         fields = document_fields(row)
     assert set(fields) == {c.name for c in CaseDocumentRow.__table__.columns} - {
         "prev_hash", "hash"}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes; Windows relies on the profile ACL")
+def test_an_upgraded_install_makes_its_old_archive_private(tmp_path: Path) -> None:
+    import shutil
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "schema-0002.db"
+    home = tmp_path / "home"
+    (home / "blobs" / "ab").mkdir(parents=True)
+    shutil.copyfile(fixture, home / "yichuang.db")
+    old = home / "blobs" / "ab" / ("ab" + "0" * 62)
+    old.write_bytes(b"an archived PDF from before")
+    old.chmod(0o644)
+    home.chmod(0o755)
+    ws = open_workstation(home)
+    try:
+        assert stat.S_IMODE(old.stat().st_mode) == 0o600
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert stat.S_IMODE((home / "blobs").stat().st_mode) == 0o700
+        assert ws.integrity.verify().ok   # anchoring began at this upgrade
+    finally:
+        ws.close()
