@@ -13,11 +13,32 @@ from pathlib import Path
 
 import pytest
 
+from app.storage.db import Database, open_database
 from app.workstation import Workstation, open_workstation
 from tests.support import forget_calendar_years_from
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CATALOGUE = REPO_ROOT / "resources" / "catalogue" / "demo.json"
+
+
+@pytest.fixture
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny Argon2 parameters for tests about something else than the hash's cost."""
+    from argon2 import PasswordHasher
+
+    from app.services import accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "_HASHER", cheap)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("dummy"))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database of the test's own."""
+    database = open_database(tmp_path / "yichuang.db")
+    yield database
+    database.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,25 +33,12 @@ from app.services.accounts import (
     verify_password,
 )
 from app.services.permissions import PermissionDenied
-from app.storage.db import Database, open_database
+from app.storage.db import Database
 from app.storage.models import UserRow
 
 ADMIN_PASSWORD = "Chuangkou2026"
 
 
-@pytest.fixture
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tiny Argon2 parameters for tests about something else than the hash's cost."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts_module, "_HASHER", cheap)
-    monkeypatch.setattr(accounts_module, "_DUMMY_HASH", cheap.hash("dummy"))
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = open_database(tmp_path / "yichuang.db")
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

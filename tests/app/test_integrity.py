@@ -72,6 +72,19 @@ def rechain_events(conn: sqlite3.Connection, site: str, terminal: str) -> None:
         prev = digest
 
 
+def forge_promised_date(ws: Workstation, case_id: str, clerk: Clerk) -> None:
+    """Move a decided case's promised date in its event and its row, then re-hash the
+    chain so that it walks intact again: the forgery a careful insider would make."""
+    conn = raw(ws)
+    with conn:
+        drop_guards(conn)
+        conn.execute("UPDATE case_events SET payload = json_set(payload, '$.promised_date', "
+                     "'2027-06-30') WHERE case_id = ? AND kind = 'decided'", (case_id,))
+        conn.execute("UPDATE cases SET promised_date = '2027-06-30' WHERE id = ?", (case_id,))
+        rechain_events(conn, clerk.site, clerk.terminal)
+    conn.close()
+
+
 def reopen(ws: Workstation) -> Workstation:
     ws.close()
     return open_workstation(ws.settings.data_dir)
@@ -173,14 +186,7 @@ def test_an_edited_and_rechained_event_is_caught_by_the_anchor(fresh_ws: Worksta
     c = clerk(fresh_ws)
     first = accepted_case(fresh_ws, c, day=DAY)
     accepted_case(fresh_ws, c, day=DAY)
-    conn = raw(fresh_ws)
-    with conn:
-        drop_guards(conn)
-        conn.execute("UPDATE case_events SET payload = json_set(payload, '$.promised_date', "
-                     "'2027-06-30') WHERE case_id = ? AND kind = 'decided'", (first.id,))
-        conn.execute("UPDATE cases SET promised_date = '2027-06-30' WHERE id = ?", (first.id,))
-        rechain_events(conn, c.site, c.terminal)
-    conn.close()
+    forge_promised_date(fresh_ws, first.id, c)
     # The forgery is internally consistent: the chain walks and the case replays…
     assert chain_walk(fresh_ws, c.site, c.terminal).intact
     report = fresh_ws.integrity.verify()
@@ -356,14 +362,7 @@ def test_the_code_on_paper_checks_against_the_record(fresh_ws: Workstation) -> N
     assert not fresh_ws.integrity.check_paper(case.number, "0000-0000-0000").agrees
     with pytest.raises(ValueError, match="校验码"):
         fresh_ws.integrity.check_paper(case.number, "12zz")
-    conn = raw(fresh_ws)
-    with conn:
-        drop_guards(conn)
-        conn.execute("UPDATE case_events SET payload = json_set(payload, '$.promised_date', "
-                     "'2027-06-30') WHERE case_id = ? AND kind = 'decided'", (case.id,))
-        conn.execute("UPDATE cases SET promised_date = '2027-06-30' WHERE id = ?", (case.id,))
-        rechain_events(conn, c.site, c.terminal)
-    conn.close()
+    forge_promised_date(fresh_ws, case.id, c)
     result = fresh_ws.integrity.check_paper(case.number, printed)
     assert not result.agrees and "不一致" in result.message
 

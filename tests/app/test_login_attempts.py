@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
-import app.services.accounts as accounts_module
 from app.services.accounts import (
     DEFAULT_ADMIN,
     DEFAULT_ADMIN_PASSWORD,
@@ -30,13 +27,16 @@ from app.services.accounts import (
     system_boot_id,
     system_monotonic,
 )
-from app.storage.db import Database, open_database
+from app.storage.db import Database
 from app.storage.models import LoginAttempt, UserRow
 
 ADMIN_PASSWORD = "Chuangkou2026"
 WRONG = "wrong-password1"
 START = dt.datetime(2026, 11, 23, 9, 0)
 YEAR = dt.timedelta(days=365)
+
+
+pytestmark = pytest.mark.usefixtures("cheap_argon2")
 
 
 @dataclass
@@ -54,18 +54,6 @@ class Clocks:
         self.boot, self.mono = boot, uptime
 
 
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts_module, "_HASHER", cheap)
-    monkeypatch.setattr(accounts_module, "_DUMMY_HASH", cheap.hash("dummy"))
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = open_database(tmp_path / "yichuang.db")
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
