@@ -295,9 +295,6 @@ class IntegrityService:
                         "请先校正系统时间，或导入当年的节假日安排。")
         return ""
 
-    def note_written(self, time_iso: str) -> None:
-        self._latest_anchor_time = max(self._latest_anchor_time, time_iso)
-
     # -- per case --------------------------------------------------------------------------
 
     def check_case(self, session: Session, case_id: str) -> None:

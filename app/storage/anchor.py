@@ -86,6 +86,9 @@ class AnchorState:
             # The database accepted here does not contain the heads anchored before it.
             self.recoveries.append(line)
             self.heads.clear()
+            # The times witnessed before it are no longer a floor for the clock either
+            # (a bogus far-future line must not stop numbering for good).
+            self.latest_time = ""
             self.install_id = str(line.get("install_id", self.install_id))
             for n in line.get("numbers", []):
                 self._number(n)

@@ -32,12 +32,13 @@ from app.services.integrity import IntegrityAlarm
 from app.services.printing import DocumentError
 from app.storage.chain import document_fields, document_hash, event_hash
 from app.storage.db import NestedWriteError
-from app.storage.models import CaseDocumentRow
+from app.storage.models import CaseDocumentRow, CaseEventRow
 from app.workstation import Workstation, open_workstation
 from tests.support import accepted_case, chain_walk
 
 APPLICANT = Applicant(ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID, "330102198001010026")
 DAY = dt.date(2026, 11, 23)
+FOOD_CODE = "11330100MB0000001X4000215001000"
 
 
 def clerk(ws: Workstation, terminal: str | None = None) -> Clerk:
@@ -450,3 +451,23 @@ def test_an_upgraded_install_makes_its_old_archive_private(tmp_path: Path) -> No
         assert ws.integrity.verify().ok   # anchoring began at this upgrade
     finally:
         ws.close()
+
+
+def test_a_bogus_future_time_in_the_anchors_is_cleared_by_recover(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    case = fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+    with fresh_ws.db.read() as session:
+        head = session.scalars(select(CaseEventRow).where(
+            CaseEventRow.case_id == case.id)).one()
+    fresh_ws.integrity.anchor.append({"kind": "head", "chain": "events", "site": c.site,
+                                      "terminal": c.terminal, "key": head.event_id,
+                                      "hash": head.hash, "time": "2099-01-01T00:00:00+00:00"})
+    fresh_ws = reopen(fresh_ws)
+    with pytest.raises(CaseRuleError, match="本机时钟"):
+        fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+    fresh_ws.integrity.recover("锚定文件中有伪造的未来时间", os_user="tester")
+    fresh_ws = reopen(fresh_ws)
+    try:
+        fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+    finally:
+        fresh_ws.close()
