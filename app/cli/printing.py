@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from app.cli.common import Parser, UsageError, emit, jsonable, operator_clerk
@@ -32,15 +33,11 @@ def cmd_print(ws: Workstation, args: argparse.Namespace) -> None:
     from app.documents.slips import TicketInfo
     from app.services.permissions import Action
     from app.services.printing import DocumentError
-    from app.storage.files import FileWriteError
+    from app.storage.files import FileWriteError, check_output_path
 
     kind = DocumentKind(args.kind)
     target = _print_target(args)
     if target is not None and target.scheme == "pdf":
-        from pathlib import Path
-
-        from app.storage.files import check_output_path
-
         try:   # before the password prompt: a wrong path should not cost a login
             check_output_path(Path(target.address), ws.settings.data_dir, force=args.force)
         except FileWriteError as exc:
