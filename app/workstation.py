@@ -16,12 +16,13 @@ from app.services.calendar import CalendarService
 from app.services.cases import CaseService
 from app.services.catalogue import CatalogueService
 from app.services.deadlines import DeadlineRecompute
-from app.services.integrity import IntegrityService, meta_get, meta_set
+from app.services.integrity import IntegrityService
 from app.services.printing import DocumentService, SystemSpooler
 from app.storage.anchor import AnchorFile
 from app.storage.blobs import BlobStore
 from app.storage.db import Database, open_database
 from app.storage.files import private_tree, secure_data_dir
+from app.storage.install_meta import meta_get, meta_set
 
 DEMO_CATALOGUE = Path("catalogue") / "demo.json"
 

@@ -286,7 +286,9 @@ def restore(settings: Settings, source: Path, *, accept_older: bool, reason: str
     The window must be closed. Raises BackupError when the backup is damaged, older than
     the live anchors without ``accept_older``, or the live database is in use.
     """
+    from app.services.audit import compare_with_anchors
     from app.services.integrity import IntegrityService
+    from app.storage.install_meta import meta_get
 
     manifest = BackupService.verify(source)
     other = (manifest.get("site"), manifest.get("terminal")) != (settings.site_code,
@@ -306,9 +308,7 @@ def restore(settings: Settings, source: Path, *, accept_older: bool, reason: str
             candidate = Database(tmp)
             try:
                 with candidate.read() as session:
-                    from app.services.integrity import meta_get
-
-                    findings = IntegrityService(candidate, live_anchor)._compare(
+                    findings = compare_with_anchors(
                         session, live_anchor.state(everything=True),
                         meta_get(session, "install_id"))
                 problems = [f.problem for f in findings]

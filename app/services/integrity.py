@@ -22,36 +22,38 @@ import getpass
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.case import ReplayError
 from app.domain.numbering import CaseNumber
-from app.storage.anchor import AnchorError, AnchorFile, AnchorState, head_line, number_line
+from app.services.audit import (
+    AuditReport,
+    PaperCheck,
+    check_paper,
+    compare_with_anchors,
+    verify_record,
+)
+from app.storage.anchor import AnchorError, AnchorFile, head_line, number_line
 from app.storage.case_log import COLUMN_NAMES, case_events, projection_diff
 from app.storage.chain import (
-    ChainName,
     chains_present,
     head_of,
     row_hash,
-    walk_chain,
 )
 from app.storage.db import Database, DatabaseError
+from app.storage.install_meta import meta_get, meta_set
 from app.storage.models import (
     CaseDocumentRow,
     CaseEventRow,
     CaseNumberCounter,
     CaseRow,
-    InstallMeta,
 )
 
 log = logging.getLogger(__name__)
 
 CLOCK_SLACK = dt.timedelta(minutes=5)
-WITNESS_CHARS = 12   # printed on documents: 48 bits, grouped 4-4-4
-MIN_PAPER_CHARS = 8
 
 
 class IntegrityAlarm(DatabaseError):
@@ -60,28 +62,6 @@ class IntegrityAlarm(DatabaseError):
 
 class CaseIntegrityError(ValueError):
     """A case's current state disagrees with its own log (message in Chinese)."""
-
-
-def short_witness(full_hash: str) -> str:
-    """The code printed on documents: the first 12 hex digits, as 1a2b-3c4d-5e6f."""
-    h = full_hash[:WITNESS_CHARS]
-    return "-".join(h[i:i + 4] for i in range(0, len(h), 4))
-
-
-# ---- install facts ---------------------------------------------------------------------
-
-
-def meta_get(session: Session, key: str) -> str | None:
-    row = session.get(InstallMeta, key)
-    return row.value if row else None
-
-
-def meta_set(session: Session, key: str, value: str) -> None:
-    row = session.get(InstallMeta, key)
-    if row is None:
-        session.add(InstallMeta(key=key, value=value))
-    else:
-        row.value = value
 
 
 def _utc_now() -> dt.datetime:
@@ -124,54 +104,6 @@ class Witness:
             log.error("anchor append failed: %s", exc)
 
 
-# ---- reports -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing that is wrong, in words an administrator can act on."""
-
-    where: str          # "办件 3301…" / "终端 01 办件记录链" / "锚定文件"
-    problem: str
-    case_number: str = ""
-    fields: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ChainSummary:
-    chain: ChainName
-    site: str
-    terminal: str
-    rows: int
-    intact: bool
-    anchored: bool      # the anchor's head was found in this chain with the same hash
-    unwitnessed: int    # rows written after the newest anchored head
-
-
-@dataclass
-class AuditReport:
-    chains: list[ChainSummary] = field(default_factory=list)
-    cases: int = 0
-    findings: list[Finding] = field(default_factory=list)
-    anchor_lines: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-
-@dataclass(frozen=True, slots=True)
-class PaperCheck:
-    agrees: bool
-    message: str
-    case_number: str = ""
-    event_kind: str = ""
-    occurred_at: str = ""
-
-
-_CHAIN_WORDS = {"events": "办件记录链", "documents": "文书档案链"}
-
-
 # ---- the service -------------------------------------------------------------------------
 
 
@@ -198,7 +130,7 @@ class IntegrityService:
         with self._db.read() as session:
             install_id = meta_get(session, "install_id")
             started = meta_get(session, "anchor_started")
-            findings = (self._compare(session, state, install_id) if not state.empty
+            findings = (compare_with_anchors(session, state, install_id) if not state.empty
                         else [])
         if state.empty:
             if started:
@@ -240,34 +172,6 @@ class IntegrityService:
             lines.append(number_line(counter.site, counter.terminal, counter.day,
                                      counter.last_seq))
         return lines
-
-    def _compare(self, session: Session, state: AnchorState, install_id: str | None
-                 ) -> list[Finding]:
-        """What the database lacks of what the anchors say (cheap: no chain walk)."""
-        findings = []
-        if state.install_id and install_id != state.install_id:
-            findings.append(Finding("数据库", "数据库是空的或不是本机原来的数据库" if not install_id
-                                    else "数据库属于另一个安装（安装编号不符）"))
-        for head in state.heads.values():
-            row: CaseEventRow | CaseDocumentRow | None
-            if head.chain == "events":
-                row = session.scalars(select(CaseEventRow).where(
-                    CaseEventRow.event_id == head.key)).first()
-            else:
-                row = session.get(CaseDocumentRow, head.key)
-            where = f"终端{head.terminal} {_CHAIN_WORDS[head.chain]}"
-            if row is None:
-                findings.append(Finding(where, f"{where}缺少已锚定的记录 {head.key[:8]}（数据库被截断、"
-                                        "替换或回退到旧副本）"))
-            elif row.hash != head.hash or row_hash(row) != row.hash:
-                findings.append(Finding(where, f"{where}中已锚定的记录 {head.key[:8]} 被改写"))
-        for (site, terminal), (day, seq) in state.numbers.items():
-            counter = session.get(CaseNumberCounter, (site, terminal, dt.date.fromisoformat(day)))
-            if counter is None or counter.last_seq < seq:
-                have = counter.last_seq if counter else 0
-                findings.append(Finding(f"终端{terminal}", f"终端{terminal}在{day}已发出第{seq}号办件编号，"
-                                        f"数据库只记到第{have}号"))
-        return findings
 
     # -- clock -----------------------------------------------------------------------------
 
@@ -319,118 +223,15 @@ class IntegrityService:
                 f"办件{row.number}的当前数据与办件记录不一致（{names}），已停止打印："
                 "请联系管理员运行 yichuang audit verify。")
 
-    # -- audit -----------------------------------------------------------------------------
+    # -- audit (app.services.audit does the work) ----------------------------------------
 
     def verify(self) -> AuditReport:
         """Everything: every chain walked, every case replayed, anchors and number marks."""
-        report = AuditReport()
-        state = self.anchor.state(everything=True)
-        report.anchor_lines = state.lines
-        if state.unreadable:
-            report.findings.append(Finding("锚定文件", f"锚定文件中有{state.unreadable}行无法读取"
-                                           "（断电时最后一行可能不完整；多行则可能被改动）"))
-        with self._db.read() as session:
-            install_id = meta_get(session, "install_id")
-            if state.empty and meta_get(session, "anchor_started"):
-                report.findings.append(Finding("锚定文件", f"锚定目录 {self.anchor.folder} 不见了或为空"))
-            if state.install_id and install_id != state.install_id:
-                report.findings.append(Finding("数据库", "数据库是空的或不是本机原来的数据库"))
-            chains = chains_present(session) | {(_chain(h.chain), h.site, h.terminal)
-                                                for h in state.heads.values()}
-            for chain, site, terminal in sorted(chains):
-                report.chains.append(self._verify_chain(session, state, chain, site, terminal,
-                                                        report.findings))
-            report.cases = self._verify_cases(session, report.findings)
-            for (site, terminal), (day, seq) in sorted(state.numbers.items()):
-                counter = session.get(CaseNumberCounter,
-                                      (site, terminal, dt.date.fromisoformat(day)))
-                if counter is None or counter.last_seq < seq:
-                    report.findings.append(Finding(
-                        f"终端{terminal}", f"终端{terminal}在{day}已发出第{seq}号办件编号，数据库只记到第"
-                        f"{counter.last_seq if counter else 0}号"))
-        return report
-
-    def _verify_chain(self, session: Session, state: AnchorState, chain: ChainName,
-                      site: str, terminal: str, findings: list[Finding]) -> ChainSummary:
-        anchored = state.heads.get((chain, site, terminal))
-        want = frozenset({anchored.key}) if anchored else frozenset()
-        walk = walk_chain(session, chain, site, terminal, want_positions=want)
-        where = f"站点{site}终端{terminal}{_CHAIN_WORDS[chain]}"
-        if walk.broken_at:
-            findings.append(Finding(where, f"{where}在第{walk.broken_position}条（{walk.broken_at[:8]}）"
-                                    "处断开：该条或其前一条记录被改动或删除"))
-        ok_anchor, unwitnessed = anchored is None, 0
-        if anchored is not None:
-            found = walk.positions.get(anchored.key)
-            if found is None:
-                findings.append(Finding(where, f"{where}缺少已锚定的第 {anchored.key[:8]} 条记录："
-                                        "记录被删除，或数据库被替换、回退"))
-            elif found[1] != anchored.hash:
-                findings.append(Finding(where, f"{where}中已锚定的记录 {anchored.key[:8]} 的校验值与"
-                                        "锚定文件不符：记录被改写后重新计算了哈希"))
-            else:
-                ok_anchor, unwitnessed = True, walk.count - found[0]
-        return ChainSummary(chain, site, terminal, walk.count, walk.intact, ok_anchor,
-                            unwitnessed)
-
-    def _verify_cases(self, session: Session, findings: list[Finding]) -> int:
-        count = 0
-        events_by_case: dict[str, list[CaseEventRow]] = {}
-        for e in session.scalars(select(CaseEventRow).order_by(
-                CaseEventRow.case_id, CaseEventRow.case_seq).execution_options(yield_per=5000)):
-            events_by_case.setdefault(e.case_id, []).append(e)
-        for row in session.scalars(select(CaseRow).execution_options(yield_per=2000)):
-            count += 1
-            where = f"办件{row.number}"
-            events = events_by_case.get(row.id, [])
-            try:
-                diff = projection_diff(row, events)
-            except ReplayError as exc:
-                findings.append(Finding(where, f"{where}的记录无法重放：{exc}", row.number))
-                continue
-            if diff:
-                names = tuple(COLUMN_NAMES[c] for c in diff)
-                findings.append(Finding(where, f"{where}的当前数据与办件记录不符：{'、'.join(names)}",
-                                        row.number, names))
-        return count
-
-    # -- paper -----------------------------------------------------------------------------
+        return verify_record(self._db, self.anchor)
 
     def check_paper(self, number: str, code: str) -> PaperCheck:
         """Does the record still hold the event whose code is printed on the paper?"""
-        wanted = "".join(c for c in code.lower() if c in "0123456789abcdef")
-        if len(wanted) < MIN_PAPER_CHARS or len(wanted) != len(
-                "".join(c for c in code if not c.isspace() and c != "-")):
-            raise ValueError(f"校验码“{code}”无效：应为文书上印的至少{MIN_PAPER_CHARS}位十六进制数字"
-                             "（如 1a2b-3c4d-5e6f）")
-        with self._db.read() as session:
-            row = session.scalars(select(CaseRow).where(CaseRow.number == number)).first()
-            if row is None:
-                return PaperCheck(False, f"数据库中没有办件{number}：记录可能被删除或数据库被替换。", number)
-            events = case_events(session, row.id)
-            match = [e for e in events if e.hash.startswith(wanted)]
-            if not match:
-                return PaperCheck(False, f"办件{number}的记录中没有校验码为 {code} 的记录："
-                                  "纸面文书与数据库不一致，记录可能被改写。", number)
-            event = match[-1]
-            walk = walk_chain(session, "events", event.site, event.terminal,
-                              want_positions=frozenset({event.event_id}))
-            try:
-                diff = projection_diff(row, events)
-            except ReplayError:
-                diff = ["(replay)"]
-        if event.event_id not in walk.positions or (
-                walk.broken_position is not None
-                and walk.broken_position <= walk.positions[event.event_id][0]):
-            return PaperCheck(False, f"办件{number}的记录链在该记录之前已断开：记录被改动过。", number,
-                              event.kind, event.occurred_at)
-        if diff:
-            return PaperCheck(False, f"纸面校验码对应的记录仍在，但办件{number}的当前数据与记录不符"
-                              "（请运行 yichuang audit verify）。", number, event.kind, event.occurred_at)
-        what = _KIND_WORDS.get(event.kind, event.kind)
-        return PaperCheck(True, f"一致：办件{number}的记录与纸面校验码相符（{what}，"
-                          f"{_local(event.occurred_at)}，经办人 {event.clerk_name}）。", number,
-                          event.kind, event.occurred_at)
+        return check_paper(self._db, number, code)
 
     # -- recovery --------------------------------------------------------------------------
 
@@ -470,18 +271,6 @@ class IntegrityService:
                         for (s, t), (d, q) in state.numbers.items()]}, *lines)
         return {"install_id": install_id, "numbers_resumed_above": bumped,
                 "previous_install_id": state.install_id}
-
-
-_KIND_WORDS = {"opened": "收件", "materials_recorded": "收取材料", "decided": "作出决定",
-               "status_changed": "状态变更", "deadline_recomputed": "重算承诺日期"}
-
-
-def _chain(name: str) -> ChainName:
-    return "documents" if name == "documents" else "events"
-
-
-def _local(iso: str) -> str:
-    return dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def _os_user() -> str:
