@@ -21,7 +21,7 @@ from app.services.printing import DocumentService, SystemSpooler
 from app.storage.anchor import AnchorFile
 from app.storage.blobs import BlobStore
 from app.storage.db import Database, open_database
-from app.storage.files import private_tree, secure_data_dir
+from app.storage.files import InUse, private_tree, secure_data_dir
 from app.storage.install_meta import meta_get, meta_set
 
 DEMO_CATALOGUE = Path("catalogue") / "demo.json"
@@ -38,6 +38,7 @@ class Workstation:
     documents: DocumentService
     integrity: IntegrityService
     deadlines: DeadlineRecompute
+    in_use: InUse | None = None
 
     def clerk(self, session: ClerkSession) -> Clerk:
         """The event context for a logged-in clerk at this terminal and window."""
@@ -47,6 +48,8 @@ class Workstation:
 
     def close(self) -> None:
         self.db.dispose()
+        if self.in_use is not None:
+            self.in_use.release()
 
 
 def open_workstation(directory: Path | None = None, *, seed: bool = True, check: bool = True,
@@ -61,13 +64,39 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True, check:
     """
     settings = load_settings(directory)
     secure_data_dir(settings.data_dir, settings.database_path)
+    try:
+        in_use: InUse | None = InUse(settings.data_dir)
+    except OSError:
+        in_use = None   # a read-only or odd file system: opening the database says more
+    try:
+        station = _open(settings, check=check, system_spooler=system_spooler)
+    except BaseException:
+        if in_use is not None:
+            in_use.release()
+        raise
+    station.in_use = in_use
+    if seed and check:   # never into a database that is being inspected or repaired
+        try:
+            _seed_once(station, first_start=station.integrity.began)
+        except BaseException:
+            station.close()
+            raise
+    return station
+
+
+def _open(settings: Settings, *, check: bool, system_spooler: SystemSpooler | None
+          ) -> Workstation:
     db = open_database(settings.database_path)
     integrity = IntegrityService(db, AnchorFile(settings.data_dir))
-    if check:
-        integrity.start(site=settings.site_code, terminal=settings.terminal)
-        if integrity.began:
-            # First start of this version on an older install: its archive was 0644.
-            private_tree(settings.data_dir / "blobs")
+    try:
+        if check:
+            integrity.start(site=settings.site_code, terminal=settings.terminal)
+            if integrity.began:
+                # First start of this version on an older install: its archive was 0644.
+                private_tree(settings.data_dir / "blobs")
+    except BaseException:
+        db.dispose()
+        raise
     catalogue = CatalogueService(db)
     calendar = CalendarService(db)
     accounts = AccountService(db)
@@ -78,11 +107,8 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True, check:
                                 system_spooler=system_spooler)
     deadlines = DeadlineRecompute(db, catalogue, calendar,
                                   lambda rows: integrity.witness.record(events=rows))
-    station = Workstation(settings, db, catalogue, calendar, accounts, cases, documents,
-                          integrity, deadlines)
-    if seed and check:   # never into a database that is being inspected or repaired
-        _seed_once(station, first_start=integrity.began)
-    return station
+    return Workstation(settings, db, catalogue, calendar, accounts, cases, documents,
+                       integrity, deadlines)
 
 
 def _seed_once(station: Workstation, *, first_start: bool) -> None:

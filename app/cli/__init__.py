@@ -107,7 +107,9 @@ def _log_internal(exc: BaseException) -> str:
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             path = folder / "yichuang-cli-errors.log"
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            # O_NOFOLLOW: in a shared temp folder the name could be a planted symlink.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                         | getattr(os, "O_NOFOLLOW", 0), 0o600)
             with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as log:
                 log.write(text)
             return str(path)
@@ -177,8 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except Exception as exc:
         from app.services.integrity import IntegrityAlarm
+        from app.services.printing import DocumentIntegrityError
+        from app.storage.anchor import AnchorError
 
-        if isinstance(exc, IntegrityAlarm):
+        if isinstance(exc, IntegrityAlarm | DocumentIntegrityError | AnchorError):
             _say(str(exc))
             return EXIT_INTEGRITY
         if _busy(exc):

@@ -159,8 +159,9 @@ class SecretReader:
         while b"\n" not in self._buffer:
             try:
                 chunk = os.read(self._fd, 4096)
-            except OSError as exc:
-                raise UsageError(f"无法从文件描述符 {self._fd} 读取密码：{exc.strerror}") from None
+            except (OSError, OverflowError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "不是有效的文件描述符"
+                raise UsageError(f"无法从文件描述符 {self._fd} 读取密码：{reason}") from None
             if not chunk:
                 break
             self._buffer += chunk

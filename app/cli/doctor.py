@@ -34,8 +34,7 @@ def cmd_doctor(ws: Workstation, args: argparse.Namespace) -> None:
         f"覆盖 {years[0]}-{years[-1]} 年" if covered else
         f"覆盖至 {years[-1] if years else '无'} 年，缺 {need} 年节假日安排："
         "国务院通知发布后用 yichuang calendar import 导入"))
-    with ws.db.read() as session:
-        clock = ws.integrity.clock_problem(session, s.site_code, s.terminal, set(years))
+    clock = ws.integrity.clock_problem(set(years))
     checks.append(doctor.Check("系统时钟", not clock, clock or
                                f"{dt.datetime.now():%Y-%m-%d %H:%M}，不早于本终端最近的办件记录"))
     checks.append(doctor.Check(

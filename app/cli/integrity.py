@@ -30,13 +30,20 @@ def cmd_audit_verify(ws: Workstation, args: argparse.Namespace) -> None:
             extra = f"（其后 {c.unwitnessed} 条尚未锚定）" if c.unwitnessed else ""
             lines.append(f"站点{c.site}终端{c.terminal}{word} {c.rows} 条：链{state}{anchor}{extra}")
         lines.append(f"逐件重放核对 {report.cases} 件办件")
+        lines += [f"注意：{r['at'][:16].replace('T', ' ')} 由 {r['os_user']} 接受了与锚定记录不符的数据库"
+                  f"（原因：{r['reason']}）" for r in report.recoveries]
+        lines += [f"注意：{a['at'][:16].replace('T', ' ')} 启动时补记锚定终端{a['terminal']}的 {a['rows']} 条"
+                  "记录（上次断电时的最后一次写入，或有人绕过程序直接写入了数据库）"
+                  for a in report.adopted]
         lines += [f"!! {f.problem}" for f in report.findings]
         lines.append("结论：未发现篡改" if report.ok else
                      f"结论：发现 {len(report.findings)} 处问题，记录可能被篡改，请联系管理员")
         return "\n".join(lines)
 
     emit(args, {"ok": report.ok, "cases": report.cases, "chains": report.chains,
-                "findings": report.findings, "anchor_lines": report.anchor_lines}, text)
+                "findings": report.findings, "recoveries": report.recoveries,
+                "adopted": report.adopted,
+                "anchor_lines": report.anchor_lines}, text)
     if not report.ok:
         raise SystemExit(EXIT_INTEGRITY)
 
@@ -81,8 +88,23 @@ def cmd_backup(ws: Workstation, args: argparse.Namespace) -> None:
 def cmd_restore(args: argparse.Namespace) -> None:
     from app.config import load_settings
     from app.services.backup import restore
+    from app.services.permissions import Action
+    from app.storage.db import DatabaseError
+    from app.workstation import open_workstation
 
     settings = load_settings()
+    # While the live database knows its administrators, one of them must do this; a
+    # database too damaged to open leaves it to whoever controls the data directory.
+    try:
+        ws = open_workstation(check=False, seed=False)
+    except DatabaseError:
+        ws = None
+    if ws is not None:
+        try:
+            if ws.accounts.users():
+                operator_clerk(ws, args, Action.RESTORE)
+        finally:
+            ws.close()
     info = restore(settings, Path(args.dir), accept_older=args.accept_older,
                    reason=args.reason or "", os_user=_os_user())
     lines = [f"已从 {info.restored_from} 恢复"]
@@ -94,14 +116,20 @@ def cmd_restore(args: argparse.Namespace) -> None:
 
 
 def cmd_recover(ws: Workstation, args: argparse.Namespace) -> None:
+    from app.services.accounts import check_password_policy
     from app.services.permissions import Action
 
     if not args.reason:
         raise UsageError("请用 --reason 写明为什么接受当前数据库（会记入锚定文件）")
     has_accounts = bool(ws.accounts.users())
+    password = ""
     if has_accounts:
         # The database still knows its administrators: one of them must say so.
         operator_clerk(ws, args, Action.RESTORE)
+    else:
+        # Asked and checked before anything is recorded: a refused password changes nothing.
+        password = secrets(args).read("数据库中没有账号，请为 admin 设置新密码：")
+        check_password_policy("admin", password)
     try:
         done = ws.integrity.recover(args.reason, os_user=_os_user())
     except ValueError as exc:
@@ -112,7 +140,6 @@ def cmd_recover(ws: Workstation, args: argparse.Namespace) -> None:
         lines.append("办件编号将从以下编号之后继续：" + "、".join(
             f"终端{t} {d} 第{q}号" for t, d, q in marks))
     if not has_accounts:
-        password = secrets(args).read("数据库中没有账号，请为 admin 设置新密码：")
         ws.accounts.create_first_admin(password)
         lines.append("已创建管理员 admin（使用刚才设置的密码）")
     emit(args, done, "\n".join(lines))
@@ -135,7 +162,7 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
     p.add_argument("--auto", action="store_true", help="每日自动备份：今天尚未备份时才备份（供计划任务）")
     p.set_defaults(fn=cmd_backup, writes=True)
 
-    p = sub.add_parser("restore", parents=[common],
+    p = sub.add_parser("restore", parents=[common, operator_opts],
                        help="从备份恢复（先关闭窗口；原数据库移到 replaced/ 保留）")
     p.add_argument("dir", help="备份目录（yichuang-backup-…）")
     p.add_argument("--accept-older", action="store_true", help="备份比锚定记录旧时仍然恢复")

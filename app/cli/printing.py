@@ -32,7 +32,7 @@ def _print_target(args: argparse.Namespace) -> Any:
 def cmd_print(ws: Workstation, args: argparse.Namespace) -> None:
     from app.documents.slips import TicketInfo
     from app.services.permissions import Action
-    from app.services.printing import DocumentError
+    from app.services.printing import DocumentError, DocumentIntegrityError
     from app.storage.files import FileWriteError, check_output_path
 
     kind = DocumentKind(args.kind)
@@ -58,6 +58,8 @@ def cmd_print(ws: Workstation, args: argparse.Namespace) -> None:
         else:
             doc = ws.documents.render_case_document(kind, args.ref, clerk,
                                                     reprint=True if args.copy else None)
+    except DocumentIntegrityError:
+        raise   # exit 4, not a typing error
     except DocumentError as exc:
         raise UsageError(str(exc)) from exc
     outcome = ws.documents.print(doc, clerk, target, overwrite=args.force)

@@ -22,7 +22,7 @@ from app.storage.db import Database
 from app.storage.install_meta import meta_get
 from app.storage.models import CaseDocumentRow, CaseEventRow, CaseNumberCounter, CaseRow
 
-MIN_PAPER_CHARS = 8
+MIN_PAPER_CHARS = 12   # what the paper prints: 48 bits, grouped 4-4-4
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,10 @@ class AuditReport:
     cases: int = 0
     findings: list[Finding] = field(default_factory=list)
     anchor_lines: int = 0
+    # Every time an administrator accepted a database that did not match (recover, or a
+    # restore of an older backup): when, who, why. Not failures, but never silent.
+    recoveries: list[dict[str, str]] = field(default_factory=list)
+    adopted: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -99,15 +103,17 @@ def compare_with_anchors(session: Session, state: AnchorState, install_id: str |
     return findings
 
 
-
 def verify_record(db: Database, anchor: AnchorFile) -> AuditReport:
     """Everything: every chain walked, every case replayed, anchors and number marks."""
     report = AuditReport()
     state = anchor.state(everything=True)
     report.anchor_lines = state.lines
+    report.recoveries = [{"at": str(r.get("at", "")), "os_user": str(r.get("os_user", "")),
+                          "reason": str(r.get("reason", ""))} for r in state.recoveries]
+    report.adopted = list(state.adopted)
     if state.unreadable:
-        report.findings.append(Finding("锚定文件", f"锚定文件中有{state.unreadable}行无法读取"
-                                       "（断电时最后一行可能不完整；多行则可能被改动）"))
+        report.findings.append(Finding("锚定文件", f"锚定文件中有{state.unreadable}行不是有效的锚定记录"
+                                       "（被人改动过）"))
     with db.read() as session:
         install_id = meta_get(session, "install_id")
         if state.empty and meta_get(session, "anchor_started"):
@@ -129,10 +135,13 @@ def verify_record(db: Database, anchor: AnchorFile) -> AuditReport:
                     f"{counter.last_seq if counter else 0}号"))
     return report
 
+
 def _verify_chain(session: Session, state: AnchorState, chain: ChainName,
                   site: str, terminal: str, findings: list[Finding]) -> ChainSummary:
     anchored = state.heads.get((chain, site, terminal))
-    want = frozenset({anchored.key}) if anchored else frozenset()
+    written = state.written.get((chain, site, terminal), [])
+    want = frozenset(key for key, _n in written) | (
+        frozenset({anchored.key}) if anchored else frozenset())
     walk = walk_chain(session, chain, site, terminal, want_positions=want)
     where = f"站点{site}终端{terminal}{_CHAIN_WORDS[chain]}"
     if walk.broken_at:
@@ -149,8 +158,33 @@ def _verify_chain(session: Session, state: AnchorState, chain: ChainName,
                                     "锚定文件不符：记录被改写后重新计算了哈希"))
         else:
             ok_anchor, unwitnessed = True, walk.count - found[0]
+            stray = _unwritten_positions(written, walk.positions, found[0])
+            if stray:
+                shown = "、".join(map(str, stray[:5])) + ("等" if len(stray) > 5 else "")
+                findings.append(Finding(where, f"{where}第{shown}条（共{len(stray)}条）不是本程序写入的"
+                                        "（没有对应的锚定记录）：可能是直接写入数据库的伪造记录"))
     return ChainSummary(chain, site, terminal, walk.count, walk.intact, ok_anchor,
                         unwitnessed)
+
+
+def _unwritten_positions(written: list[tuple[str, int]],
+                         positions: dict[str, tuple[int, str]], head: int) -> list[int]:
+    """Positions up to the anchored head that no anchored commit accounts for.
+
+    Each head line says "this commit appended n rows ending at key": those n positions
+    are this program's writes. Any other position before the head was put there some
+    other way. (Rows after the head are the unwitnessed tail a power cut may leave.)
+    """
+    covered = [False] * (head + 1)
+    for key, rows in written:
+        found = positions.get(key)
+        if found is None:
+            continue
+        end = found[0]
+        for p in range(max(1, end - rows + 1), min(end, head) + 1):
+            covered[p] = True
+    return [p for p in range(1, head + 1) if not covered[p]]
+
 
 def _verify_cases(session: Session, findings: list[Finding]) -> int:
     count = 0
@@ -158,8 +192,10 @@ def _verify_cases(session: Session, findings: list[Finding]) -> int:
     for e in session.scalars(select(CaseEventRow).order_by(
             CaseEventRow.case_id, CaseEventRow.case_seq).execution_options(yield_per=5000)):
         events_by_case.setdefault(e.case_id, []).append(e)
+    seen: set[str] = set()
     for row in session.scalars(select(CaseRow).execution_options(yield_per=2000)):
         count += 1
+        seen.add(row.id)
         where = f"办件{row.number}"
         events = events_by_case.get(row.id, [])
         try:
@@ -171,6 +207,11 @@ def _verify_cases(session: Session, findings: list[Finding]) -> int:
             names = tuple(COLUMN_NAMES[c] for c in diff)
             findings.append(Finding(where, f"{where}的当前数据与办件记录不符：{'、'.join(names)}",
                                     row.number, names))
+    for case_id, events in events_by_case.items():
+        if case_id not in seen:
+            number = str(events[0].payload.get("number", case_id))
+            findings.append(Finding(f"办件{number}", f"办件记录中有办件{number}（{len(events)}条记录），"
+                                    "但当前状态表中没有它：记录被删除或伪造", number))
     return count
 
 
@@ -206,9 +247,13 @@ def check_paper(db: Database, number: str, code: str) -> PaperCheck:
         return PaperCheck(False, f"纸面校验码对应的记录仍在，但办件{number}的当前数据与记录不符"
                           "（请运行 yichuang audit verify）。", number, event.kind, event.occurred_at)
     what = _KIND_WORDS.get(event.kind, event.kind)
+    later = [e for e in events if e.case_seq > event.case_seq]
+    since = ("此后该办件又有" + "、".join(
+        f"{_KIND_WORDS.get(e.kind, e.kind)}（{_local(e.occurred_at)}）" for e in later)
+        + "，纸面内容可能已不是最新状态。") if later else ""
     return PaperCheck(True, f"一致：办件{number}的记录与纸面校验码相符（{what}，"
-                      f"{_local(event.occurred_at)}，经办人 {event.clerk_name}）。", number,
-                      event.kind, event.occurred_at)
+                      f"{_local(event.occurred_at)}，经办人 {event.clerk_name}）。{since}",
+                      number, event.kind, event.occurred_at)
 
 
 _KIND_WORDS = {"opened": "收件", "materials_recorded": "收取材料", "decided": "作出决定",

@@ -31,10 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from app.config import Settings
 from app.storage.anchor import ANCHOR_DIR, AnchorFile
 from app.storage.db import Database, open_database
-from app.storage.files import fsync_dir, private_tree
+from app.storage.files import InUse, fsync_dir, private_tree
+from app.storage.install_meta import meta_get
+from app.storage.models import CaseRow
 
 MANIFEST = "manifest.json"
 PREFIX = "yichuang-backup-"
@@ -81,9 +85,15 @@ def _copy_file(src: Path, dst: Path) -> None:
         dst.chmod(0o600)
 
 
+def _read_only_uri(path: Path) -> str:
+    # as_uri() percent-encodes "#", "?" and "%": a raw "file:{path}" would cut the path at
+    # a "#" (U盘#1) and quietly open, or create, some other database.
+    return path.absolute().as_uri() + "?mode=ro"
+
+
 def _sqlite_copy(src: Path, dst: Path) -> None:
     """A consistent snapshot of a live SQLite database (the online backup API)."""
-    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=30)
+    source = sqlite3.connect(_read_only_uri(src), uri=True, timeout=30)
     try:
         target = sqlite3.connect(dst)
         try:
@@ -101,7 +111,7 @@ def _sqlite_copy(src: Path, dst: Path) -> None:
 
 def _integrity_ok(db: Path) -> str:
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn = sqlite3.connect(_read_only_uri(db), uri=True)
         try:
             result = conn.execute("PRAGMA integrity_check").fetchone()
         finally:
@@ -113,7 +123,7 @@ def _integrity_ok(db: Path) -> str:
 
 def _meta(db: Path, key: str) -> str:
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn = sqlite3.connect(_read_only_uri(db), uri=True)
         try:
             row = conn.execute("SELECT value FROM install_meta WHERE key = ?", (key,)).fetchone()
             return str(row[0]) if row else ""
@@ -125,7 +135,7 @@ def _meta(db: Path, key: str) -> str:
 
 def _count_cases(db: Path) -> int:
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn = sqlite3.connect(_read_only_uri(db), uri=True)
         try:
             return int(conn.execute("SELECT count(*) FROM cases").fetchone()[0])
         finally:
@@ -182,6 +192,9 @@ class BackupService:
             p = folder / rel
             entries[rel] = {"sha256": _sha256(p), "size": p.stat().st_size}
 
+        with self._db.read() as session:
+            live_id = meta_get(session, "install_id") or ""
+            live_cases = session.scalar(select(func.count()).select_from(CaseRow)) or 0
         try:
             for src in sorted(AnchorFile(s.data_dir).segments()):
                 _copy_file(src, folder / ANCHOR_DIR / src.name)
@@ -204,6 +217,10 @@ class BackupService:
         except OSError as exc:
             raise BackupError(f"备份写入失败：{exc.strerror or exc}（{exc.filename or ''}）") from exc
         db_copy = folder / "yichuang.db"
+        # Cases are only ever added: the copy has this database's id and at least the
+        # cases it had before copying began, or it is not a copy of it.
+        if _meta(db_copy, "install_id") != live_id or _count_cases(db_copy) < live_cases:
+            raise BackupError("数据库副本与本机数据库不符（安装编号或办件数不同），备份未完成")
         manifest = {"format": FORMAT, "format_version": 1,
                     "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "site": s.site_code, "terminal": s.terminal,
@@ -230,6 +247,8 @@ class BackupService:
         if not isinstance(files, dict) or "yichuang.db" not in files:
             raise BackupError(f"备份 {folder} 的清单不完整（缺少数据库）")
         for rel, entry in files.items():
+            if not isinstance(rel, str) or not isinstance(entry, dict):
+                raise BackupError(f"备份清单 {folder / MANIFEST} 格式不符")
             path = folder / rel
             if ".." in Path(rel).parts or Path(rel).is_absolute():
                 raise BackupError(f"备份清单中有不安全的路径：{rel}")
@@ -287,8 +306,6 @@ def restore(settings: Settings, source: Path, *, accept_older: bool, reason: str
     the live anchors without ``accept_older``, or the live database is in use.
     """
     from app.services.audit import compare_with_anchors
-    from app.services.integrity import IntegrityService
-    from app.storage.install_meta import meta_get
 
     manifest = BackupService.verify(source)
     other = (manifest.get("site"), manifest.get("terminal")) != (settings.site_code,
@@ -321,12 +338,24 @@ def restore(settings: Settings, source: Path, *, accept_older: bool, reason: str
                               "确认要恢复请加 --accept-older --reason 原因")
         if older and len(" ".join(reason.split())) < 4:
             raise BackupError("恢复较旧的备份须用 --reason 写明原因（至少4个字）")
-        _ensure_not_in_use(settings.database_path)
+        lock = _ensure_not_in_use(settings.data_dir)
     except BaseException:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(OSError):
                 tmp.with_name(tmp.name + suffix).unlink()
         raise
+    try:
+        return _put_in_place(settings, source, manifest, tmp, live_anchor, older, problems,
+                             reason, os_user)
+    finally:
+        lock.release()
+
+
+def _put_in_place(settings: Settings, source: Path, manifest: dict[str, Any], tmp: Path,
+                  live_anchor: AnchorFile, older: bool, problems: list[str], reason: str,
+                  os_user: str) -> RestoreInfo:
+    from app.services.integrity import IntegrityService
+
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     aside: Path | None = settings.data_dir / "replaced" / stamp
     moved = False
@@ -367,15 +396,9 @@ def restore(settings: Settings, source: Path, *, accept_older: bool, reason: str
     return RestoreInfo(source, aside, older, tuple(problems))
 
 
-def _ensure_not_in_use(database: Path) -> None:
-    if not database.exists():
-        return
+def _ensure_not_in_use(data_dir: Path) -> InUse:
+    """Take the installation's in-use lock exclusively, or say why not."""
     try:
-        conn = sqlite3.connect(database, timeout=0.5)
-        try:
-            conn.execute("BEGIN EXCLUSIVE")
-            conn.rollback()
-        finally:
-            conn.close()
-    except sqlite3.OperationalError as exc:
-        raise BackupError("数据库正被使用（一窗通窗口或其他命令正在运行）：请先关闭后再恢复") from exc
+        return InUse(data_dir, exclusive=True)
+    except OSError as exc:
+        raise BackupError("一窗通窗口或其他命令正在使用这个数据目录：请先关闭后再恢复") from exc

@@ -148,7 +148,7 @@ class CaseService:
         covered = self._calendar.calendar().covered_years
         with self._db.write() as session:
             # A clock set back (or far off) would issue "final" numbers out of order.
-            clock = self._integrity.clock_problem(session, clerk.site, clerk.terminal, covered)
+            clock = self._integrity.clock_problem(covered)
             if clock:
                 raise CaseRuleError([clock])
             number = next_case_number(session, clerk.site, clerk.terminal, today)

@@ -30,16 +30,20 @@ from app.domain.case import ReplayError
 from app.domain.numbering import CaseNumber
 from app.services.audit import (
     AuditReport,
+    Finding,
     PaperCheck,
     check_paper,
     compare_with_anchors,
     verify_record,
 )
-from app.storage.anchor import AnchorError, AnchorFile, head_line, number_line
+from app.storage.anchor import AnchorError, AnchorFile, AnchorState, head_line, number_line
 from app.storage.case_log import COLUMN_NAMES, case_events, projection_diff
 from app.storage.chain import (
+    GENESIS_HASH,
+    ChainName,
     chains_present,
     head_of,
+    position_of,
     row_hash,
 )
 from app.storage.db import Database, DatabaseError
@@ -49,6 +53,7 @@ from app.storage.models import (
     CaseEventRow,
     CaseNumberCounter,
     CaseRow,
+    UserRow,
 )
 
 log = logging.getLogger(__name__)
@@ -82,6 +87,7 @@ class Witness:
     def __init__(self, anchor: AnchorFile) -> None:
         self.anchor = anchor
         self.problem = ""
+        self.latest_written = ""   # newest event time this process wrote (UTC ISO)
 
     def record(self, *, events: Sequence[CaseEventRow] = (),
                documents: Sequence[CaseDocumentRow] = (),
@@ -89,13 +95,18 @@ class Witness:
         lines = [number_line(n.site, n.terminal, n.day, n.seq) for n in numbers]
         for chain, rows in (("events", events), ("documents", documents)):
             last: dict[tuple[str, str], CaseEventRow | CaseDocumentRow] = {}
+            count: dict[tuple[str, str], int] = {}
             for r in rows:
                 last[(r.site, r.terminal)] = r
+                count[(r.site, r.terminal)] = count.get((r.site, r.terminal), 0) + 1
             for (site, terminal), r in last.items():
                 key = r.event_id if isinstance(r, CaseEventRow) else r.id
                 time = (r.occurred_at if isinstance(r, CaseEventRow)
                         else r.printed_at.replace(tzinfo=dt.UTC).isoformat())
-                lines.append(head_line(chain, site, terminal, key, r.hash, time))
+                lines.append(head_line(chain, site, terminal, key, r.hash, time,
+                                       count[(site, terminal)]))
+                if chain == "events":
+                    self.latest_written = max(self.latest_written, time)
         try:
             self.anchor.append(*lines)
             self.problem = ""
@@ -130,9 +141,17 @@ class IntegrityService:
         with self._db.read() as session:
             install_id = meta_get(session, "install_id")
             started = meta_get(session, "anchor_started")
+            empty_db = not session.scalars(select(UserRow.id).limit(1)).first() and not (
+                session.scalars(select(CaseRow.id).limit(1)).first())
             findings = (compare_with_anchors(session, state, install_id) if not state.empty
                         else [])
         if state.empty:
+            traces = self._traces_of_use()
+            if not started and empty_db and traces:
+                raise IntegrityAlarm(
+                    f"数据库是空的，锚定记录也不见了，但数据目录里还有使用过的痕迹（{traces}）："
+                    "这不是新安装，数据库和锚定文件可能被人删除。请从备份恢复（yichuang restore 备份目录），"
+                    "或由管理员核实后执行 yichuang recover --reason 原因。")
             if started:
                 raise IntegrityAlarm(
                     f"数据库记录锚定已于 {started} 开始，但锚定目录 {self.anchor.folder} 不见了或为空："
@@ -141,6 +160,11 @@ class IntegrityService:
             self._begin(site, terminal)
             self.began = True
             return
+        if not findings and not state.unreadable:
+            self._adopt_tails(state)
+        if state.unreadable:
+            findings.insert(0, Finding("锚定文件", f"锚定文件中有{state.unreadable}行不是有效的锚定记录"
+                                       "（被人改动过）"))
         if findings:
             marks = "、".join(f"终端{t} {d} 第{q}号" for (_s, t), (d, q) in state.numbers.items())
             raise IntegrityAlarm(
@@ -149,6 +173,41 @@ class IntegrityService:
                 + (f"。本机已发出的办件编号至 {marks}" if marks else "")
                 + "。为免重复发号，程序停止：请从备份恢复（yichuang restore 备份目录），"
                 "或由管理员核实后执行 yichuang recover --reason 原因（编号将从上述编号之后继续）。")
+
+    def _adopt_tails(self, state: AnchorState) -> None:
+        """Anchor rows the database has beyond its anchored heads, marked as adopted.
+
+        A power cut between a commit and its anchor line leaves such a tail; so does a
+        row written into the database around the program. Both are taken into the anchors
+        here — the next write would otherwise bury them — and ``audit verify`` lists every
+        adoption, so neither passes unseen.
+        """
+        lines = []
+        with self._db.read() as session:
+            for name, site, terminal in chains_present(session):
+                if (name, site, terminal) in state.heads:
+                    continue
+                head = head_of(session, name, site, terminal)
+                if head is not None:   # a chain the anchors never saw at all
+                    lines.append({**head_line(name, site, terminal, head.key, head.hash, "",
+                                              head.count), "adopted": True})
+            for (chain, site, terminal), anchored in state.heads.items():
+                head = head_of(session, _chain(chain), site, terminal)
+                if head is None or head.key == anchored.key:
+                    continue
+                position = position_of(session, _chain(chain), site, terminal, anchored.key)
+                if position and head.count > position:
+                    lines.append({**head_line(chain, site, terminal, head.key, head.hash, "",
+                                              head.count - position), "adopted": True})
+        if lines:
+            self.anchor.append(*lines)
+
+    def _traces_of_use(self) -> str:
+        """What in the data directory says it was used before (empty when it was not)."""
+        home = self.anchor.folder.parent
+        found = [name for name in ("anchors", "blobs", "replaced", "未打印文书")
+                 if (home / name).is_dir() and any((home / name).iterdir())]
+        return "、".join(found)
 
     def _begin(self, site: str, terminal: str) -> None:
         """First start with anchors: new installation, or an upgrade from before them."""
@@ -166,7 +225,9 @@ class IntegrityService:
         for chain, site, terminal in sorted(chains_present(session)):
             head = head_of(session, chain, site, terminal)
             if head is not None:
-                lines.append(head_line(chain, site, terminal, head.key, head.hash, ""))
+                # Everything written before anchoring began (or before a recovery).
+                lines.append(head_line(chain, site, terminal, head.key, head.hash, "",
+                                       head.count))
         for counter in session.scalars(select(CaseNumberCounter).order_by(
                 CaseNumberCounter.day)):
             lines.append(number_line(counter.site, counter.terminal, counter.day,
@@ -175,22 +236,20 @@ class IntegrityService:
 
     # -- clock -----------------------------------------------------------------------------
 
-    def clock_problem(self, session: Session, site: str, terminal: str,
-                      covered_years: frozenset[int] | set[int], now: dt.datetime | None = None
-                      ) -> str:
+    def clock_problem(self, covered_years: frozenset[int] | set[int],
+                      now: dt.datetime | None = None) -> str:
         """Why this terminal must not issue final numbers now, or "" if its clock is sane."""
         now = now or self.clock()
-        latest = session.scalars(
-            select(CaseEventRow.occurred_at).where(CaseEventRow.site == site,
-                                                   CaseEventRow.terminal == terminal)
-            .order_by(CaseEventRow.id.desc()).limit(1)).first() or ""
-        latest = max(latest, self._latest_anchor_time)
+        # The floor is what was witnessed (the anchors at start, this process's own writes),
+        # never a row someone could insert into the database with a time of their choosing.
+        latest = max(self._latest_anchor_time, self.witness.latest_written)
         if latest:
             last = dt.datetime.fromisoformat(latest)
             if now < last - CLOCK_SLACK:
                 local = last.astimezone().strftime("%Y-%m-%d %H:%M")
                 return (f"本机时钟（{now.astimezone():%Y-%m-%d %H:%M}）早于本终端最近一次办件记录的时间"
-                        f"（{local}），不能发出办件编号：请先校正系统时间。")
+                        f"（{local}），不能发出办件编号：请先校正系统时间。若那次记录的时间本身有误"
+                        "（当时时钟偏快），由管理员核实后执行 yichuang recover --reason 原因。")
         if covered_years:
             low, high = min(covered_years), max(covered_years) + 1
             year = now.astimezone().year
@@ -207,7 +266,7 @@ class IntegrityService:
         if row is None:
             return
         events = case_events(session, case_id)
-        bad = [e for e in events if row_hash(e) != e.hash]
+        bad = [e for e in events if row_hash(e) != e.hash or not _linked(session, e)]
         if bad:
             raise CaseIntegrityError(
                 f"办件{row.number}的记录被改动过（第{bad[0].case_seq}条记录的校验值不符），"
@@ -271,6 +330,22 @@ class IntegrityService:
                         for (s, t), (d, q) in state.numbers.items()]}, *lines)
         return {"install_id": install_id, "numbers_resumed_above": bumped,
                 "previous_install_id": state.install_id}
+
+
+def _chain(name: str) -> ChainName:
+    return "documents" if name == "documents" else "events"
+
+
+def _linked(session: Session, event: CaseEventRow) -> bool:
+    """Whether the event sits in its chain: its neighbours point at it and it at them."""
+    where = (CaseEventRow.site == event.site, CaseEventRow.terminal == event.terminal)
+    before = session.scalars(select(CaseEventRow.hash).where(*where, CaseEventRow.id < event.id)
+                             .order_by(CaseEventRow.id.desc()).limit(1)).first()
+    after = session.scalars(select(CaseEventRow.prev_hash).where(*where,
+                                                                 CaseEventRow.id > event.id)
+                            .order_by(CaseEventRow.id).limit(1)).first()
+    return (event.prev_hash == (before or GENESIS_HASH)
+            and (after is None or after == event.hash))
 
 
 def _os_user() -> str:

@@ -63,6 +63,10 @@ class DocumentError(ValueError):
     """A document cannot be made for this case or reference (message in Chinese)."""
 
 
+class DocumentIntegrityError(DocumentError):
+    """The case's current state disagrees with its own log: nothing may print from it."""
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedDocument:
     kind: DocumentKind
@@ -226,7 +230,9 @@ class DocumentService:
         case = self.find_case(ref)
         try:
             return self._cases.verified(case.id)
-        except (CaseRuleError, CaseIntegrityError) as exc:
+        except CaseIntegrityError as exc:
+            raise DocumentIntegrityError(str(exc)) from exc
+        except CaseRuleError as exc:
             raise DocumentError(str(exc)) from exc
 
     def render_case_document(self, kind: DocumentKind, case_ref: str, clerk: Clerk, *,

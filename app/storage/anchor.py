@@ -56,52 +56,93 @@ class AnchorState:
 
     install_id: str = ""
     heads: dict[tuple[str, str, str], AnchoredHead] = field(default_factory=dict)
+    # Every head line since the last recovery, per chain: (key, rows that commit wrote).
+    # Together they say which rows of a chain this program wrote (see app.services.audit).
+    written: dict[tuple[str, str, str], list[tuple[str, int]]] = field(default_factory=dict)
     # (site, terminal) -> (day ISO, seq): the highest number issued
     numbers: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
-    latest_time: str = ""          # newest row time any line mentions
+    latest_time: str = ""          # newest row time any line mentions (UTC ISO)
     recoveries: list[dict[str, Any]] = field(default_factory=list)
+    # Rows found at a start beyond the anchored head and anchored then (see
+    # IntegrityService.start): a power cut's last commit, or rows written around the program.
+    adopted: list[dict[str, str]] = field(default_factory=list)
     lines: int = 0
-    unreadable: int = 0            # lines that are not JSON (a torn last line after a crash)
+    unreadable: int = 0            # lines that are not valid anchor lines
+    torn_tail: bool = False        # the very last line was cut short (a power cut mid-write)
 
     @property
     def empty(self) -> bool:
         return not self.install_id and not self.heads and not self.numbers
 
     def fold(self, line: dict[str, Any]) -> None:
-        kind = line.get("kind")
+        """Take one line; a line that is not a valid anchor line counts as unreadable."""
         self.lines += 1
+        try:
+            self._fold(line)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            self.unreadable += 1
+
+    def _fold(self, line: dict[str, Any]) -> None:
+        kind = line.get("kind")
         if kind in ("install", "summary"):
             self.install_id = str(line.get("install_id", self.install_id))
         if kind == "summary":
-            for h in line.get("heads", []):
-                self._head(h)
-            for n in line.get("numbers", []):
+            heads, numbers = line["heads"], line["numbers"]
+            if not isinstance(heads, list) or not isinstance(numbers, list):
+                raise TypeError("summary")
+            for h in heads:
+                self._head(h, written=False)
+            for n in numbers:
                 self._number(n)
-            self.latest_time = max(self.latest_time, str(line.get("latest_time", "")))
+            self.latest_time = max(self.latest_time, _utc_iso(line.get("latest_time", "")))
         elif kind == "head":
-            self._head(line)
+            self._head(line, written=True)
         elif kind == "number":
             self._number(line)
         elif kind == "recovery":
+            numbers = line.get("numbers", [])
+            if not isinstance(numbers, list):
+                raise TypeError("recovery")
             # The database accepted here does not contain the heads anchored before it.
             self.recoveries.append(line)
             self.heads.clear()
+            self.written.clear()
+            self.adopted.clear()
             # The times witnessed before it are no longer a floor for the clock either
-            # (a bogus far-future line must not stop numbering for good).
+            # (a clock that once ran fast, or a forged line, must not stop numbering).
             self.latest_time = ""
             self.install_id = str(line.get("install_id", self.install_id))
-            for n in line.get("numbers", []):
+            for n in numbers:
                 self._number(n)
+        elif kind not in ("install", "restore", "probe", "torn"):
+            raise ValueError(f"unknown kind {kind!r}")
 
-    def _head(self, h: dict[str, Any]) -> None:
-        head = AnchoredHead(str(h["chain"]), str(h["site"]), str(h["terminal"]),
-                            str(h["key"]), str(h["hash"]), str(h.get("time", "")))
-        self.heads[(head.chain, head.site, head.terminal)] = head
+    def _head(self, h: dict[str, Any], *, written: bool) -> None:
+        chain = str(h["chain"])
+        if chain not in ("events", "documents"):
+            raise ValueError(chain)
+        head = AnchoredHead(chain, str(h["site"]), str(h["terminal"]), str(h["key"]),
+                            str(h["hash"]), _utc_iso(h.get("time", "")))
+        if len(head.hash) != 64 or not head.key:
+            raise ValueError("hash")
+        where = (head.chain, head.site, head.terminal)
+        self.heads[where] = head
+        if written:
+            rows = int(h.get("n", 1))
+            if rows < 1:
+                raise ValueError("n")
+            self.written.setdefault(where, []).append((head.key, rows))
+            if h.get("adopted"):
+                self.adopted.append({"chain": head.chain, "site": head.site,
+                                     "terminal": head.terminal, "rows": str(rows),
+                                     "at": str(h.get("at", ""))})
         self.latest_time = max(self.latest_time, head.time)
 
     def _number(self, n: dict[str, Any]) -> None:
         where = (str(n["site"]), str(n["terminal"]))
-        mark = (str(n["day"]), int(n["seq"]))
+        mark = (dt.date.fromisoformat(str(n["day"])).isoformat(), int(n["seq"]))
+        if mark[1] < 1:
+            raise ValueError("seq")
         if where not in self.numbers or mark > self.numbers[where]:
             self.numbers[where] = mark
 
@@ -117,6 +158,16 @@ class AnchorState:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _utc_iso(value: Any) -> str:
+    """A time as comparable UTC ISO text; "" for none; ValueError for anything else."""
+    if value in ("", None):
+        return ""
+    moment = dt.datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError("time without zone")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 class AnchorFile:
@@ -145,10 +196,18 @@ class AnchorFile:
         before), or of every segment with ``everything``."""
         state = AnchorState()
         segments = self.segments()
-        for path in segments if everything else segments[-1:]:
-            for line in _lines(path):
+        chosen = segments if everything else segments[-1:]
+        for path in chosen:
+            lines = list(_lines(path))
+            for n, line in enumerate(lines):
                 if line is None:
-                    state.unreadable += 1
+                    if path == segments[-1] and n == len(lines) - 1:
+                        state.torn_tail = True   # cut short by a power cut: harmless
+                    elif n + 1 < len(lines) and (lines[n + 1] or {}).get("kind") == "torn":
+                        state.torn_tail = True   # the same, closed by the next append
+                    else:
+                        state.lines += 1
+                        state.unreadable += 1
                 else:
                     state.fold(line)
         return state
@@ -173,8 +232,13 @@ class AnchorFile:
                     payload = (json.dumps({"at": _now(), **summary}, ensure_ascii=False,
                                           sort_keys=True) + "\n").encode("utf-8") + payload
                 created = not current.exists()
-                fd = os.open(current, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                fd = os.open(current, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
+                    size = os.fstat(fd).st_size
+                    if size and os.pread(fd, 1, size - 1) != b"\n":
+                        # A power cut tore the last line: end it, and say so, so that
+                        # readers tell it from a line someone spoiled.
+                        payload = b'\n{"kind": "torn"}\n' + payload
                     os.write(fd, payload)
                     os.fsync(fd)
                 finally:
@@ -198,9 +262,10 @@ class AnchorFile:
 
 
 def head_line(chain: str, site: str, terminal: str, key: str, hash_: str,
-              time: str) -> dict[str, Any]:
+              time: str, rows: int) -> dict[str, Any]:
+    """The new head of a chain after a commit that appended ``rows`` rows to it."""
     return {"kind": "head", "chain": chain, "site": site, "terminal": terminal, "key": key,
-            "hash": hash_, "time": time}
+            "hash": hash_, "time": time, "n": rows}
 
 
 def number_line(site: str, terminal: str, day: dt.date, seq: int) -> dict[str, Any]:

@@ -135,6 +135,26 @@ def head_of(session: Session, chain: ChainName, site: str, terminal: str) -> Cha
     return ChainHead(chain, site, terminal, int(count or 0), row_key(last), last.hash)
 
 
+def position_of(session: Session, chain: ChainName, site: str, terminal: str,
+                key: str) -> int | None:
+    """The 1-based position of the row ``key`` in its chain (by index, without a walk)."""
+    if chain == "events":
+        row_id = session.scalars(select(CaseEventRow.id).where(
+            CaseEventRow.event_id == key)).first()
+        if row_id is None:
+            return None
+        return session.scalar(select(func.count()).select_from(CaseEventRow).where(
+            CaseEventRow.site == site, CaseEventRow.terminal == terminal,
+            CaseEventRow.id <= row_id))
+    rowid = session.scalars(select(literal_column("rowid")).select_from(CaseDocumentRow)
+                            .where(CaseDocumentRow.id == key)).first()
+    if rowid is None:
+        return None
+    return session.scalar(select(func.count()).select_from(CaseDocumentRow).where(
+        CaseDocumentRow.site == site, CaseDocumentRow.terminal == terminal,
+        literal_column("rowid") <= rowid))
+
+
 @dataclass(frozen=True, slots=True)
 class ChainWalk:
     """The result of walking one chain from its genesis."""

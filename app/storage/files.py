@@ -127,6 +127,36 @@ def private_tree(root: Path) -> None:
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
 
 
+class InUse:
+    """A lock file every open installation holds shared, for as long as it is open.
+
+    Restore takes it exclusively: with SQLite in WAL mode an idle window holds no
+    database lock, and a restore under it would leave the window writing into the
+    database that was just moved aside. (POSIX flock; elsewhere the check is skipped.)
+    """
+
+    NAME = ".in-use"
+
+    def __init__(self, data_dir: Path, *, exclusive: bool = False) -> None:
+        self._fd: int | None = None
+        if os.name != "posix":
+            return
+        import fcntl
+
+        fd = os.open(data_dir / self.NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 def fsync_dir(directory: Path) -> None:
     # The rename itself must reach the disk too; directories cannot be opened on Windows.
     if os.name != "posix":

@@ -471,3 +471,173 @@ def test_a_bogus_future_time_in_the_anchors_is_cleared_by_recover(fresh_ws: Work
         fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
     finally:
         fresh_ws.close()
+
+
+# ---- rows written around the program -------------------------------------------------------
+
+
+def forge_appended_event(ws: Workstation, case_id: str, clerk: Clerk) -> None:
+    """Append a correctly chained event with the sqlite3 shell, triggers left in place."""
+    conn = raw(ws)
+    with conn:
+        prev, seq = conn.execute("SELECT e.hash, (SELECT max(case_seq) FROM case_events "
+                                 "WHERE case_id = ?) FROM case_events e WHERE site = ? AND "
+                                 "terminal = ? ORDER BY id DESC LIMIT 1",
+                                 (case_id, clerk.site, clerk.terminal)).fetchone()
+        fields = {"event_id": "forged-1", "case_id": case_id, "case_seq": seq + 1,
+                  "kind": "deadline_recomputed",
+                  "payload": {"promised_date": "2027-06-30", "promised_estimated": False},
+                  "clerk_id": "nobody", "clerk_name": "nobody", "site": clerk.site,
+                  "terminal": clerk.terminal, "window": "1",
+                  "occurred_at": "2026-11-28T01:00:00.000000+00:00"}
+        conn.execute("INSERT INTO case_events (event_id, case_id, case_seq, kind, payload, "
+                     "clerk_id, clerk_name, site, terminal, window, occurred_at, prev_hash, "
+                     "hash) VALUES (:event_id, :case_id, :case_seq, :kind, :payload, "
+                     ":clerk_id, :clerk_name, :site, :terminal, :window, :occurred_at, :prev, "
+                     ":hash)", {**fields, "payload": json.dumps(fields["payload"]),
+                                "prev": prev, "hash": event_hash(prev, fields)})
+        conn.execute("UPDATE cases SET promised_date = '2027-06-30', version = ? WHERE id = ?",
+                     (seq + 1, case_id))
+    conn.close()
+
+
+def test_an_event_slipped_in_while_the_program_runs_is_named(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c, day=DAY)
+    forge_appended_event(fresh_ws, case.id, c)
+    # The program writes on (another applicant): its anchor covers only its own row.
+    fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+    report = fresh_ws.integrity.verify()
+    assert any("不是本程序写入的" in f.problem and "第4条" in f.problem
+               for f in report.findings), report.findings
+
+
+def test_a_tail_found_at_start_is_anchored_and_listed(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c, day=DAY)
+    forge_appended_event(fresh_ws, case.id, c)
+    fresh_ws = reopen(fresh_ws)   # the same as after a power cut before the anchor line
+    try:
+        report = fresh_ws.integrity.verify()
+        assert report.ok, report.findings
+        assert [(a["terminal"], a["rows"]) for a in report.adopted] == [(c.terminal, "1")]
+    finally:
+        fresh_ws.close()
+
+
+def test_a_power_cut_between_commit_and_anchor_is_not_an_alarm(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    real = fresh_ws.integrity.witness.record
+    fresh_ws.integrity.witness.record = lambda **_: None   # type: ignore[method-assign]
+    fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)   # committed, not anchored
+    fresh_ws.integrity.witness.record = real   # type: ignore[method-assign]
+    fresh_ws = reopen(fresh_ws)
+    try:
+        fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+        report = fresh_ws.integrity.verify()
+        assert report.ok, report.findings
+        assert len(report.adopted) == 1
+    finally:
+        fresh_ws.close()
+
+
+def test_one_rehashed_event_is_refused_before_printing_even_unrelinked(
+        fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c, day=DAY)
+    conn = raw(fresh_ws)
+    with conn:
+        drop_guards(conn)
+        names = ("event_id", "case_id", "case_seq", "kind", "payload", "clerk_id",
+                 "clerk_name", "site", "terminal", "window", "occurred_at")
+        values = conn.execute(f"SELECT {', '.join(names)}, prev_hash, id FROM case_events "
+                              "WHERE case_id = ? AND case_seq = 1", (case.id,)).fetchone()
+        fields = dict(zip(names, values[:-2], strict=True))
+        fields["payload"] = json.loads(fields["payload"])
+        fields["payload"]["applicant"]["name"] = "王大明"
+        conn.execute("UPDATE case_events SET payload = ?, hash = ? WHERE id = ?",
+                     (json.dumps(fields["payload"], ensure_ascii=False),
+                      event_hash(values[-2], fields), values[-1]))
+        conn.execute("UPDATE cases SET applicant_name = '王大明', applicant = json_set(applicant,"
+                     " '$.name', '王大明') WHERE id = ?", (case.id,))
+    conn.close()
+    with pytest.raises(DocumentError, match="记录被改动过"):
+        fresh_ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
+
+
+def test_a_deleted_case_row_does_not_hide_the_case(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c, day=DAY)
+    conn = raw(fresh_ws)
+    with conn:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("DELETE FROM cases WHERE id = ?", (case.id,))
+    conn.close()
+    report = fresh_ws.integrity.verify()
+    assert [f.case_number for f in report.findings] == [case.number]
+    assert "当前状态表中没有它" in report.findings[0].problem
+
+
+@pytest.mark.parametrize("line", [
+    {"kind": "head", "site": "330100001"},
+    {"kind": "number", "site": "330100001", "terminal": "01", "day": "garbage", "seq": 1},
+    {"kind": "summary", "heads": "abc", "numbers": []},
+    {"kind": "head", "chain": "events", "site": "330100001", "terminal": "01", "key": "k",
+     "hash": "0" * 64, "time": "2026-11-28T10:00:00"},
+])
+def test_a_malformed_anchor_line_is_an_alarm_and_recover_still_works(
+        fresh_ws: Workstation, line: dict[str, object]) -> None:
+    c = clerk(fresh_ws)
+    fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+    fresh_ws.integrity.anchor.append(line)
+    fresh_ws.integrity.anchor.append({"kind": "probe"})   # so it is not the torn last line
+    fresh_ws.close()
+    with pytest.raises(IntegrityAlarm, match="不是有效的锚定记录"):
+        open_workstation(fresh_ws.settings.data_dir)
+    ws = open_workstation(fresh_ws.settings.data_dir, check=False, seed=False)
+    try:
+        ws.integrity.recover("锚定文件被人改过一行", os_user="tester")
+        assert not ws.integrity.verify().ok   # the bad line stays visible to the audit
+    finally:
+        ws.close()
+
+
+def test_a_torn_last_anchor_line_is_a_power_cut_not_an_alarm(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+    segment = fresh_ws.integrity.anchor.segments()[-1]
+    with open(segment, "ab") as f:
+        f.write(b'{"kind": "head", "chain": "ev')
+    fresh_ws = reopen(fresh_ws)
+    try:
+        fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+        report = fresh_ws.integrity.verify()
+        assert report.ok, report.findings
+    finally:
+        fresh_ws.close()
+    fresh_ws = reopen(fresh_ws)   # and it stays harmless once closed by the next line
+    try:
+        assert fresh_ws.integrity.verify().ok
+    finally:
+        fresh_ws.close()
+
+
+def test_an_emptied_database_with_its_anchors_deleted_is_not_a_fresh_install(
+        fresh_ws: Workstation, tmp_path: Path) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c, day=DAY)
+    doc = fresh_ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
+    fresh_ws.documents.print(doc, c, PrintTarget("pdf", str(tmp_path / "a.pdf")))
+    fresh_ws.close()
+    for p in fresh_ws.integrity.anchor.segments():
+        p.unlink()
+    db = fresh_ws.settings.database_path
+    for suffix in ("", "-wal", "-shm"):
+        f = db.with_name(db.name + suffix)
+        if f.exists():
+            f.write_bytes(b"")
+    with pytest.raises(IntegrityAlarm, match="使用过的痕迹"):
+        open_workstation(fresh_ws.settings.data_dir)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)
+    conn.close()

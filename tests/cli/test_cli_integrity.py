@@ -78,6 +78,16 @@ def test_exports_onto_the_live_database_are_refused(cli: Cli, cli_home: Path,
     assert cli(cli_home, "audit", "verify").code == 0
 
 
+def test_printing_a_case_whose_row_was_edited_is_an_integrity_failure(
+        cli_home: Path, tmp_path: Path) -> None:
+    number = accepted_number(cli_home)
+    with sqlite3.connect(cli_home / "yichuang.db") as raw:
+        raw.execute("UPDATE cases SET applicant_name = '李四' WHERE number = ?", (number,))
+    result = as_clerk(cli_home, "print", "acceptance", number, "--pdf", str(tmp_path / "x.pdf"))
+    assert "不一致（申请人姓名）" in one_line(result, code=4)
+    assert not (tmp_path / "x.pdf").exists()
+
+
 def test_an_existing_file_is_overwritten_only_with_force(cli: Cli, cli_home: Path,
                                                          tmp_path: Path) -> None:
     target = tmp_path / "catalogue.json"
@@ -231,9 +241,15 @@ def test_restoring_a_backup_older_than_the_anchors_needs_a_reason(
     made = as_admin(cli_home, "backup", str(tmp_path / "usb"), "--json")
     backup = Path(json.loads(made.out)["path"])
     later = accepted_number(cli_home)        # issued after the backup
-    assert "比本机已锚定的记录旧" in one_line(cli(cli_home, "restore", str(backup)))
-    done = cli(cli_home, "restore", str(backup), "--accept-older", "--reason", "误删后恢复昨天的备份")
+    assert "--user" in one_line(cli(cli_home, "restore", str(backup)))   # accounts exist
+    refused = as_clerk(cli_home, "restore", str(backup), "--accept-older", "--reason", "随便")
+    assert "无权" in one_line(refused)
+    assert "比本机已锚定的记录旧" in one_line(as_admin(cli_home, "restore", str(backup)))
+    done = as_admin(cli_home, "restore", str(backup), "--accept-older", "--reason",
+                    "误删后恢复昨天的备份")
     assert done.code == 0, done.err
+    audit = cli(cli_home, "audit", "verify")
+    assert audit.code == 0 and "接受了与锚定记录不符的数据库（原因：从备份" in audit.out
     ws = open_workstation(cli_home)
     try:
         s = ws.settings
@@ -256,6 +272,10 @@ def test_recover_after_an_emptied_database_needs_a_reason_and_a_new_admin_passwo
             f.write_bytes(b"")
     assert one_line(cli(cli_home, "catalog", "list"), code=4)
     assert "--reason" in one_line(cli(cli_home, "recover"))
+    weak = cli(cli_home, "recover", "--reason", "硬盘损坏，无备份", "--password-fd", "0",
+               stdin="123456\n")
+    assert "密码" in one_line(weak)
+    assert one_line(cli(cli_home, "catalog", "list"), code=4)   # nothing was recorded
     done = cli(cli_home, "recover", "--reason", "硬盘损坏，无备份", "--password-fd", "0",
                stdin="Xinmima2026\n")
     assert done.code == 0, done.err
