@@ -157,8 +157,11 @@ def _verify_chain(session: Session, state: AnchorState, chain: ChainName,
             findings.append(Finding(where, f"{where}中已锚定的记录 {anchored.key[:8]} 的校验值与"
                                     "锚定文件不符：记录被改写后重新计算了哈希"))
         else:
-            ok_anchor, unwitnessed = True, walk.count - found[0]
-            stray = _unwritten_positions(written, walk.positions, found[0])
+            # The furthest row any line names (lines of two processes may interleave).
+            last = max([found[0], *(walk.positions[k][0] for k, _n in written
+                                    if k in walk.positions)])
+            ok_anchor, unwitnessed = True, walk.count - last
+            stray = _unwritten_positions(written, walk.positions, last)
             if stray:
                 shown = "、".join(map(str, stray[:5])) + ("等" if len(stray) > 5 else "")
                 findings.append(Finding(where, f"{where}第{shown}条（共{len(stray)}条）不是本程序写入的"

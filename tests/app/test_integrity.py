@@ -641,3 +641,23 @@ def test_an_emptied_database_with_its_anchors_deleted_is_not_a_fresh_install(
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)
     conn.close()
+
+
+def test_two_writers_whose_anchor_lines_cross_raise_no_alarm(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    held: list[dict[str, object]] = []
+    real = fresh_ws.integrity.witness.record
+    fresh_ws.integrity.witness.record = lambda **kw: held.append(kw)  # type: ignore[method-assign]
+    for _ in range(2):   # committed in this order…
+        fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+    fresh_ws.integrity.witness.record = real   # type: ignore[method-assign]
+    for kw in reversed(held):   # …anchored in the other, as two processes may
+        real(**kw)  # type: ignore[arg-type]
+    fresh_ws = reopen(fresh_ws)
+    try:
+        report = fresh_ws.integrity.verify()
+        assert report.ok and report.adopted == [], (report.findings, report.adopted)
+        events = next(ch for ch in report.chains if ch.chain == "events")
+        assert events.unwitnessed == 0
+    finally:
+        fresh_ws.close()
