@@ -53,12 +53,14 @@ class Workstation:
 
 
 def open_workstation(directory: Path | None = None, *, seed: bool = True, check: bool = True,
-                     system_spooler: SystemSpooler | None = None) -> Workstation:
+                     adopt: bool = True, system_spooler: SystemSpooler | None = None
+                     ) -> Workstation:
     """Load settings, open and migrate the database, check it, and on first start seed it.
 
     ``check`` compares the database with the anchors kept beside it before anything
     else happens (IntegrityAlarm when it lacks what they witnessed); only the commands
-    that inspect or repair a damaged installation open it with ``check=False``.
+    that inspect or repair a damaged installation open it with ``check=False``, and the
+    read-only inspections with ``adopt=False`` (they never write to the anchors).
     Seeding happens once, at the first start: the working calendar from the maintained
     package, the default administrator, the demo catalogue. Later starts only read.
     """
@@ -69,7 +71,7 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True, check:
     except OSError:
         in_use = None   # a read-only or odd file system: opening the database says more
     try:
-        station = _open(settings, check=check, system_spooler=system_spooler)
+        station = _open(settings, check=check, adopt=adopt, system_spooler=system_spooler)
     except BaseException:
         if in_use is not None:
             in_use.release()
@@ -84,13 +86,13 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True, check:
     return station
 
 
-def _open(settings: Settings, *, check: bool, system_spooler: SystemSpooler | None
-          ) -> Workstation:
+def _open(settings: Settings, *, check: bool, adopt: bool,
+          system_spooler: SystemSpooler | None) -> Workstation:
     db = open_database(settings.database_path)
     integrity = IntegrityService(db, AnchorFile(settings.data_dir))
     try:
         if check:
-            integrity.start(site=settings.site_code, terminal=settings.terminal)
+            integrity.start(site=settings.site_code, terminal=settings.terminal, adopt=adopt)
             if integrity.began:
                 # First start of this version on an older install: its archive was 0644.
                 private_tree(settings.data_dir / "blobs")

@@ -146,7 +146,7 @@ def _run(argv: list[str]) -> int:
         from app.services.integrity import IntegrityAlarm
 
         try:
-            ws = open_workstation()
+            ws = open_workstation(adopt=False)
         except IntegrityAlarm as alarm:
             args.alarm = alarm
             ws = open_workstation(check=False, seed=False)

@@ -164,8 +164,10 @@ def _verify_chain(session: Session, state: AnchorState, chain: ChainName,
             stray = _unwritten_positions(written, walk.positions, last)
             if stray:
                 shown = "、".join(map(str, stray[:5])) + ("等" if len(stray) > 5 else "")
-                findings.append(Finding(where, f"{where}第{shown}条（共{len(stray)}条）不是本程序写入的"
-                                        "（没有对应的锚定记录）：可能是直接写入数据库的伪造记录"))
+                findings.append(Finding(
+                    where, f"{where}第{shown}条（共{len(stray)}条）没有对应的锚定记录：可能是写入后"
+                    "程序被强行中断、未能记下，也可能是有人绕过程序直接写入了数据库。请逐条核对，"
+                    "确认无误后由管理员执行 yichuang recover --reason 原因"))
     return ChainSummary(chain, site, terminal, walk.count, walk.intact, ok_anchor,
                         unwitnessed)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 
@@ -36,7 +37,7 @@ from app.services.audit import (
     compare_with_anchors,
     verify_record,
 )
-from app.storage.anchor import AnchorError, AnchorFile, AnchorState, head_line, number_line
+from app.storage.anchor import AnchorError, AnchorFile, head_line, number_line
 from app.storage.case_log import COLUMN_NAMES, case_events, projection_diff
 from app.storage.chain import (
     GENESIS_HASH,
@@ -59,6 +60,7 @@ from app.storage.models import (
 log = logging.getLogger(__name__)
 
 CLOCK_SLACK = dt.timedelta(minutes=5)
+ADOPT_GRACE = 0.5   # seconds another process gets to anchor a commit it just made
 
 
 class IntegrityAlarm(DatabaseError):
@@ -80,14 +82,18 @@ class Witness:
     """Appends chain heads and issued numbers to the anchor file after each commit.
 
     A failed append never undoes or hides the committed work (the applicant is at the
-    window); it is remembered in ``problem`` for doctor and the status bar, and the next
-    successful append carries the newer head anyway.
+    window); it is remembered in ``problem`` for doctor and the status bar, and its lines
+    are kept and written first by the next append that succeeds, so no commit of this
+    process ever goes unwitnessed while the process lives.
     """
+
+    MAX_UNSENT = 10_000
 
     def __init__(self, anchor: AnchorFile) -> None:
         self.anchor = anchor
         self.problem = ""
         self.latest_written = ""   # newest event time this process wrote (UTC ISO)
+        self._unsent: list[dict[str, object]] = []
 
     def record(self, *, events: Sequence[CaseEventRow] = (),
                documents: Sequence[CaseDocumentRow] = (),
@@ -107,10 +113,12 @@ class Witness:
                                        count[(site, terminal)]))
                 if chain == "events":
                     self.latest_written = max(self.latest_written, time)
+        pending = [*self._unsent, *lines]
         try:
-            self.anchor.append(*lines)
-            self.problem = ""
+            self.anchor.append(*pending)
+            self._unsent, self.problem = [], ""
         except AnchorError as exc:
+            self._unsent = pending[-self.MAX_UNSENT:]
             self.problem = str(exc)
             log.error("anchor append failed: %s", exc)
 
@@ -130,11 +138,12 @@ class IntegrityService:
 
     # -- at start ------------------------------------------------------------------------
 
-    def start(self, *, site: str, terminal: str) -> None:
+    def start(self, *, site: str, terminal: str, adopt: bool = True) -> None:
         """Check the database against the anchors; on the first start, begin them.
 
         Raises IntegrityAlarm, with what is wrong and how to restore, when the database
-        lacks what the anchors witnessed. Read-only unless anchoring begins here.
+        lacks what the anchors witnessed. Writes only when anchoring begins here, or, with
+        ``adopt``, to anchor a tail the anchors missed (inspection opens pass False).
         """
         state = self.anchor.state()
         self._latest_anchor_time = state.latest_time
@@ -160,8 +169,11 @@ class IntegrityService:
             self._begin(site, terminal)
             self.began = True
             return
-        if not findings and not state.unreadable:
-            self._adopt_tails(state)
+        if not findings and not state.unreadable and adopt:
+            try:
+                self._adopt_tails()
+            except AnchorError as exc:   # a full disk must not keep the window shut
+                self.witness.problem = str(exc)
         if state.unreadable:
             findings.insert(0, Finding("锚定文件", f"锚定文件中有{state.unreadable}行不是有效的锚定记录"
                                        "（被人改动过）"))
@@ -174,36 +186,48 @@ class IntegrityService:
                 + "。为免重复发号，程序停止：请从备份恢复（yichuang restore 备份目录），"
                 "或由管理员核实后执行 yichuang recover --reason 原因（编号将从上述编号之后继续）。")
 
-    def _adopt_tails(self, state: AnchorState) -> None:
+    def _adopt_tails(self) -> None:
         """Anchor rows the database has beyond its anchored heads, marked as adopted.
 
         A power cut between a commit and its anchor line leaves such a tail; so does a
         row written into the database around the program. Both are taken into the anchors
         here — the next write would otherwise bury them — and ``audit verify`` lists every
-        adoption, so neither passes unseen.
+        adoption, so neither passes unseen. Another process that has just committed is
+        given a moment to write its own line first, so its rows are not adopted.
         """
-        lines = []
+        candidates = self._tails()
+        if candidates:
+            time.sleep(ADOPT_GRACE)
+            settled = self._tails()
+            lines = [line for line in settled if line in candidates]
+            if lines:
+                self.anchor.append(*lines)
+
+    def _tails(self) -> list[dict[str, object]]:
+        """Head lines for the rows beyond what the anchors name (database read first,
+        then the anchors, so a commit racing this start is seen in both or in neither)."""
         with self._db.read() as session:
-            for name, site, terminal in chains_present(session):
-                if (name, site, terminal) in state.heads:
+            heads = {(c, s, t): head_of(session, c, s, t) for c, s, t in chains_present(session)}
+            state = self.anchor.state()
+            lines: list[dict[str, object]] = []
+            for (chain, site, terminal), head in heads.items():
+                if head is None:
                     continue
-                head = head_of(session, name, site, terminal)
-                if head is not None:   # a chain the anchors never saw at all
-                    lines.append({**head_line(name, site, terminal, head.key, head.hash, "",
-                                              head.count), "adopted": True})
-            for (chain, site, terminal), anchored in state.heads.items():
-                head = head_of(session, _chain(chain), site, terminal)
-                # Two processes may append their lines in the other order than they
-                # committed: any line naming the database's head means it was witnessed.
+                anchored = state.heads.get((chain, site, terminal))
+                # Lines of two processes may cross: any line naming the head counts.
                 seen = {key for key, _n in state.written.get((chain, site, terminal), [])}
-                if head is None or head.key == anchored.key or head.key in seen:
+                if anchored is not None and (head.key == anchored.key or head.key in seen):
                     continue
-                position = position_of(session, _chain(chain), site, terminal, anchored.key)
-                if position and head.count > position:
-                    lines.append({**head_line(chain, site, terminal, head.key, head.hash, "",
-                                              head.count - position), "adopted": True})
-        if lines:
-            self.anchor.append(*lines)
+                if anchored is None:   # a chain the anchors never saw at all
+                    rows = head.count
+                else:
+                    position = position_of(session, chain, site, terminal, anchored.key)
+                    if not position or head.count <= position:
+                        continue
+                    rows = head.count - position
+                lines.append({**head_line(chain, site, terminal, head.key, head.hash, "",
+                                          rows), "adopted": True})
+        return lines
 
     def _traces_of_use(self) -> str:
         """What in the data directory says it was used before (empty when it was not)."""

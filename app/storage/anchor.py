@@ -108,6 +108,8 @@ class AnchorState:
             self.heads.clear()
             self.written.clear()
             self.adopted.clear()
+            # An administrator looked at the file and accepted it as it is.
+            self.unreadable = 0
             # The times witnessed before it are no longer a floor for the clock either
             # (a clock that once ran fast, or a forged line, must not stop numbering).
             self.latest_time = ""
@@ -226,6 +228,8 @@ class AnchorFile:
             with self._locked():
                 segments = self.segments()
                 current = segments[-1] if segments else self.folder / _segment_name(1)
+                if segments:
+                    _close_torn_line(current)
                 if segments and current.stat().st_size + len(payload) > SEGMENT_BYTES:
                     summary = self.state().summary()
                     current = self.folder / _segment_name(_segment_number(current) + 1)
@@ -234,11 +238,6 @@ class AnchorFile:
                 created = not current.exists()
                 fd = os.open(current, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
-                    size = os.fstat(fd).st_size
-                    if size and os.pread(fd, 1, size - 1) != b"\n":
-                        # A power cut tore the last line: end it, and say so, so that
-                        # readers tell it from a line someone spoiled.
-                        payload = b'\n{"kind": "torn"}\n' + payload
                     os.write(fd, payload)
                     os.fsync(fd)
                 finally:
@@ -271,6 +270,19 @@ def head_line(chain: str, site: str, terminal: str, key: str, hash_: str,
 def number_line(site: str, terminal: str, day: dt.date, seq: int) -> dict[str, Any]:
     return {"kind": "number", "site": site, "terminal": terminal, "day": day.isoformat(),
             "seq": seq}
+
+
+def _close_torn_line(path: Path) -> None:
+    """End a last line a power cut tore off, and say so: readers then tell it from a
+    line someone spoiled, also once the segment is closed and the next one begins."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            os.write(fd, b'\n{"kind": "torn"}\n')
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _segment_name(n: int) -> str:

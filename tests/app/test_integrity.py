@@ -508,7 +508,7 @@ def test_an_event_slipped_in_while_the_program_runs_is_named(fresh_ws: Workstati
     # The program writes on (another applicant): its anchor covers only its own row.
     fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
     report = fresh_ws.integrity.verify()
-    assert any("不是本程序写入的" in f.problem and "第4条" in f.problem
+    assert any("没有对应的锚定记录" in f.problem and "第4条" in f.problem
                for f in report.findings), report.findings
 
 
@@ -597,7 +597,13 @@ def test_a_malformed_anchor_line_is_an_alarm_and_recover_still_works(
     ws = open_workstation(fresh_ws.settings.data_dir, check=False, seed=False)
     try:
         ws.integrity.recover("锚定文件被人改过一行", os_user="tester")
-        assert not ws.integrity.verify().ok   # the bad line stays visible to the audit
+    finally:
+        ws.close()
+    ws = open_workstation(fresh_ws.settings.data_dir)   # the office works again…
+    try:
+        report = ws.integrity.verify()
+        assert report.ok, report.findings
+        assert [r["reason"] for r in report.recoveries] == ["锚定文件被人改过一行"]   # …on record
     finally:
         ws.close()
 
@@ -661,3 +667,59 @@ def test_two_writers_whose_anchor_lines_cross_raise_no_alarm(fresh_ws: Workstati
         assert events.unwitnessed == 0
     finally:
         fresh_ws.close()
+
+
+def test_an_anchor_write_that_failed_is_made_good_by_the_next(fresh_ws: Workstation,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    from app.storage.anchor import AnchorError, AnchorFile
+
+    c = clerk(fresh_ws)
+    real = AnchorFile.append
+    calls = {"n": 0}
+
+    def flaky(self: AnchorFile, *lines: dict[str, object]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise AnchorError("磁盘空间已满")
+        real(self, *lines)
+
+    monkeypatch.setattr(AnchorFile, "append", flaky)
+    fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)   # committed, line lost
+    assert "磁盘空间已满" in fresh_ws.integrity.witness.problem
+    fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)   # carries the lost line
+    assert fresh_ws.integrity.witness.problem == ""
+    report = fresh_ws.integrity.verify()
+    assert report.ok and report.adopted == [], report.findings
+
+
+def test_a_torn_line_stays_harmless_across_a_new_segment(fresh_ws: Workstation,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.storage import anchor
+
+    c = clerk(fresh_ws)
+    fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+    with open(fresh_ws.integrity.anchor.segments()[-1], "ab") as f:
+        f.write(b'{"kind": "hea')
+    monkeypatch.setattr(anchor, "SEGMENT_BYTES", 600)   # the next append opens a segment
+    for _ in range(3):
+        fresh_ws.cases.open_case(FOOD_CODE, APPLICANT, c, today=DAY)
+    assert len(fresh_ws.integrity.anchor.segments()) > 1
+    report = fresh_ws.integrity.verify()
+    assert report.ok, report.findings
+
+
+def test_inspection_writes_nothing_to_the_anchors(fresh_ws: Workstation) -> None:
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c, day=DAY)
+    forge_appended_event(fresh_ws, case.id, c)
+    fresh_ws.close()
+    before = [p.read_bytes() for p in fresh_ws.integrity.anchor.segments()]
+    ws = open_workstation(fresh_ws.settings.data_dir, adopt=False)
+    try:
+        report = ws.integrity.verify()
+        events = next(ch for ch in report.chains if ch.chain == "events")
+        assert events.unwitnessed == 1
+    finally:
+        ws.close()
+    assert [p.read_bytes() for p in fresh_ws.integrity.anchor.segments()] == before
