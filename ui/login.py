@@ -65,7 +65,7 @@ class _FormDialog(QDialog):
         raise NotImplementedError
 
     def _run(self, progress: str, work: Callable[[], ClerkSession]) -> None:
-        """Run the account call off the main thread (scrypt is deliberately slow)."""
+        """Run the account call off the main thread (Argon2id is deliberately slow)."""
         self.error.setText(progress)
         self.setEnabled(False)
         run_in_background(self, work, self._succeeded, self._failed_and_enable)
