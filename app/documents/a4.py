@@ -286,11 +286,20 @@ class _Renderer:
             canvas.setFont(self.fonts.main.name, 10)
             canvas.drawString(MARGIN_X, top - 6 * mm, d.copies[copy])
         if d.stamp.reprint:
+            # Solid black, large and boxed: it must survive a photocopy.
             canvas.saveState()
-            canvas.setFont(self.fonts.main.name, 12)
-            canvas.setFillColorRGB(0.35, 0.35, 0.35)
-            canvas.drawString(MARGIN_X, top - 13 * mm,
-                              f"【补打】{d.stamp.printed_at:%Y-%m-%d %H:%M}")
+            y = top - (20 if d.copies else 14) * mm
+            canvas.setLineWidth(1.6)
+            canvas.rect(MARGIN_X, y, 24 * mm, 11 * mm, stroke=1, fill=0)
+            mark = canvas.beginText()
+            mark.setTextRenderMode(2)   # fill and stroke: bold without a bold face
+            mark.setFont(self.fonts.main.name, 22)
+            mark.setTextOrigin(MARGIN_X + 12 * mm - self.width("补 打", 22) / 2, y + 3 * mm)
+            mark.textOut("补 打")
+            canvas.setLineWidth(0.7)
+            canvas.drawText(mark)
+            canvas.setFont(self.fonts.main.name, 8)
+            self.draw_line(canvas, MARGIN_X, y - 4 * mm, d.stamp.reprint_mark[3:], 8, 60 * mm)
             canvas.restoreState()
         canvas.saveState()
         canvas.setLineWidth(0.4)

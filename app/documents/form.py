@@ -55,7 +55,13 @@ _TITLES = {
 
 @dataclass(frozen=True, slots=True)
 class Stamp:
-    """Who printed a document, where and when; a reprint (补打) says so with its time."""
+    """Who issued a document, where and when; a reprint (补打) says so with its own time.
+
+    For a document that states a case event (a decision, the receipt of materials) the
+    window, clerk and ``issued_at`` are that event's, frozen in the log: a reprint a month
+    later carries the same date and 经办人, and only its 补打 mark names when and by whom
+    it was reprinted (``printed_at``, ``reprint_clerk``).
+    """
 
     site_name: str
     window: str
@@ -66,6 +72,17 @@ class Stamp:
     # the materials): printed short beside the case number and whole in the QR code, so
     # the paper in the applicant's hand witnesses the record (yichuang audit check-paper).
     witness: str = ""
+    issued_at: dt.datetime | None = None   # the event's time (local); None: printed_at
+    reprint_clerk: str = ""
+
+    @property
+    def issued(self) -> dt.datetime:
+        return self.issued_at or self.printed_at
+
+    @property
+    def reprint_mark(self) -> str:
+        who = f" {self.reprint_clerk}" if self.reprint_clerk else ""
+        return f"补打 {self.printed_at:%Y-%m-%d %H:%M}{who}"
 
     @property
     def witness_code(self) -> str:
@@ -82,10 +99,11 @@ class Stamp:
 
     @property
     def line(self) -> str:
+        label = "日期" if self.issued_at else "打印时间"
         text = (f"{self.site_name}  {self.window}号窗口  经办人：{self.clerk_name}  "
-                f"打印时间：{self.printed_at:%Y-%m-%d %H:%M}")
+                f"{label}：{self.issued:%Y-%m-%d %H:%M}")
         if self.reprint:
-            text += f"  【补打 {self.printed_at:%Y-%m-%d %H:%M}】"
+            text += f"  【{self.reprint_mark}】"
         return text
 
 

@@ -67,7 +67,7 @@ def pickup_slip(case: CaseState, item: ServiceItem, stamp: Stamp) -> Slip:
         SlipText("取件通知单", 40, center=True, bold=True),
     ]
     if stamp.reprint:
-        blocks.append(SlipText(f"【补打 {stamp.printed_at:%Y-%m-%d %H:%M}】", 24, center=True))
+        blocks.append(SlipText(f"【{stamp.reprint_mark}】", 30, center=True, bold=True))
     blocks += [
         SlipBarcode(case.number),
         SlipText(case.number, 24, center=True),
@@ -89,6 +89,6 @@ def pickup_slip(case: CaseState, item: ServiceItem, stamp: Stamp) -> Slip:
         *([SlipText(f"记录校验码 {stamp.witness_code}", 22, center=True)]
           if stamp.witness else []),
         SlipText(f"{stamp.window}号窗口 经办人：{stamp.clerk_name}", 22),
-        SlipText(f"打印时间：{stamp.printed_at:%Y-%m-%d %H:%M}", 22),
+        SlipText(f"{'日期' if stamp.issued_at else '打印时间'}：{stamp.issued:%Y-%m-%d %H:%M}", 22),
     ]
     return Slip(DocumentKind.PICKUP_SLIP, "取件通知单", tuple(blocks))

@@ -138,7 +138,7 @@ def _notice(kind: DocumentKind, case: CaseState, stamp: Stamp, blocks: Sequence[
 
 
 def _seal(stamp: Stamp, *parties: str) -> Signatures:
-    return Signatures(tuple(parties), issuer=stamp.site_name, date=stamp.printed_at.date())
+    return Signatures(tuple(parties), issuer=stamp.site_name, date=stamp.issued.date())
 
 
 # ---- 一次性告知单 (consultation) ----------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -76,6 +76,16 @@ def normalise_identity(id_type: IdType, number: str, *, today: dt.date) -> str:
     if not 5 <= len(value) <= 32:
         raise IdentityError(f"{id_type}号码长度应为5至32位。")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """What a document takes from the event it states."""
+
+    hash: str
+    at: dt.datetime        # local time
+    clerk_name: str
+    window: str
 
 
 class CaseService:
@@ -271,16 +281,25 @@ class CaseService:
                 raise CaseRuleError([f"没有编号为“{number}”的办件。"])
             return state_from_row(row)
 
-    def witness_hash(self, case_id: str, *, receipt: bool = False) -> str:
-        """The hash a document of the case prints: its latest decision (for the 收件凭证,
-        its latest material record), so every print of one document shows the same."""
+    def document_facts(self, case_id: str, *, receipt: bool = False) -> EventFacts | None:
+        """The event a document of the case states, as the log froze it: its latest
+        decision (for the 收件凭证, its latest material record). Every print of one
+        document shows these, never the reprinting clerk or the reprint time."""
         kinds = ((CaseEventKind.MATERIALS_RECORDED, CaseEventKind.OPENED) if receipt
                  else (CaseEventKind.DECIDED,))
         with self._db.read() as session:
-            return session.scalars(
-                select(CaseEventRow.hash).where(CaseEventRow.case_id == case_id,
-                                                CaseEventRow.kind.in_([str(k) for k in kinds]))
-                .order_by(CaseEventRow.case_seq.desc()).limit(1)).first() or ""
+            row = session.scalars(
+                select(CaseEventRow).where(CaseEventRow.case_id == case_id,
+                                           CaseEventRow.kind.in_([str(k) for k in kinds]))
+                .order_by(CaseEventRow.case_seq.desc()).limit(1)).first()
+        if row is None:
+            return None
+        at = dt.datetime.fromisoformat(row.occurred_at).astimezone().replace(tzinfo=None)
+        return EventFacts(row.hash, at, row.clerk_name, row.window)
+
+    def witness_hash(self, case_id: str, *, receipt: bool = False) -> str:
+        facts = self.document_facts(case_id, receipt=receipt)
+        return facts.hash if facts else ""
 
     def verified(self, case_id: str) -> CaseState:
         """The case as its log proves it: CaseIntegrityError if the row disagrees.

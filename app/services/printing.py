@@ -149,6 +149,8 @@ class DocumentService:
         self._cases = cases
         self.archive = DocumentArchive(db, blobs, witness)
         self.system_spooler: SystemSpooler = system_spooler or _cups_spooler
+        # The print time on stamps and 补打 marks (local, to the second).
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now().replace(microsecond=0)
 
     def fonts(self) -> FontSet:
         """The document fonts (loaded on first use, about 0.2 s); DocumentError if none."""
@@ -160,9 +162,8 @@ class DocumentService:
             raise DocumentError(str(exc)) from exc
 
     def _stamp(self, clerk: Clerk, reprint: bool = False, witness: str = "") -> Stamp:
-        return Stamp(self._settings.site_name, clerk.window, clerk.clerk_name,
-                     dt.datetime.now().replace(microsecond=0), reprint=reprint,
-                     witness=witness)
+        return Stamp(self._settings.site_name, clerk.window, clerk.clerk_name, self.now(),
+                     reprint=reprint, witness=witness)
 
     def _a4(self, doc: FormDocument, case: CaseState | None, reprint: bool
             ) -> RenderedDocument:
@@ -247,8 +248,15 @@ class DocumentService:
         if reprint is None:
             reprint = self.was_issued(case.id, kind)
         item = self._catalogue.item_version(case.item_code, case.item_version)
-        stamp = self._stamp(clerk, reprint, self._cases.witness_hash(
-            case.id, receipt=kind is DocumentKind.RECEIPT))
+        facts = self._cases.document_facts(case.id, receipt=kind is DocumentKind.RECEIPT)
+        if facts is None or kind is DocumentKind.SERVICE:
+            # The 送达回证 records this hand-over, by this clerk, now.
+            stamp = self._stamp(clerk, reprint, facts.hash if facts else "")
+        else:
+            stamp = Stamp(self._settings.site_name, facts.window, facts.clerk_name,
+                          self.now(), reprint=reprint,
+                          witness=facts.hash, issued_at=facts.at,
+                          reprint_clerk=clerk.clerk_name if reprint else "")
         if kind is DocumentKind.PICKUP_SLIP:
             return self._thermal(slips.pickup_slip(case, item, stamp), case, reprint)
         return self._a4(_A4_BUILDERS[kind](case, item, stamp), case, reprint)

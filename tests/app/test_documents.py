@@ -37,6 +37,7 @@ from app.domain.checksum import mod11_2
 from app.domain.numbering import CaseNumber
 from app.services.printing import DocumentError, RenderedDocument
 from app.workstation import Workstation
+from tests.support import accepted_case
 
 FOOD = "11330100MB0000001X4000215001000"   # 食品经营许可（新办）: 承诺件, m7 可容缺
 GETI = "11330100MB0000001X4000116001000"   # 个体工商户设立登记: 即办件
@@ -305,7 +306,7 @@ def test_a_second_print_is_a_marked_reprint_and_both_are_archived(
     out2 = ws.documents.print(second, c, PrintTarget("pdf", str(tmp_path / "second.pdf")))
     assert (first.reprint, second.reprint, out2.ok) == (False, True, True)
     assert "补打" not in squash(pdf_text(first.pdf, tmp_path))
-    assert "【补打】" in squash(pdf_text(second.pdf, tmp_path))
+    assert re.search(r"补打\d{4}-\d\d-\d\d\d\d:\d\d", squash(pdf_text(second.pdf, tmp_path)))
     history = ws.documents.history(case.id)
     assert [(h.kind, h.outcome, h.reprint) for h in history] == [
         (K.ACCEPTANCE, "exported", False), (K.ACCEPTANCE, "exported", True)]
@@ -454,3 +455,24 @@ def test_documents_date_the_application_by_the_local_day(
     doc = module_ws.documents.render_case_document(K.RECEIPT, case.number, c)
     flat = squash(pdf_text(doc.pdf, tmp_path))
     assert re.findall(r"收件日期(\d+年\d+月\d+日)", flat) == [cn_date(today)]
+
+
+def test_a_reprint_a_month_later_keeps_the_decision_date_and_clerk(
+        fresh_ws: Workstation, tmp_path: Path) -> None:
+    """Only the 补打 mark differs: the decision's date, time and 经办人 are the log's."""
+    decider = Clerk("c1", "张三", fresh_ws.settings.site_code, fresh_ws.settings.terminal, "1")
+    case = accepted_case(fresh_ws, decider, day=dt.date(2026, 11, 23))
+    docs = fresh_ws.documents
+    original = docs.render_case_document(K.ACCEPTANCE, case.number, decider)
+    month_later = dt.datetime.now().replace(microsecond=0) + dt.timedelta(days=30)
+    docs.now = lambda: month_later
+    later_clerk = Clerk("c2", "周八", decider.site, decider.terminal, "5")
+    reprint = docs.render_case_document(K.ACCEPTANCE, case.number, later_clerk, reprint=True)
+    first, again = (squash(pdf_text(d.pdf, tmp_path)) for d in (original, reprint))
+    decided = re.search(r"日期：(\d{4}-\d\d-\d\d\d\d:\d\d)", first)
+    assert decided and f"日期：{decided.group(1)}" in again
+    assert "经办人：张三" in again and "周八" not in first
+    stamp = f"{month_later:%Y-%m-%d%H:%M}周八"
+    assert f"补打{stamp}" in again and f"【补打{stamp}】" in again
+    # Take the two marks away and the reprint reads exactly as the original.
+    assert again.replace(f"【补打{stamp}】", "").replace(f"补打{stamp}", "") == first

@@ -184,7 +184,9 @@ def test_a_case_document_printed_twice_is_a_reprint(
     assert (first["reprint"], second["reprint"]) == (False, True)
     assert first["archived_sha256"] and second["archived_sha256"]
     assert "补打" not in pdf_text(out_dir / "twice-1.pdf")
-    assert "【补打】" in pdf_text(out_dir / "twice-2.pdf")
+    reprinted = pdf_text(out_dir / "twice-2.pdf")
+    # The decision's clerk stays 经办人; the operator who reprinted is named in the mark.
+    assert "经办人：张三" in reprinted and re.search(r"【补打[\d:-]+李四】", reprinted)
     plain = as_clerk(home, "print", "acceptance", numbers["twice"], "--pdf",
                      str(out_dir / "twice-3.pdf"))
     assert plain.code == 0 and plain.out.count("（补打）") == 1, plain.out
@@ -198,7 +200,7 @@ def test_copy_marks_even_the_first_print_a_reprint(answers: dict[str, CliResult]
     data = json.loads(result.out)
     assert (data["ok"], data["kind"], data["reprint"]) == (True, "acceptance", True)
     text = pdf_text(out_dir / "copy.pdf")
-    assert "【补打】" in text and numbers["copy"] in text
+    assert "【补打" in text and numbers["copy"] in text
 
 
 # ---- bad input: exit 2, one line, nothing written ----------------------------------------
