@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from app.documents.targets import PrintTarget
 from app.domain.case import (
     Applicant,
     ApplicantKind,
@@ -52,6 +53,20 @@ def accepted_case(ws: Workstation, clerk: Clerk, item_code: str = FOOD,
         MaterialState(m.id, m.name, MaterialStatus.RECEIVED, str(m.form), m.copies)
         for m in item.checklist()], clerk, today=day)
     return ws.cases.decide(case.id, Decision.ACCEPT, clerk, today=day)
+
+
+class PaperTray:
+    """A printer stand-in for A4 paper: the system spooler hook appends every PDF sent.
+
+    There is no CUPS or physical printer in the test machine; the Qt path to a real
+    printer is tested on its own (tests/ui/test_system_printer.py).
+    """
+
+    def __init__(self, ws: Workstation) -> None:
+        self.sheets: list[bytes] = []
+        ws.documents.system_spooler = lambda pdf, _printer: self.sheets.append(pdf)
+
+    target = PrintTarget("system", "窗口打印机")
 
 
 def chain_walk(ws: Workstation, site: str, terminal: str) -> ChainWalk:

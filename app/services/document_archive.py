@@ -28,7 +28,8 @@ from app.storage.models import CaseDocumentRow, OutboxOp
 
 SENDING, PRINTED, EXPORTED, FAILED = "sending", "printed", "exported", "failed"
 UNKNOWN = "unknown"   # an attempt with no outcome row: the program stopped mid-print
-ISSUED = (PRINTED, EXPORTED, UNKNOWN)
+# Paper that went (or may have gone) to a printer; an exported PDF issues nothing.
+ISSUED = (PRINTED, UNKNOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,11 @@ class DocumentArchive:
     def finish(self, attempt: str, issue: Issue, clerk: Clerk, target: str, sha256: str,
                outcome: str, message: str) -> None:
         self._write(issue, clerk, target, sha256, outcome, message, attempt)
+
+    def record(self, issue: Issue, clerk: Clerk, target: str, sha256: str, outcome: str,
+               message: str) -> None:
+        """One complete row, for what needs no attempt first (an export to a file)."""
+        self._write(issue, clerk, target, sha256, outcome, message, "")
 
     def _write(self, issue: Issue, clerk: Clerk, target: str, sha256: str, outcome: str,
                message: str, attempt_of: str) -> str:

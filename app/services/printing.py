@@ -277,14 +277,19 @@ class DocumentService:
         """Send ``doc`` to ``target`` (or its configured printer) and archive it.
 
         Whether this is a 补打 is settled here, not when the preview was made: a second
-        Ctrl+P on the same preview, or two quick presses, print as 补打. Never raises: the
+        Ctrl+P on the same preview, or two quick presses, print as 补打. A ``pdf:`` target
+        is an export: archived as such, it issues nothing. Never raises: the
         outcome says what happened and where the PDF was kept. Runs for seconds when a
         printer is slow — call it off the UI thread.
         """
-        if doc.case_id:
-            require(clerk.role, Action.PRINT_CASE_DOCUMENTS)
         target = target or self.target_for(doc.kind)
         where = str(target) if target else ""
+        if doc.case_id:
+            require(clerk.role, Action.PRINT_CASE_DOCUMENTS)
+            try:   # the case may have moved on (or been tampered with) since the preview
+                self._check_still_allowed(doc)
+            except DocumentError as exc:
+                return PrintOutcome(False, where, str(exc))
         if target is not None and target.scheme == "pdf":
             # Checked before anything is archived: a refused path issues nothing.
             try:
@@ -293,7 +298,8 @@ class DocumentService:
             except FileWriteError as exc:
                 return PrintOutcome(False, where, str(exc))
         sha, attempt, problems = "", "", []
-        if doc.case_id:
+        export = target is not None and target.scheme == "pdf"
+        if doc.case_id and not export:
             try:
                 doc, sha, attempt = self._claim(doc, clerk, where)
             except DocumentError as exc:   # the case moved on since the preview was made
@@ -323,15 +329,29 @@ class DocumentService:
             except OSError as exc:
                 message += f"。文书也未能保存：{exc}"
         if attempt:
-            state = (FAILED if not ok else EXPORTED if target and target.scheme == "pdf"
-                     else PRINTED)
             try:
-                self.archive.finish(attempt, issue, clerk, where, sha, state, message)
+                self.archive.finish(attempt, issue, clerk, where, sha,
+                                    PRINTED if ok else FAILED, message)
             except SQLAlchemyError as exc:
                 problems.append(f"打印结果未能记入档案（{exc}）")
+        elif doc.case_id and export:
+            # A PDF handed out as a file is recorded as an export; only paper that went
+            # to a printer counts as issuing the document (and makes the next one 补打).
+            try:
+                sha = self.archive.keep(doc.pdf)
+                self.archive.record(issue, clerk, where, sha, EXPORTED if ok else FAILED,
+                                    message)
+            except (OSError, SQLAlchemyError) as exc:
+                problems.append(f"未能存入办件档案（{exc}），请通知管理员")
         if problems:
             message += "。" + "；".join(problems)
         return PrintOutcome(ok, where, message, sha, kept, doc.reprint)
+
+    def _check_still_allowed(self, doc: RenderedDocument) -> None:
+        case = self.verified_case(doc.case_id)
+        if doc.kind not in kinds_for(case):
+            raise DocumentError(f"办件{case.number}{_WHY_NOT.get(doc.kind, '')}"
+                                f"（状态：{case.status}），不能打印{doc.kind.display}。")
 
     def _claim(self, doc: RenderedDocument, clerk: Clerk, where: str
                ) -> tuple[RenderedDocument, str, str]:

@@ -37,7 +37,7 @@ from app.domain.checksum import mod11_2
 from app.domain.numbering import CaseNumber
 from app.services.printing import DocumentError, RenderedDocument
 from app.workstation import Workstation
-from tests.support import accepted_case
+from tests.support import PaperTray, accepted_case
 
 FOOD = "11330100MB0000001X4000215001000"   # 食品经营许可（新办）: 承诺件, m7 可容缺
 GETI = "11330100MB0000001X4000116001000"   # 个体工商户设立登记: 即办件
@@ -297,22 +297,42 @@ def test_a_case_number_scanned_with_a_lower_case_x_is_found(module_ws: Workstati
 def test_a_second_print_is_a_marked_reprint_and_both_are_archived(
         module_ws: Workstation, tmp_path: Path) -> None:
     ws, c = module_ws, clerk(module_ws)
+    tray = PaperTray(ws)
     case = case_with(ws, FOOD, Decision.ACCEPT)
     first = ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
-    out1 = ws.documents.print(first, c, PrintTarget("pdf", str(tmp_path / "first.pdf")))
-    assert out1.ok and "已导出" in out1.message
-    assert (tmp_path / "first.pdf").read_bytes() == first.pdf
+    out1 = ws.documents.print(first, c, tray.target)
+    assert out1.ok and "已发送到" in out1.message
+    assert tray.sheets == [first.pdf]
     second = ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
-    out2 = ws.documents.print(second, c, PrintTarget("pdf", str(tmp_path / "second.pdf")))
+    out2 = ws.documents.print(second, c, tray.target)
     assert (first.reprint, second.reprint, out2.ok) == (False, True, True)
     assert "补打" not in squash(pdf_text(first.pdf, tmp_path))
     assert re.search(r"补打\d{4}-\d\d-\d\d\d\d:\d\d", squash(pdf_text(second.pdf, tmp_path)))
     history = ws.documents.history(case.id)
     assert [(h.kind, h.outcome, h.reprint) for h in history] == [
-        (K.ACCEPTANCE, "exported", False), (K.ACCEPTANCE, "exported", True)]
+        (K.ACCEPTANCE, "printed", False), (K.ACCEPTANCE, "printed", True)]
     assert [h.sha256 for h in history] == [out1.archived_sha256, out2.archived_sha256]
     assert ws.documents.archived_pdf(out1.archived_sha256) == first.pdf
     assert ws.documents.archived_pdf(out2.archived_sha256) == second.pdf
+
+
+def test_an_exported_pdf_is_archived_but_issues_nothing(module_ws: Workstation,
+                                                        tmp_path: Path) -> None:
+    ws, c = module_ws, clerk(module_ws)
+    tray = PaperTray(ws)
+    case = case_with(ws, FOOD, Decision.ACCEPT)
+    for n in (1, 2):
+        doc = ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
+        out = ws.documents.print(doc, c, PrintTarget("pdf", str(tmp_path / f"{n}.pdf")))
+        assert out.ok and "已导出" in out.message and not doc.reprint
+    paper = ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
+    assert not paper.reprint   # the first paper copy is the original, not a 补打
+    assert ws.documents.print(paper, c, tray.target).ok
+    history = ws.documents.history(case.id)
+    assert [(h.outcome, h.reprint) for h in history] == [
+        ("exported", False), ("exported", False), ("printed", False)]
+    after = ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
+    assert after.reprint   # an export made after the paper is a marked copy
 
 
 def test_a_failing_thermal_printer_keeps_the_slip_in_the_archive(

@@ -34,7 +34,7 @@ from app.storage.chain import document_fields, document_hash, event_hash
 from app.storage.db import NestedWriteError
 from app.storage.models import CaseDocumentRow, CaseEventRow
 from app.workstation import Workstation, open_workstation
-from tests.support import accepted_case, chain_walk
+from tests.support import PaperTray, accepted_case, chain_walk
 
 APPLICANT = Applicant(ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID, "330102198001010026")
 DAY = dt.date(2026, 11, 23)
@@ -139,9 +139,10 @@ def test_insert_or_replace_cannot_overwrite_a_print_record(fresh_ws: Workstation
 def test_print_records_form_a_chain_of_their_own(fresh_ws: Workstation, tmp_path: Path) -> None:
     c = clerk(fresh_ws)
     case = accepted_case(fresh_ws, c, day=DAY)
-    for n in range(2):
+    tray = PaperTray(fresh_ws)
+    for _ in range(2):   # two prints on paper: an attempt and an outcome row each
         doc = fresh_ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
-        fresh_ws.documents.print(doc, c, PrintTarget("pdf", str(tmp_path / f"{n}.pdf")))
+        assert fresh_ws.documents.print(doc, c, tray.target).ok
     report = fresh_ws.integrity.verify()
     assert report.ok, report.findings
     docs = next(ch for ch in report.chains if ch.chain == "documents")

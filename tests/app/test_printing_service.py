@@ -35,7 +35,7 @@ from app.services.document_archive import Issue
 from app.services.printing import DocumentService
 from app.storage.blobs import BlobStore
 from app.workstation import Workstation
-from tests.support import accepted_case, documents_with
+from tests.support import PaperTray, accepted_case, documents_with
 
 GETI = "11330100MB0000001X4000116001000"   # 个体工商户设立登记: 即办件
 
@@ -59,24 +59,25 @@ def test_printing_one_preview_twice_makes_the_second_a_reprint(fresh_ws: Worksta
                                                               tmp_path: Path) -> None:
     c = clerk(fresh_ws)
     case = accepted_case(fresh_ws, c)
+    tray = PaperTray(fresh_ws)
     doc = fresh_ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
-    first = fresh_ws.documents.print(doc, c, PrintTarget("pdf", str(tmp_path / "1.pdf")))
-    second = fresh_ws.documents.print(doc, c, PrintTarget("pdf", str(tmp_path / "2.pdf")))
+    first = fresh_ws.documents.print(doc, c, tray.target)
+    second = fresh_ws.documents.print(doc, c, tray.target)
     assert (first.reprint, second.reprint) == (False, True)
-    assert "补打" not in text_of((tmp_path / "1.pdf").read_bytes(), tmp_path)
-    assert "【补打" in text_of((tmp_path / "2.pdf").read_bytes(), tmp_path)
+    assert "补打" not in text_of(tray.sheets[0], tmp_path)
+    assert "【补打" in text_of(tray.sheets[1], tmp_path)
     assert [d.reprint for d in fresh_ws.documents.history(case.id)] == [False, True]
 
 
 def test_two_prints_at_once_make_one_original(fresh_ws: Workstation, tmp_path: Path) -> None:
     c = clerk(fresh_ws)
     case = accepted_case(fresh_ws, c)
+    tray = PaperTray(fresh_ws)
     doc = fresh_ws.documents.render_case_document(K.RECEIPT, case.number, c)
     outcomes = []
 
     def press(n: int) -> None:
-        outcomes.append(fresh_ws.documents.print(
-            doc, c, PrintTarget("pdf", str(tmp_path / f"{n}.pdf"))))
+        outcomes.append(fresh_ws.documents.print(doc, c, tray.target))
 
     threads = [threading.Thread(target=press, args=(n,)) for n in range(4)]
     for t in threads:
@@ -291,7 +292,8 @@ def test_a_slow_printer_holds_up_no_other_print(fresh_ws: Workstation, tmp_path:
         assert entered.wait(20)
         # While the laser printer thinks: the same notice again is a 补打 at once, and a
         # ticket goes out without waiting.
-        again = fresh_ws.documents.print(doc, c, PrintTarget("pdf", str(tmp_path / "2.pdf")))
+        copy = fresh_ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
+        again = fresh_ws.documents.print(copy, c, PrintTarget("pdf", str(tmp_path / "2.pdf")))
         ticket = fresh_ws.documents.render_ticket(_ticket())
         other = fresh_ws.documents.print(ticket, c, PrintTarget("pdf", str(tmp_path / "t.pdf")))
         assert again.ok and again.reprint and other.ok

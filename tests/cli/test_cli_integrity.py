@@ -104,15 +104,15 @@ def test_an_existing_file_is_overwritten_only_with_force(cli: Cli, cli_home: Pat
 def test_two_processes_printing_the_same_document_issue_one_original(
         cli_home: Path, tmp_path: Path) -> None:
     number = accepted_number(cli_home)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = list(pool.map(lambda n: as_clerk(cli_home, "print", "acceptance", number,
-                                                "--json", "--pdf", str(tmp_path / f"{n}.pdf")),
-                             range(4)))
+    with ThreadPoolExecutor(max_workers=4) as pool:   # four slips to one thermal printer
+        runs = list(pool.map(lambda n: as_clerk(cli_home, "print", "pickup-slip", number,
+                                                "--json", "--escpos",
+                                                str(tmp_path / f"{n}.bin")), range(4)))
     assert [r.code for r in runs] == [0] * 4, [r.err for r in runs]
     assert sorted(json.loads(r.out)["reprint"] for r in runs) == [False, True, True, True]
     with sqlite3.connect(cli_home / "yichuang.db") as raw:
         originals = raw.execute("SELECT count(*) FROM case_documents WHERE kind = "
-                                "'acceptance' AND outcome = 'sending' AND reprint = 0"
+                                "'pickup-slip' AND outcome = 'sending' AND reprint = 0"
                                 ).fetchone()[0]
     assert originals == 1
 

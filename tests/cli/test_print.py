@@ -67,7 +67,7 @@ def numbers(home: Path) -> dict[str, str]:
     ws = open_workstation(home)
     try:
         return {"receiving": _open(ws, False), "twice": _open(ws, True),
-                "copy": _open(ws, True)}
+                "copy": _open(ws, True), "export": _open(ws, True)}
     finally:
         ws.close()
 
@@ -177,19 +177,27 @@ def test_a_thermal_printer_that_is_off_is_exit_1_in_one_line(
 
 def test_a_case_document_printed_twice_is_a_reprint(
         home: Path, numbers: dict[str, str], out_dir: Path, cli: Cli) -> None:
-    runs = [as_clerk(home, "print", "acceptance", numbers["twice"], "--json", "--pdf",
-                     str(out_dir / f"twice-{n}.pdf")) for n in (1, 2)]
+    # Paper: the thermal printer (an ESC/POS device file). The first slip is the
+    # original, every later one is 补打.
+    runs = [as_clerk(home, "print", "pickup-slip", numbers["twice"], "--json", "--escpos",
+                     str(out_dir / f"slip-{n}.bin")) for n in (1, 2)]
     assert [r.code for r in runs] == [0, 0], [r.err for r in runs]
     first, second = (json.loads(r.out) for r in runs)
     assert (first["reprint"], second["reprint"]) == (False, True)
     assert first["archived_sha256"] and second["archived_sha256"]
-    assert "补打" not in pdf_text(out_dir / "twice-1.pdf")
-    reprinted = pdf_text(out_dir / "twice-2.pdf")
-    # The decision's clerk stays 经办人; the operator who reprinted is named in the mark.
-    assert "经办人：张三" in reprinted and re.search(r"【补打[\d:-]+李四】", reprinted)
-    plain = as_clerk(home, "print", "acceptance", numbers["twice"], "--pdf",
-                     str(out_dir / "twice-3.pdf"))
+    assert all((out_dir / f"slip-{n}.bin").read_bytes().startswith(b"\x1b@") for n in (1, 2))
+    plain = as_clerk(home, "print", "pickup-slip", numbers["twice"], "--escpos",
+                     str(out_dir / "slip-3.bin"))
     assert plain.code == 0 and plain.out.count("（补打）") == 1, plain.out
+
+
+def test_exporting_a_pdf_issues_nothing(home: Path, numbers: dict[str, str], out_dir: Path
+                                        ) -> None:
+    runs = [as_clerk(home, "print", "acceptance", numbers["export"], "--json", "--pdf",
+                     str(out_dir / f"export-{n}.pdf")) for n in (1, 2)]
+    assert [r.code for r in runs] == [0, 0], [r.err for r in runs]
+    assert [json.loads(r.out)["reprint"] for r in runs] == [False, False]
+    assert all("补打" not in pdf_text(out_dir / f"export-{n}.pdf") for n in (1, 2))
 
 
 def test_copy_marks_even_the_first_print_a_reprint(answers: dict[str, CliResult],

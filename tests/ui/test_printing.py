@@ -21,7 +21,7 @@ from app.domain.case import (
 )
 from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.workstation import Workstation, open_workstation
-from tests.support import FOOD, accepted_case
+from tests.support import FOOD, PaperTray, accepted_case
 from ui.case_documents import CaseDocumentsDialog
 from ui.main_window import MainWindow
 from ui.print_preview import DocumentPreview
@@ -95,8 +95,16 @@ def test_ctrl_p_on_an_item_previews_and_prints_its_checklist(qtbot: QtBot, windo
     assert "已导出到" in preview.status.text()
 
 
+def _sheet_text(pdf: bytes, folder: Path) -> str:
+    path = folder / "sheet.pdf"
+    path.write_bytes(pdf)
+    return _pdf_text(path)
+
+
+@pytest.mark.parametrize("window", ['a4 = "system:窗口打印机"'], indirect=True)
 def test_f6_finds_a_scanned_case_and_prints_then_reprints(qtbot: QtBot, window: MainWindow,
                                                           tmp_path: Path) -> None:
+    tray = PaperTray(window.station)
     case = _accepted_case(window)
     qtbot.keyClick(window, Qt.Key.Key_F6)
     dialogs = window.findChildren(CaseDocumentsDialog)
@@ -113,10 +121,11 @@ def test_f6_finds_a_scanned_case_and_prints_then_reprints(qtbot: QtBot, window: 
     with qtbot.waitSignal(preview.printed, timeout=20000):
         qtbot.keyClick(preview, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(preview, Qt.Key.Key_Escape)
-    assert "受理通知书" in _pdf_text(tmp_path / "out.pdf")
-    assert "补打" not in _pdf_text(tmp_path / "out.pdf")
+    assert len(tray.sheets) == 1
+    assert "受理通知书" in _sheet_text(tray.sheets[0], tmp_path)
+    assert "补打" not in _sheet_text(tray.sheets[0], tmp_path)
     assert dialog.kinds.item(1).text().startswith("受理通知书　（已打印")
-    assert dialog.history.rowCount() == 1 and dialog.history.item(0, 3).text() == "已导出"
+    assert dialog.history.rowCount() == 1 and dialog.history.item(0, 3).text() == "已打印"
 
     dialog.kinds.setCurrentRow(1)
     qtbot.keyClick(dialog.kinds, Qt.Key.Key_Return)
@@ -163,8 +172,10 @@ def test_a_thermal_slip_previews_as_its_exact_dots(qtbot: QtBot, window: MainWin
 
 
 
+@pytest.mark.parametrize("window", ['a4 = "system:窗口打印机"'], indirect=True)
 def test_ctrl_p_in_f6_prints_without_a_preview(qtbot: QtBot, window: MainWindow,
                                                tmp_path: Path) -> None:
+    tray = PaperTray(window.station)
     case = _accepted_case(window)
     window.print_case_documents()
     dialog = window.findChildren(CaseDocumentsDialog)[-1]
@@ -177,7 +188,7 @@ def test_ctrl_p_in_f6_prints_without_a_preview(qtbot: QtBot, window: MainWindow,
         qtbot.keyClick(dialog.kinds, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     assert printed.args is not None and printed.args[0].ok, dialog.status.text()
     assert not window.findChildren(DocumentPreview)
-    assert "收件凭证" in _pdf_text(tmp_path / "out.pdf")
+    assert len(tray.sheets) == 1 and "收件凭证" in _sheet_text(tray.sheets[0], tmp_path)
     assert dialog.kinds.item(0).text().startswith("收件凭证　（已打印")
     assert dialog.history.rowCount() == 1
 
