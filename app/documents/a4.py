@@ -347,7 +347,7 @@ def render_pdf(doc: FormDocument, fonts: FontSet) -> RenderedPdf:
         buf, pagesize=A4, leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=TOP_BAND,
         bottomMargin=BOTTOM, title=doc.title, author=doc.stamp.site_name,
         subject=doc.case_number or doc.title, creator="一窗通", pageCompression=1,
-        invariant=1)
+        invariant=0)   # a real creation date: the archive keeps when each PDF was made
     frame = Frame(MARGIN_X, BOTTOM, FRAME_W, PAGE_H - TOP_BAND - BOTTOM, id="body",
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
     # onPageEnd, not onPage: the copy marker at the top of a page has been drawn by then,

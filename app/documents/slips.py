@@ -19,6 +19,7 @@ from app.documents.form import (
     SlipText,
     Stamp,
 )
+from app.documents.masking import mask_id
 from app.domain.case import CaseState
 from app.domain.catalogue import ServiceItem
 
@@ -33,13 +34,6 @@ class TicketInfo:
     issued_at: dt.datetime
     waiting_ahead: int = 0
     ticket_class: str = "普通"   # 普通 / 预约 / 绿色通道
-
-
-def mask_id(number: str) -> str:
-    """Keep the first 4 and last 4 characters of an identity number."""
-    if len(number) <= 8:
-        return number[:1] + "*" * (len(number) - 1) if number else ""
-    return number[:4] + "*" * (len(number) - 8) + number[-4:]
 
 
 def ticket(info: TicketInfo) -> Slip:

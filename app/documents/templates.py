@@ -22,6 +22,7 @@ from app.documents.form import (
     Table,
     Text,
 )
+from app.documents.masking import mask_id
 from app.domain.case import (
     ApplicantKind,
     CaseState,
@@ -34,6 +35,7 @@ from app.domain.catalogue import (
     Bundle,
     BundleMaterial,
     Material,
+    MaterialSource,
     Necessity,
     ServiceItem,
 )
@@ -76,9 +78,9 @@ def _material_terms(m: Material) -> str:
     return text
 
 
-def _applicant_fields(case: CaseState) -> list[tuple[str, str]]:
+def _applicant_fields(case: CaseState, *, masked: bool = False) -> list[tuple[str, str]]:
     a = case.applicant
-    pairs = [("申请人", a.name), (str(a.id_type), a.id_number)]
+    pairs = [("申请人", a.name), (str(a.id_type), mask_id(a.id_number) if masked else a.id_number)]
     if a.legal_representative:
         pairs.append(("法定代表人", a.legal_representative))
     if a.phone:
@@ -86,7 +88,7 @@ def _applicant_fields(case: CaseState) -> list[tuple[str, str]]:
     if case.agent:
         g = case.agent
         pairs += [("代理人" + ("（代办员）" if g.village_agent else ""), g.name),
-                  (f"代理人{g.id_type}", g.id_number)]
+                  (f"代理人{g.id_type}", mask_id(g.id_number) if masked else g.id_number)]
     return pairs
 
 
@@ -106,8 +108,11 @@ def _promised(case: CaseState, item: ServiceItem) -> str:
     return text
 
 
-def _received_table(case: CaseState, item: ServiceItem) -> Table:
-    shown = (MaterialStatus.RECEIVED, MaterialStatus.SHARED, MaterialStatus.COMMITMENT)
+def _received_table(case: CaseState, item: ServiceItem, *, taken_in: bool = False) -> Table:
+    """The materials the window holds; with ``taken_in`` also those taken in but faulty
+    (the 收件凭证 lists every paper the applicant handed over, with its state)."""
+    shown = (MaterialStatus.RECEIVED, MaterialStatus.SHARED, MaterialStatus.COMMITMENT,
+             *((MaterialStatus.FAULTY,) if taken_in else ()))
     sources = {m.id: str(m.source) for m in item.materials}
     rows: list[tuple[str, ...]] = []
     for m in case.materials:
@@ -115,8 +120,9 @@ def _received_table(case: CaseState, item: ServiceItem) -> Table:
             continue
         form = m.form_received or ("电子" if m.status is MaterialStatus.SHARED else "")
         copies = str(m.copies_received) if m.copies_received else "—"
+        state = f"有误：{m.fault}" if m.status is MaterialStatus.FAULTY else str(m.status)
         rows.append((str(len(rows) + 1), m.name, form or "—", copies,
-                     sources.get(m.material_id, "—"), str(m.status)))
+                     sources.get(m.material_id, "—"), state))
     return Table((Column("序号", 0.7, True), Column("材料名称", 4.0), Column("形式", 1.2, True),
                   Column("份数", 0.7, True), Column("来源", 1.2, True),
                   Column("收取方式", 1.1, True)), tuple(rows),
@@ -221,12 +227,19 @@ def _bundle_table(merged: tuple[BundleMaterial, ...], items: dict[str, ServiceIt
 
 
 def receipt(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
-    """收件凭证: the window has the materials listed; not yet a decision."""
+    """收件凭证: the window has the materials listed; not yet a decision.
+
+    The ID number is masked (the slip the applicant carries around may be lost); the
+    time is that of the material record it states.
+    """
+    received = f"{cn_date(stamp.issued)} {stamp.issued:%H:%M}"
     blocks = (
-        _case_fields(case, item),
+        Fields((("办件编号", case.number), ("收件时间", received),
+                *_applicant_fields(case, masked=True), ("事项名称", item.name),
+                ("实施主体", item.department.name))),
         Heading("收取材料"),
-        _received_table(case, item),
-        Text(f"以上材料已于{cn_date(_opened(case))}收取。本凭证仅证明窗口已收到上述材料，"
+        _received_table(case, item, taken_in=True),
+        Text(f"以上材料已于{received}收取。本凭证仅证明窗口已收到上述材料，"
              "是否受理以窗口出具的书面决定为准。请妥善保管，凭办件编号查询办理进度。"),
         _seal(stamp, "申请人（签字）：", f"经办人：{stamp.clerk_name}"),
     )
@@ -307,6 +320,10 @@ def correction(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument
         state = by_id.get(spec.id)
         # The same rule as the decision (acceptance.check_decision): only a required
         # material missing or faulty blocks acceptance; a 非必要 one is never asked for.
+        # A 共享获取 material comes from another department's system: never the
+        # applicant's to bring.
+        if spec.source is MaterialSource.SHARED:
+            continue
         if spec.necessity is not Necessity.OPTIONAL and (
                 state is None or state.status in (MaterialStatus.MISSING,
                                                   MaterialStatus.FAULTY)):
@@ -314,15 +331,18 @@ def correction(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument
                        else "未提交")
             rows.append((str(len(rows) + 1), spec.name, problem,
                          f"{spec.form}{spec.copies}份", _material_terms(spec)))
-    blocks = (
+    blocks: tuple[Block, ...] = (
         Text(f"{you}于{cn_date(_opened(case))}提出的{item.name}申请，申请材料不齐全或者不符合"
              "法定形式。根据《中华人民共和国行政许可法》第三十二条第一款第（四）项的规定，现一次性"
              f"告知{you}需要补正的全部内容如下："),
         Table((Column("序号", 0.7, True), Column("材料名称", 2.8), Column("问题", 2.0),
                Column("要求", 1.2, True), Column("获取途径及说明", 3.2)), tuple(rows)),
+        # The clerk's note explains the list; it comes before the closing promise, which
+        # it can never widen.
+        *([Text(f"补充说明（不增加上述材料以外的要求）：{_sentence(case.decision_reason)}")]
+          if case.decision_reason else []),
         Text(f"请按上述要求补正后，持本通知书到{stamp.site_name}窗口提交。补正材料齐全、符合法定"
-             "形式的，本窗口予以受理。除上述材料外，窗口不再要求补正其他材料。" +
-             (f"补充说明：{_sentence(case.decision_reason)}" if case.decision_reason else "")),
+             "形式的，本窗口予以受理。除上述材料外，窗口不再要求补正其他材料。"),
         _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"),
     )
     return _notice(DocumentKind.CORRECTION, case, stamp, blocks,

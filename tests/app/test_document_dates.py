@@ -35,6 +35,6 @@ def test_a_case_opened_early_morning_prints_todays_date(beijing_time: None,
                      "330100001", "01", "1", "k", opened_utc)
     stamp = Stamp("城关镇中心", "1", "张三", dt.datetime(2026, 11, 23, 7, 31))
     text = templates.receipt(case, module_ws.catalogue.item(GETI), stamp).text()
-    assert "收件日期2026年11月23日" in text
+    assert "收件时间2026年11月23日 07:31" in text
     assert "2026年11月22日" not in text
     assert templates.local_time(opened_utc) == dt.datetime(2026, 11, 23, 7, 30)

@@ -474,7 +474,7 @@ def test_documents_date_the_application_by_the_local_day(
     assert CaseNumber.parse(case.number).day == today
     doc = module_ws.documents.render_case_document(K.RECEIPT, case.number, c)
     flat = squash(pdf_text(doc.pdf, tmp_path))
-    assert re.findall(r"收件日期(\d+年\d+月\d+日)", flat) == [cn_date(today)]
+    assert re.findall(r"收件时间(\d+年\d+月\d+日)", flat) == [cn_date(today)]
 
 
 def test_a_reprint_a_month_later_keeps_the_decision_date_and_clerk(
@@ -496,3 +496,39 @@ def test_a_reprint_a_month_later_keeps_the_decision_date_and_clerk(
     assert f"补打{stamp}" in again and f"【补打{stamp}】" in again
     # Take the two marks away and the reprint reads exactly as the original.
     assert again.replace(f"【补打{stamp}】", "").replace(f"补打{stamp}", "") == first
+
+
+def test_the_receipt_masks_the_id_and_lists_every_paper_taken_in(
+        fresh_ws: Workstation, tmp_path: Path) -> None:
+    c = clerk(fresh_ws)
+    item = fresh_ws.catalogue.item(FOOD)
+    case = fresh_ws.cases.open_case(FOOD, applicant(), c)
+    fresh_ws.cases.record_materials(case.id, [
+        MaterialState(m.id, m.name, MaterialStatus.FAULTY, str(m.form), m.copies,
+                      fault="缺少法定代表人签字") if m.id == "m1" else
+        MaterialState(m.id, m.name, MaterialStatus.RECEIVED, str(m.form), m.copies)
+        for m in item.checklist()], c)
+    text = squash(pdf_text(fresh_ws.documents.render_case_document(
+        K.RECEIPT, case.number, c).pdf, tmp_path))
+    number = applicant().id_number
+    assert number not in text and f"{number[:4]}**********{number[-4:]}" in text
+    assert "有误：缺少法定代表人签字" in text and "食品经营许可申请书" in text
+    assert re.search(r"收件时间\d{4}年\d+月\d+日\d\d:\d\d", text)
+
+
+def test_a_correction_notice_never_demands_a_shared_material_and_notes_come_first(
+        fresh_ws: Workstation, tmp_path: Path) -> None:
+    c = clerk(fresh_ws)
+    item = fresh_ws.catalogue.item(FOOD)
+    case = fresh_ws.cases.open_case(FOOD, applicant(), c)
+    fresh_ws.cases.record_materials(case.id, [
+        MaterialState(m.id, m.name, MaterialStatus.MISSING) if m.id in ("m2", "m4") else
+        MaterialState(m.id, m.name, MaterialStatus.RECEIVED, str(m.form), m.copies)
+        for m in item.checklist()], c)
+    fresh_ws.cases.decide(case.id, Decision.CORRECTION, c, reason="租赁协议须在有效期内")
+    text = squash(pdf_text(fresh_ws.documents.render_case_document(
+        K.CORRECTION, case.number, c).pdf, tmp_path))
+    assert "经营场所使用证明" in text
+    assert "营业执照" not in text   # 共享获取: fetched from the other department, not asked
+    note, closing = text.index("补充说明"), text.index("除上述材料外，窗口不再要求补正其他材料")
+    assert note < closing
