@@ -54,6 +54,10 @@ def _you(case: CaseState) -> str:
     return "你单位" if case.applicant.kind is ApplicantKind.ORGANISATION else "你"
 
 
+def _self(case: CaseState) -> str:
+    return "本单位" if case.applicant.kind is ApplicantKind.ORGANISATION else "本人"
+
+
 def local_time(utc: dt.datetime) -> dt.datetime:
     """A stored UTC time (naive, as the database keeps it) in this machine's time zone."""
     return utc.replace(tzinfo=dt.UTC).astimezone().replace(tzinfo=None)
@@ -281,10 +285,14 @@ def deferred(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
         Heading("容缺材料及补交期限"),
         Table((Column("序号", 0.7, True), Column("材料名称", 4.0),
                Column("要求", 1.6, True), Column("补交期限", 1.6, True)), rows),
+        Text(f"承诺办结时限（{item.promised_limit}）自最迟补交期限起计算，承诺办结日期不早于"
+             "任何一项补交期限。"),
+        # Only what the law of every item allows: a credit-record entry needs a basis the
+        # catalogue names, which it does not yet.
         Text("请在补交期限内将上述材料送交本窗口。逾期未补交或补交材料不符合要求的，本次申请"
-             "终止办理，已作出的决定依法撤销，并按规定记入申请人信用记录。", emphasis=True),
-        Text("申请人承诺：本人已知悉上述容缺材料及补交期限，承诺按期补交，所提交材料真实有效，"
-             "如违反承诺愿承担相应法律责任。"),
+             "按规定终止办理。", emphasis=True),
+        Text(f"申请人承诺：{_self(case)}已知悉上述容缺材料及补交期限，承诺按期补交，所提交材料"
+             "真实有效，如违反承诺愿承担相应法律责任。"),
         _seal(stamp, "申请人（签字）：", f"经办人：{stamp.clerk_name}"),
     )
     return _notice(DocumentKind.DEFERRED, case, stamp, blocks, f"受理编号：{case.number}",

@@ -170,6 +170,21 @@ _BACK_OFFICE = {
 }
 
 
+def clock_start(decision: Decision | None, accepted_on: dt.date,
+                materials: Sequence[MaterialState]) -> dt.date:
+    """The day the promised period is counted from.
+
+    The acceptance day; for 容缺受理 the latest 补交期限, if later: the department gets
+    its whole promised period once the last deferred material is due, so the promised
+    date printed on the 容缺受理通知书 can never fall before a 补交期限 on the same page.
+    """
+    if decision is not Decision.ACCEPT_DEFERRED:
+        return accepted_on
+    due = [m.deferred_until for m in materials
+           if m.status is MaterialStatus.DEFERRED and m.deferred_until is not None]
+    return max([accepted_on, *due])
+
+
 def status_after(decision: Decision) -> CaseStatus:
     return _DECISION_STATUS[decision]
 

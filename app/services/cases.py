@@ -31,6 +31,7 @@ from app.domain.case import (
     applicant_to_json,
     apply_event,
     check_transition,
+    clock_start,
     material_state_to_json,
 )
 from app.domain.identity import (
@@ -255,11 +256,12 @@ class CaseService:
             payload: dict[str, Any] = {"decision": str(decision), "reason": reason.strip(),
                                        "competent_authority": competent_authority.strip()}
             if decision in (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT):
+                start = clock_start(decision, day, case.materials)
                 try:
-                    promised = self._calendar.promised_date(day, item.promised_limit)
+                    promised = self._calendar.promised_date(start, item.promised_limit)
                     estimated = False
                 except CalendarNotCovered:
-                    promised = estimate_promised_date(day, item.promised_limit)
+                    promised = estimate_promised_date(start, item.promised_limit)
                     estimated = True
                 payload.update(accepted_on=day.isoformat(), promised_date=promised.isoformat(),
                                promised_estimated=estimated)

@@ -25,7 +25,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.calendar import CalendarNotCovered, WorkCalendar, estimate_promised_date
-from app.domain.case import CaseEventKind, CaseState, CaseStatus, Clerk, apply_event
+from app.domain.case import (
+    CaseEventKind,
+    CaseState,
+    CaseStatus,
+    Clerk,
+    Decision,
+    apply_event,
+    clock_start,
+    material_state_from_json,
+)
 from app.domain.catalogue import TimeLimit
 from app.services.calendar import CalendarService
 from app.services.catalogue import WRITE_GAP, CatalogueService, NotFound, paused_gc
@@ -68,7 +77,7 @@ class _Open:
     item_code: str
     item_version: str
     item_name: str
-    accepted_on: dt.date
+    accepted_on: dt.date   # the day the promised period counts from (see clock_start)
     promised_date: dt.date | None
     promised_estimated: bool
 
@@ -152,12 +161,17 @@ class DeadlineRecompute:
             rows = session.execute(
                 select(CaseRow.id, CaseRow.number, CaseRow.applicant_name, CaseRow.item_code,
                        CaseRow.item_version, CaseRow.item_name, CaseRow.accepted_on,
-                       CaseRow.promised_date, CaseRow.promised_estimated)
+                       CaseRow.promised_date, CaseRow.promised_estimated, CaseRow.decision,
+                       CaseRow.materials)
                 .where(CaseRow.status.in_([str(s) for s in OPEN_STATUSES]),
                        CaseRow.accepted_on.is_not(None))
                 .order_by(CaseRow.number)).all()
         return [_Open(r.id, r.number, r.applicant_name, r.item_code, r.item_version,
-                      r.item_name, r.accepted_on, r.promised_date, r.promised_estimated)
+                      r.item_name, clock_start(Decision(r.decision) if r.decision else None,
+                                               r.accepted_on,
+                                               [material_state_from_json(m)
+                                                for m in r.materials]),
+                      r.promised_date, r.promised_estimated)
                 for r in rows if r.accepted_on is not None]
 
     def _limit(self, code: str, version: str,
@@ -213,7 +227,8 @@ class DeadlineRecompute:
 def _open_from_state(state: CaseState) -> _Open:
     assert state.accepted_on is not None
     return _Open(state.id, state.number, state.applicant.name, state.item_code,
-                 state.item_version, state.item_name, state.accepted_on,
+                 state.item_version, state.item_name,
+                 clock_start(state.decision, state.accepted_on, state.materials),
                  state.promised_date, state.promised_estimated)
 
 

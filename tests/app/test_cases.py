@@ -334,7 +334,10 @@ def test_deferred_acceptance_rules(module_ws: Workstation) -> None:
         module_ws.cases.decide(case.id, Decision.ACCEPT, c, today=day)
     state = module_ws.cases.decide(case.id, Decision.ACCEPT_DEFERRED, c, today=day)
     assert state.status is CaseStatus.ACCEPTED_DEFERRED
-    assert state.promised_date == D("2026-11-20")
+    # The 3 working days run from the 补交期限 (Sunday 22 November), never ending before
+    # it: Wednesday 25 November, not Friday 20 (before the material is even due).
+    assert state.promised_date == D("2026-11-25")
+    assert state.promised_date >= day + dt.timedelta(5)
 
 
 def test_on_the_spot_only_for_on_the_spot_items(module_ws: Workstation) -> None:
@@ -479,3 +482,15 @@ def test_a_hmt_residence_permit_number_has_its_check_digit_verified(
     with pytest.raises(CaseRuleError, match="校验"):
         module_ws.cases.open_case(GETI, replace(good, id_number=body + wrong), clerk(module_ws),
                                   today=D("2026-11-23"))
+
+
+def test_the_promised_period_of_a_deferred_acceptance_runs_from_the_last_deadline() -> None:
+    from app.domain.case import clock_start
+
+    day = D("2026-11-17")
+    later = [MaterialState("a", "甲", MaterialStatus.DEFERRED, deferred_until=D("2026-11-20")),
+             MaterialState("b", "乙", MaterialStatus.DEFERRED, deferred_until=D("2026-11-24")),
+             MaterialState("c", "丙", MaterialStatus.RECEIVED)]
+    assert clock_start(Decision.ACCEPT_DEFERRED, day, later) == D("2026-11-24")
+    assert clock_start(Decision.ACCEPT, day, later) == day
+    assert clock_start(Decision.ACCEPT_DEFERRED, day, later[2:]) == day
