@@ -180,7 +180,8 @@ def checklist(item: ServiceItem, stamp: Stamp,
     blocks.append(Text("以上为办理本事项所需的全部材料，本窗口一次性告知。申请材料齐全、符合法定形式的，"
                        "窗口当场受理；标注“可容缺”的材料缺失时可容缺受理，标注“可告知承诺”的材料"
                        "可以书面承诺替代。", emphasis=True))
-    blocks.append(_seal(stamp, f"经办人：{stamp.clerk_name}"))
+    # The applicant's signature is the proof that the notice was given (首问负责).
+    blocks.append(_seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"))
     return FormDocument(DocumentKind.CHECKLIST, "一次性告知单", stamp, tuple(blocks),
                         number_line=f"事项编码：{item.code}  版本：{item.version}")
 
@@ -195,9 +196,15 @@ def bundle_checklist(bundle: Bundle, items: dict[str, ServiceItem],
     if bundle.description:
         blocks.append(Text(_sentence(bundle.description)))
     blocks += [Heading("合并材料清单（同一材料只需提交一次）"), _bundle_table(merged, items)]
+    # 情形必要 materials are part of a complete notice too: each under its 情形.
+    situations = [f"{items[c].name}·{sc.name}（{'、'.join(_names(items[c], sc.adds)) or '无增加'}）"
+                  for c in bundle.item_codes for sc in items[c].scenarios]
+    if situations:
+        blocks.append(Text("以下情形另需材料，请如实告知窗口：" + "；".join(situations) + "。",
+                           small=True))
     blocks.append(Text("以上为办理本“一件事”所需的全部材料，本窗口一次性告知，一次受理。",
                        emphasis=True))
-    blocks.append(_seal(stamp, f"经办人：{stamp.clerk_name}"))
+    blocks.append(_seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"))
     return FormDocument(DocumentKind.CHECKLIST, "一次性告知单（一件事一次办）", stamp,
                         tuple(blocks), number_line=f"一件事编码：{bundle.code}")
 
@@ -220,11 +227,12 @@ def _checklist_table(materials: tuple[Material, ...]) -> Table:
 
 def _bundle_table(merged: tuple[BundleMaterial, ...], items: dict[str, ServiceItem]) -> Table:
     rows = tuple((str(n), bm.material.name, str(bm.material.form), str(bm.material.copies),
-                  _material_terms(bm.material),
+                  str(bm.material.necessity), _material_terms(bm.material),
                   "、".join(items[c].name for c in bm.item_codes))
                  for n, bm in enumerate(merged, 1))
-    return Table((Column("序号", 0.7, True), Column("材料名称", 3.0), Column("形式", 1.1, True),
-                  Column("份数", 0.7, True), Column("说明", 2.8), Column("涉及事项", 2.2)), rows)
+    return Table((Column("序号", 0.7, True), Column("材料名称", 2.8), Column("形式", 1.1, True),
+                  Column("份数", 0.7, True), Column("必要性", 0.9, True), Column("说明", 2.4),
+                  Column("涉及事项", 2.0)), rows)
 
 
 # ---- case documents --------------------------------------------------------------------

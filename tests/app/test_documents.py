@@ -532,3 +532,17 @@ def test_a_correction_notice_never_demands_a_shared_material_and_notes_come_firs
     assert "营业执照" not in text   # 共享获取: fetched from the other department, not asked
     note, closing = text.index("补充说明"), text.index("除上述材料外，窗口不再要求补正其他材料")
     assert note < closing
+
+
+def test_a_bundle_checklist_is_complete_and_asks_for_a_signature(module_ws: Workstation,
+                                                                 tmp_path: Path) -> None:
+    bundle = module_ws.catalogue.bundle("YJS330100-0001")   # 开办餐饮店
+    items = module_ws.catalogue.bundle_items(bundle)
+    doc = module_ws.documents.render_checklist(bundle.code, clerk(module_ws))
+    text = squash(pdf_text(doc.pdf, tmp_path))
+    assert "必要性" in text and "申请人（签收）" in text
+    situational = [(items[c].name, s.name) for c in bundle.item_codes
+                   for s in items[c].scenarios]
+    assert situational, "the demo bundle should have an item with 办理情形"
+    for item_name, scenario in situational:
+        assert f"{item_name}·{scenario}" in text
