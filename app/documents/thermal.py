@@ -29,7 +29,9 @@ DPI = 203
 WIDTHS = {80: 576, 58: 384}     # printable dots per paper width (mm)
 MARGIN = 8
 MIN_MODULE = 2                  # narrowest bar a 203 dpi head prints reliably
-PAPER_EDGE = 24                 # dots of unprinted paper beside the head (3 mm, at least)
+# Unprinted paper beside the head, white like the quiet zone: 4 mm on an 80 mm roll
+# (72 mm head), 5 mm on a 58 mm roll (48 mm head).
+PAPER_EDGE = 32
 MAX_HEIGHT = 6000               # a slip longer than ~75 cm is a bug, not a slip
 LINE_GAP = 6
 _NO_LINE_START = frozenset("。，、；：？！）」』】》〉”’…%,.;:?!)")
@@ -146,13 +148,7 @@ class _SlipDrawer:
         # modules a side) fit the head plus the roll's unprinted edge, which is white
         # paper too. That is how a case number ending in X (a code set switch, 189
         # modules) still fits 384 dots.
-        bars = len(code128_modules(block.text))
-        fitting = [m for m in range(4, MIN_MODULE - 1, -1) if bars * m <= self.dots
-                   and (self.dots - bars * m) / 2 + PAPER_EDGE >= QUIET_MODULES * m]
-        if not fitting:
-            raise ValueError(f"条码“{block.text}”过长，{self.dots}点宽的纸无法以每模块"
-                             f"{MIN_MODULE}点打印")
-        module = fitting[0]
+        module = barcode_module(block.text, self.dots)
         width = code128_raster_width(block.text, module)
         x = (self.dots - width) // 2   # may be negative: the quiet zone runs off the head
         self.y += 6
@@ -164,6 +160,21 @@ class _SlipDrawer:
         size = qr_raster_size(block.text, module)
         draw_qr_raster(self.draw, block.text, (self.dots - size) // 2, self.y, module)
         self.y += size + 2
+
+
+def barcode_module(text: str, dots: int) -> int:
+    """The widest whole-dot Code128 module for ``text`` on a ``dots``-wide head.
+
+    Bars must fit the head; the quiet zones (10 modules a side) may run onto the roll's
+    unprinted edge. On 80 mm paper a case number gets 3-dot modules (0.375 mm), also one
+    ending in X (a code set switch, 189 modules).
+    """
+    bars = len(code128_modules(text))
+    fitting = [m for m in range(4, MIN_MODULE - 1, -1) if bars * m <= dots
+               and (dots - bars * m) / 2 + PAPER_EDGE >= QUIET_MODULES * m]
+    if not fitting:
+        raise ValueError(f"条码“{text}”过长，{dots}点宽的纸无法以每模块{MIN_MODULE}点打印")
+    return fitting[0]
 
 
 def render_slip(slip: Slip, fonts: FontSet, dots: int = WIDTHS[80]) -> RenderedSlip:

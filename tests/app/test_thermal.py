@@ -262,3 +262,11 @@ def test_good_printer_settings_choose_the_targets(module_ws: Workstation,
     assert str(docs.target_for(K.TICKET)) == "escpos:tcp://10.0.0.31"
     assert str(docs.target_for(K.ACCEPTANCE)) == "system:HP"
     assert service(module_ws, printers={}).target_for(K.ACCEPTANCE) == PrintTarget("system", "")
+
+
+@pytest.mark.parametrize("number", ["330100001012026112300019", "33010000101202611280001X"])
+def test_case_numbers_get_three_dot_modules_on_80_mm(number: str) -> None:
+    from app.documents.thermal import barcode_module
+
+    assert barcode_module(number, 576) == 3     # 0.375 mm bars: any scanner reads them
+    assert barcode_module(number, 384) == 2     # 58 mm: the QR code is the primary code
