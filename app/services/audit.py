@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.domain.case import ReplayError
 from app.storage.anchor import AnchorFile, AnchorState
 from app.storage.case_log import COLUMN_NAMES, case_events, projection_diff
-from app.storage.chain import ChainName, chains_present, row_hash, walk_chain
+from app.storage.chain import ChainName, chain_name, chains_present, row_hash, walk_chain
 from app.storage.db import Database
 from app.storage.install_meta import meta_get
 from app.storage.models import CaseDocumentRow, CaseEventRow, CaseNumberCounter, CaseRow
@@ -120,7 +120,7 @@ def verify_record(db: Database, anchor: AnchorFile) -> AuditReport:
             report.findings.append(Finding("锚定文件", f"锚定目录 {anchor.folder} 不见了或为空"))
         if state.install_id and install_id != state.install_id:
             report.findings.append(Finding("数据库", "数据库是空的或不是本机原来的数据库"))
-        chains = chains_present(session) | {(_chain(h.chain), h.site, h.terminal)
+        chains = chains_present(session) | {(chain_name(h.chain), h.site, h.terminal)
                                             for h in state.heads.values()}
         for chain, site, terminal in sorted(chains):
             report.chains.append(_verify_chain(session, state, chain, site, terminal,
@@ -264,9 +264,6 @@ def check_paper(db: Database, number: str, code: str) -> PaperCheck:
 _KIND_WORDS = {"opened": "收件", "materials_recorded": "收取材料", "decided": "作出决定",
                "status_changed": "状态变更", "deadline_recomputed": "重算承诺日期"}
 
-
-def _chain(name: str) -> ChainName:
-    return "documents" if name == "documents" else "events"
 
 
 def _local(iso: str) -> str:

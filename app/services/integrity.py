@@ -41,7 +41,6 @@ from app.storage.anchor import AnchorError, AnchorFile, head_line, number_line
 from app.storage.case_log import COLUMN_NAMES, case_events, projection_diff
 from app.storage.chain import (
     GENESIS_HASH,
-    ChainName,
     chains_present,
     head_of,
     position_of,
@@ -357,10 +356,6 @@ class IntegrityService:
                         for (s, t), (d, q) in state.numbers.items()]}, *lines)
         return {"install_id": install_id, "numbers_resumed_above": bumped,
                 "previous_install_id": state.install_id}
-
-
-def _chain(name: str) -> ChainName:
-    return "documents" if name == "documents" else "events"
 
 
 def _linked(session: Session, event: CaseEventRow) -> bool:

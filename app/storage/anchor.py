@@ -68,7 +68,6 @@ class AnchorState:
     adopted: list[dict[str, str]] = field(default_factory=list)
     lines: int = 0
     unreadable: int = 0            # lines that are not valid anchor lines
-    torn_tail: bool = False        # the very last line was cut short (a power cut mid-write)
 
     @property
     def empty(self) -> bool:
@@ -203,11 +202,9 @@ class AnchorFile:
             lines = list(_lines(path))
             for n, line in enumerate(lines):
                 if line is None:
-                    if path == segments[-1] and n == len(lines) - 1:
-                        state.torn_tail = True   # cut short by a power cut: harmless
-                    elif n + 1 < len(lines) and (lines[n + 1] or {}).get("kind") == "torn":
-                        state.torn_tail = True   # the same, closed by the next append
-                    else:
+                    last = path == segments[-1] and n == len(lines) - 1
+                    closed = n + 1 < len(lines) and (lines[n + 1] or {}).get("kind") == "torn"
+                    if not (last or closed):   # not a line a power cut tore off
                         state.lines += 1
                         state.unreadable += 1
                 else:

@@ -22,13 +22,17 @@ from app.storage.models import CaseDocumentRow, CaseEventRow
 
 GENESIS_HASH = "0" * 64
 ChainName = Literal["events", "documents"]
-CHAINS: tuple[ChainName, ...] = ("events", "documents")
 
 
 def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
     canonical = json.dumps({"prev": prev_hash, **fields}, ensure_ascii=False, sort_keys=True,
                            separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def chain_name(name: str) -> ChainName:
+    """A chain's name as read from an anchor line (validated there) in its typed form."""
+    return "documents" if name == "documents" else "events"
 
 
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -165,7 +169,6 @@ class ChainWalk:
     count: int
     broken_at: str | None          # key of the first row whose link or hash is wrong
     broken_position: int | None    # its 1-based position in the chain
-    head: ChainHead | None
     positions: dict[str, tuple[int, str]]  # key -> (position, hash), for the anchor check
 
     @property
@@ -178,7 +181,6 @@ def walk_chain(session: Session, chain: ChainName, site: str, terminal: str,
     """Walk a chain from genesis, checking each link and each row's own hash."""
     prev, count, broken, broken_pos = GENESIS_HASH, 0, None, None
     positions: dict[str, tuple[int, str]] = {}
-    last: CaseEventRow | CaseDocumentRow | None = None
     for row in chain_rows(session, chain, site, terminal):
         count += 1
         key = row_key(row)
@@ -186,6 +188,5 @@ def walk_chain(session: Session, chain: ChainName, site: str, terminal: str,
             positions[key] = (count, row.hash)
         if broken is None and (row.prev_hash != prev or row_hash(row) != row.hash):
             broken, broken_pos = key, count
-        prev, last = row.hash, row
-    head = ChainHead(chain, site, terminal, count, row_key(last), last.hash) if last else None
-    return ChainWalk(chain, site, terminal, count, broken, broken_pos, head, positions)
+        prev = row.hash
+    return ChainWalk(chain, site, terminal, count, broken, broken_pos, positions)
