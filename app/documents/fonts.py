@@ -3,9 +3,10 @@
 reportlab can embed only TrueType outlines (not CFF fonts such as Noto Sans CJK), so the
 main font is WenQuanYi Zen Hei / Micro Hei on Linux and SimSun / Microsoft YaHei on
 Windows. Names may hold rare characters (生僻字) outside the main font; those are drawn
-with the first fallback that has them (HanaMin A/B cover CJK Extension B and beyond).
-A character no font has is still printed (as the main font's blank glyph) and reported,
-so the clerk can be warned and write it in by hand.
+with the first fallback that has them (HanaMin A/B cover CJK Extensions A to F, Jigmo
+and 天珩全字库 also G and H). A character no font has prints as a one-em □ (see
+:meth:`FontSet.printable_runs`) and is reported, so the clerk sees where to write it in
+by hand; :func:`font_advice` says which font would cover it.
 
 The same :class:`FontSet` serves the PDF (reportlab) and the thermal raster (Pillow), so
 both agree on which characters are covered.
@@ -34,12 +35,19 @@ MAIN_CANDIDATES: tuple[tuple[str, int], ...] = (
 FALLBACK_CANDIDATES: tuple[tuple[str, int], ...] = (
     ("HanaMinA.ttf", 0), ("HanaMinB.ttf", 0), ("simsunb.ttf", 0),
     ("BabelStoneHan.ttf", 0), ("DroidSansFallbackFull.ttf", 0),
+    # Extensions G and H (and I): what font_advice names when HanaMin is not enough, so a
+    # font installed on that advice is used without any setting.
+    ("Jigmo.ttf", 0), ("Jigmo2.ttf", 0), ("Jigmo3.ttf", 0),
+    ("TH-Tshyn-P0.ttf", 0), ("TH-Tshyn-P1.ttf", 0), ("TH-Tshyn-P2.ttf", 0),
 )
 FONT_DIRS: tuple[str, ...] = (
     "/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"),
     str(Path.home() / ".local/share/fonts"), r"C:\Windows\Fonts",
     str(Path.home() / "AppData/Local/Microsoft/Windows/Fonts"),
 )
+
+# What a character no installed font has prints as (□ is in GB2312, so in every main font).
+MISSING_MARK = "\u25a1"
 
 # Characters every document prints besides the applicant's data: if the main font lacks
 # one of these it is not fit for the job (a Latin-only font, a broken file).
@@ -180,17 +188,36 @@ class FontSet:
         if start < len(text):
             yield Run(text[start:], current)
 
+    def printable_runs(self, text: str) -> Iterator[Run]:
+        """:meth:`runs` as they are printed: each character no font has (those
+        :meth:`missing` reports) becomes :data:`MISSING_MARK`, a visible one-em box in
+        a font that has it, so a name keeps its length and shows where to write by hand
+        (a blank glyph would silently shorten 王𱍊明 to 王明)."""
+        mark = (self.font_for(MISSING_MARK) or self.main).name
+        current, chunk = self.main.name, list[str]()
+        for ch in text:
+            if self._uncovered(ch):
+                ch, name = MISSING_MARK, mark
+            else:
+                name = (self.font_for(ch) or self.main).name
+            if name != current and chunk:
+                yield Run("".join(chunk), current)
+                chunk = []
+            current = name
+            chunk.append(ch)
+        if chunk:
+            yield Run("".join(chunk), current)
+
+    def _uncovered(self, ch: str) -> bool:
+        # Private-use characters (Co) are what local rare-name fonts use: a name may
+        # really contain one, so they count; control and format characters do not.
+        if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
+            return False
+        return self.font_for(ch) is None
+
     def missing(self, text: str) -> list[str]:
         """Characters of ``text`` that no font can draw, each once, in order."""
-        seen: list[str] = []
-        for ch in text:
-            # Private-use characters (Co) are what local rare-name fonts use: a name may
-            # really contain one, so they count; control and format characters do not.
-            if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
-                continue
-            if ch not in seen and self.font_for(ch) is None:
-                seen.append(ch)
-        return seen
+        return list(dict.fromkeys(ch for ch in text if self._uncovered(ch)))
 
     def coverage(self) -> list[Coverage]:
         return [_coverage(f) for f in [self.main, *self.fallbacks]]
@@ -254,6 +281,84 @@ def discover(configured: Sequence[str] = ()) -> tuple[FontFile, list[FontFile]]:
     main = mains[0]
     fallbacks = files[1:] + [f for f in find_font(FALLBACK_CANDIDATES) if f.path != main.path]
     return main, fallbacks
+
+
+# ---- advice for a character no installed font has ------------------------------------
+
+# Unicode's CJK ideograph blocks (first and last code point).
+_BLOCKS: dict[str, tuple[int, int]] = {
+    "基本区": (0x4E00, 0x9FFF), "扩展A": (0x3400, 0x4DBF), "兼容汉字": (0xF900, 0xFAFF),
+    "扩展B": (0x20000, 0x2A6DF), "扩展C": (0x2A700, 0x2B73F), "扩展D": (0x2B740, 0x2B81F),
+    "扩展E": (0x2B820, 0x2CEAF), "扩展F": (0x2CEB0, 0x2EBEF), "扩展I": (0x2EBF0, 0x2EE5F),
+    "兼容汉字补充": (0x2F800, 0x2FA1F), "扩展G": (0x30000, 0x3134F),
+    "扩展H": (0x31350, 0x323AF),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FontOffer:
+    """A free font that covers rare characters, as the administrator is told to install
+    it; ``files`` are the names it installs (any one present counts as installed)."""
+
+    name: str
+    files: tuple[str, ...]
+    blocks: tuple[str, ...]
+
+    def covers(self, ch: str) -> bool:
+        return any(lo <= ord(ch) <= hi for lo, hi in (_BLOCKS[b] for b in self.blocks))
+
+
+_TO_F = ("基本区", "扩展A", "兼容汉字", "扩展B", "扩展C", "扩展D", "扩展E", "扩展F", "兼容汉字补充")
+# In order of preference: a Debian package first, then the fonts that reach further.
+# HanaMin (2017) stops at Extension F; Jigmo (GlyphWiki, CC0) has G and H in Jigmo3.ttf
+# and I in Jigmo2.ttf; 天珩全字库 has G and H too. A family counts as installed when any
+# of its files is, since its files come in one archive.
+FONT_OFFERS: tuple[FontOffer, ...] = (
+    FontOffer("花园明朝（sudo apt-get install fonts-hanazono）", ("HanaMinA.ttf", "HanaMinB.ttf"),
+              _TO_F),
+    FontOffer("Jigmo 字体（Jigmo.ttf、Jigmo2.ttf、Jigmo3.ttf）",
+              ("Jigmo.ttf", "Jigmo2.ttf", "Jigmo3.ttf"), (*_TO_F, "扩展I", "扩展G", "扩展H")),
+    FontOffer("天珩全字库（TH-Tshyn-P0.ttf、TH-Tshyn-P1.ttf、TH-Tshyn-P2.ttf）",
+              ("TH-Tshyn-P0.ttf", "TH-Tshyn-P1.ttf", "TH-Tshyn-P2.ttf"),
+              (*_TO_F, "扩展G", "扩展H")),
+)
+
+
+def _code_points(chars: Sequence[str]) -> str:
+    return "、".join(f"U+{ord(ch):04X}" for ch in chars)
+
+
+def _block_of(ch: str) -> str:
+    return next((b for b, (lo, hi) in _BLOCKS.items() if lo <= ord(ch) <= hi), "")
+
+
+def font_advice(chars: Sequence[str], dirs: Sequence[str] = FONT_DIRS) -> str:
+    """What to tell the administrator about ``chars`` (characters no installed font has).
+
+    Each character gets the first font of :data:`FONT_OFFERS` that covers its block and is
+    not installed in ``dirs``; a character none covers (a private-use character, one in a
+    block no offer reaches, or every covering font is installed already) is named by its
+    code point, for the administrator to find a font for it.
+    """
+    installed = {o.name for o in FONT_OFFERS if find_font([(f, 0) for f in o.files], dirs)}
+    wanted: dict[FontOffer, list[str]] = {}
+    unknown: list[str] = []
+    for ch in dict.fromkeys(chars):
+        offer = next((o for o in FONT_OFFERS if o.name not in installed and o.covers(ch)),
+                     None)
+        if offer is None:
+            unknown.append(ch)
+        else:
+            wanted.setdefault(offer, []).append(ch)
+    parts = []
+    for offer, covered in wanted.items():
+        blocks = "、".join(dict.fromkeys(_block_of(ch) for ch in covered))
+        parts.append(f"请管理员安装覆盖 {_code_points(covered)}（CJK{blocks}）的字体："
+                     f"{offer.name}，装好后重新打印")
+    if unknown:
+        parts.append(f"本机已装的字体都没有 {_code_points(unknown)}：请管理员另行安装覆盖"
+                     "该字的字体（私用区字符需本单位的造字字体），装好后重新打印")
+    return "；".join(parts)
 
 
 _cache: dict[tuple[str, ...], FontSet] = {}

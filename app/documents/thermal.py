@@ -2,7 +2,20 @@
 
 Thermal printers print whole dots: the slip is drawn at the printer's own resolution
 (203 dpi) in mode "1", text without anti-aliasing and barcodes with whole-dot modules
-(at least 2 dots each), so what the preview shows is exactly what the head burns.
+(at least 3 dots each), so what the preview shows is exactly what the head burns.
+
+Codes on the slip: a Code128 is drawn only with modules of 3 dots or more (0.375 mm; a
+203 dpi head burns 2-dot bars unevenly enough that counter scanners misread them), and
+:func:`code128_fits` says whether it can be. A case number (21-27 characters) fits on
+80 mm paper unless its site code has 11 digits and it ends in X, or 12 digits; it never
+fits on 58 mm paper (at least 156 modules, 468 dots, on a 384-dot head). Where it does
+not fit, the pickup slip (:func:`app.documents.slips.pickup_slip`) has no Code128: its QR
+code comes first, large (6-dot modules), with the case number printed under it. The
+pickup desk's scanners read QR codes, and the QR code carries the case number too.
+
+The slip's PDF (for the archive and for the clerk who saves it) is the same raster at the
+paper's true width, with the slip's lines as an invisible text layer in the same font
+where the raster shows them, so the archived slip can be searched and copied.
 """
 
 from __future__ import annotations
@@ -13,6 +26,10 @@ import re
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
 
 from app.documents.barcodes import (
     QUIET_MODULES,
@@ -28,9 +45,10 @@ from app.documents.form import Slip, SlipBarcode, SlipQR, SlipRule, SlipText
 DPI = 203
 WIDTHS = {80: 576, 58: 384}     # printable dots per paper width (mm)
 MARGIN = 8
-MIN_MODULE = 2                  # narrowest bar a 203 dpi head prints reliably
+MIN_MODULE = 3                  # narrowest bar a 203 dpi head prints reliably
+QR_MAX_MODULE = 6               # 0.75 mm: a QR code of a case number is then ~28 mm wide
 # Unprinted paper beside the head, white like the quiet zone: 4 mm on an 80 mm roll
-# (72 mm head), 5 mm on a 58 mm roll (48 mm head).
+# (72 mm head), 5 mm on a 58 mm roll (48 mm head). The narrower of the two counts.
 PAPER_EDGE = 32
 MAX_HEIGHT = 6000               # a slip longer than ~75 cm is a bug, not a slip
 LINE_GAP = 6
@@ -38,20 +56,74 @@ _NO_LINE_START = frozenset("。，、；：？！）」』】》〉”’…%,.;
 _WORD = re.compile(r"[!-~]+|\s|.", re.DOTALL)   # printable ASCII runs stay together
 
 
+def paper_mm(dots: int) -> float:
+    """The roll's width for a head of ``dots``: 80 or 58 mm, else the head plus 4 mm a side."""
+    for paper, head in WIDTHS.items():
+        if head == dots:
+            return paper
+    return dots / DPI * 25.4 + 8
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedRun:
+    """Text drawn in one font on the raster, as the PDF's text layer repeats it."""
+
+    text: str
+    font: str          # reportlab name of a FontSet font (Pillow drew the same file)
+    size: int          # em size in dots
+    x: float           # left edge, dots from the head's left
+    baseline: float    # dots from the slip's top
+    width: float       # advance in dots as drawn
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedSlip:
     image: Image.Image                # mode "1", width = dots
     missing_glyphs: tuple[str, ...]
+    title: str = ""
+    runs: tuple[PlacedRun, ...] = ()  # every text run, top to bottom
 
     def png(self) -> bytes:
         buf = io.BytesIO()
         self.image.save(buf, "PNG", dpi=(DPI, DPI))
         return buf.getvalue()
 
-    def pdf(self) -> bytes:
-        """The slip as a one-page PDF at the head's resolution, for the case archive."""
+    def pdf(self, subject: str = "") -> bytes:
+        """The slip as a one-page PDF for the case archive: the raster at true size on a
+        page as wide as the paper, under an invisible text layer (render mode 3) in the
+        font the raster was drawn with, embedded as a subset.
+
+        ``subject`` is the case number when the slip has one (as on the A4 documents).
+        """
+        scale = 72 / DPI   # points per dot
+        page_w = paper_mm(self.image.width) * mm
+        image_w, page_h = self.image.width * scale, self.image.height * scale
+        left = (page_w - image_w) / 2   # the head is centred on the roll
         buf = io.BytesIO()
-        self.image.save(buf, "PDF", resolution=DPI)
+        # invariant=0: a real creation date, as the A4 documents have. The slip's font as
+        # the initial one, or the page would name Helvetica, a font it neither uses nor embeds.
+        # (types-reportlab declares initialFontName a float: a slip in the stubs.)
+        c = Canvas(buf, pagesize=(page_w, page_h), pageCompression=1, invariant=0,
+                   initialFontName=self.runs[0].font if self.runs else None)  # type: ignore[arg-type]
+        c.setTitle(self.title)
+        c.setSubject(subject or self.title)
+        c.setCreator("一窗通")
+        # Gray, not the 1-bit original: reportlab turns a mode "1" image into RGB.
+        c.drawImage(ImageReader(self.image.convert("L")), left, 0, image_w, page_h)
+        text = c.beginText()
+        text.setTextRenderMode(3)   # invisible: the raster is what is seen
+        for run in self.runs:
+            size = run.size * scale
+            natural = stringWidth(run.text, run.font, size)
+            text.setFont(run.font, size)
+            # Stretch to the advance Pillow used (hinting rounds it per glyph), so
+            # selecting text in a viewer highlights the characters the raster shows.
+            text.setHorizScale(100 * run.width * scale / natural if natural else 100)
+            text.setTextOrigin(left + run.x * scale, page_h - run.baseline * scale)
+            text.textOut(run.text)
+        c.drawText(text)
+        c.showPage()
+        c.save()
         return buf.getvalue()
 
 
@@ -69,6 +141,7 @@ class _SlipDrawer:
         self.draw = ImageDraw.Draw(self.image)
         self.draw.fontmode = "1"   # no anti-aliasing on a one-bit image
         self.y = MARGIN
+        self.runs: list[PlacedRun] = []
         self._widths: dict[tuple[str, int, str], float] = {}
 
     def pil(self, font: str, size: int) -> ImageFont.FreeTypeFont:
@@ -129,9 +202,14 @@ class _SlipDrawer:
             total = sum(self.width(f, block.size, t) for t, f in line)
             x = MARGIN + (self.inner - total) / 2 if block.center else MARGIN
             for t, f in line:
-                self.draw.text((x, self.y), t, font=self.pil(f, block.size),
+                font = self.pil(f, block.size)
+                self.draw.text((x, self.y), t, font=font,
                                fill=0, stroke_width=1 if block.bold else 0, stroke_fill=0)
-                x += self.width(f, block.size, t)
+                w = self.width(f, block.size, t)
+                # Pillow's default anchor is the ascender line: the baseline is below it.
+                baseline = self.y + font.getmetrics()[0]
+                self.runs.append(PlacedRun(t, f, block.size, x, baseline, w))
+                x += w
             self.y += block.size + LINE_GAP
 
     def rule(self, block: SlipRule) -> None:
@@ -143,11 +221,6 @@ class _SlipDrawer:
         self.y += 10
 
     def barcode(self, block: SlipBarcode) -> None:
-        # The widest whole-dot module (never under MIN_MODULE: scanners misread 1-dot
-        # bars from a 203 dpi head) whose bars fit the head and whose quiet zones (10
-        # modules a side) fit the head plus the roll's unprinted edge, which is white
-        # paper too. That is how a case number ending in X (a code set switch, 189
-        # modules) still fits 384 dots.
         module = barcode_module(block.text, self.dots)
         width = code128_raster_width(block.text, module)
         x = (self.dots - width) // 2   # may be negative: the quiet zone runs off the head
@@ -156,22 +229,36 @@ class _SlipDrawer:
         self.y += block.height + 4
 
     def qr(self, block: SlipQR) -> None:
-        module = max(MIN_MODULE, min(6, self.inner // 2 // qr_raster_size(block.text, 1)))
+        # Up to two thirds of the width: on 58 mm paper, where the QR code is the slip's
+        # only code, a case number's QR code still gets 6-dot modules.
+        module = max(MIN_MODULE, min(QR_MAX_MODULE,
+                                     self.inner * 2 // 3 // qr_raster_size(block.text, 1)))
         size = qr_raster_size(block.text, module)
         draw_qr_raster(self.draw, block.text, (self.dots - size) // 2, self.y, module)
         self.y += size + 2
 
 
+def _code128_modules_fitting(text: str, dots: int) -> list[int]:
+    # Bars must fit the head; the quiet zones (10 modules a side) may run onto the roll's
+    # unprinted edge, which is white paper too. Widest first, never under MIN_MODULE.
+    bars = len(code128_modules(text))
+    return [m for m in range(4, MIN_MODULE - 1, -1) if bars * m <= dots
+            and (dots - bars * m) / 2 + PAPER_EDGE >= QUIET_MODULES * m]
+
+
+def code128_fits(text: str, dots: int) -> bool:
+    """Whether a Code128 of ``text`` can be printed on a ``dots``-wide head at all."""
+    return bool(_code128_modules_fitting(text, dots))
+
+
 def barcode_module(text: str, dots: int) -> int:
     """The widest whole-dot Code128 module for ``text`` on a ``dots``-wide head.
 
-    Bars must fit the head; the quiet zones (10 modules a side) may run onto the roll's
-    unprinted edge. On 80 mm paper a case number gets 3-dot modules (0.375 mm), also one
-    ending in X (a code set switch, 189 modules).
+    On 80 mm paper most case numbers get 3-dot modules (0.375 mm), also a 25-character
+    one ending in X (a code set switch, 189 modules: 567 of the 576 dots). ValueError if
+    not even :data:`MIN_MODULE` fits (which numbers do not: see the module comment).
     """
-    bars = len(code128_modules(text))
-    fitting = [m for m in range(4, MIN_MODULE - 1, -1) if bars * m <= dots
-               and (dots - bars * m) / 2 + PAPER_EDGE >= QUIET_MODULES * m]
+    fitting = _code128_modules_fitting(text, dots)
     if not fitting:
         raise ValueError(f"条码“{text}”过长，{dots}点宽的纸无法以每模块{MIN_MODULE}点打印")
     return fitting[0]
@@ -195,4 +282,5 @@ def render_slip(slip: Slip, fonts: FontSet, dots: int = WIDTHS[80]) -> RenderedS
                 drawer.qr(block)
     # Feed past the tear bar: the cutter sits ~ 3 mm above the head.
     image = drawer.image.crop((0, 0, dots, drawer.y + 3 * MARGIN))
-    return RenderedSlip(image, tuple(fonts.missing(slip.text())))
+    return RenderedSlip(image, tuple(fonts.missing(slip.text())), slip.title,
+                        tuple(drawer.runs))

@@ -1,30 +1,43 @@
-"""80 mm / 58 mm slips: the raster, the ESC/POS bytes, printer targets and their settings.
+"""80 mm / 58 mm slips: the raster, its codes, the ESC/POS bytes, printer targets and
+their settings.
 
 ESC/POS bytes come from python-escpos's Dummy printer inside the app's spool module; the
-file target is a plain file standing in for /dev/usb/lp0.
+file target is a plain file standing in for /dev/usb/lp0. Codes are decoded with zxing-cpp
+from the raster exactly as the head burns it, one pixel per dot, never scaled up.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zxingcpp
 from PIL import Image, ImageOps
 
 from app.config import ConfigError, load_settings
-from app.documents.form import DocumentKind
+from app.documents import slips
+from app.documents.barcodes import qr_matrix
+from app.documents.fonts import FontSet, font_set
+from app.documents.form import DocumentKind, Slip, SlipBarcode, SlipQR, SlipRule, SlipText, Stamp
 from app.documents.slips import TicketInfo
 from app.documents.spool import escpos_raster
 from app.documents.targets import PrintTarget, escpos_endpoint
-from app.documents.thermal import render_slip
+from app.documents.thermal import barcode_module, code128_fits, render_slip
 from app.domain.case import (
+    Applicant,
+    ApplicantKind,
     CaseState,
+    CaseStatus,
     Clerk,
+    IdType,
 )
+from app.domain.catalogue import ServiceItem
+from app.domain.numbering import CaseNumber
 from app.services.printing import DocumentService, RenderedDocument
 from app.workstation import Workstation
 from tests import support
@@ -120,13 +133,13 @@ def test_the_pickup_slip_is_as_wide_as_the_head(dots: int, module_ws: Workstatio
     assert render_slip(doc.slip, docs.fonts(), dots).image.width == dots  # type: ignore[arg-type]
 
 
-def test_barcode_bars_are_whole_dots_of_at_least_two(slip: RenderedDocument) -> None:
+def test_barcode_bars_are_whole_dots_of_at_least_three(slip: RenderedDocument) -> None:
     assert slip.raster is not None
     runs = row_runs(barcode_row(slip.raster.image))
     inner = runs[1:-1]   # between the white margins
     assert inner and inner[0][0] == 0 and inner[-1][0] == 0
     narrowest = min(n for _, n in inner)
-    assert narrowest >= 2
+    assert narrowest >= 3
     assert all(n % narrowest == 0 for _, n in inner)
     assert sum(1 for v, _ in inner if v == 0) > 20   # bars of a 24-digit Code128
 
@@ -264,9 +277,143 @@ def test_good_printer_settings_choose_the_targets(module_ws: Workstation,
     assert service(module_ws, printers={}).target_for(K.ACCEPTANCE) == PrintTarget("system", "")
 
 
-@pytest.mark.parametrize("number", ["330100001012026112300019", "33010000101202611280001X"])
-def test_case_numbers_get_three_dot_modules_on_80_mm(number: str) -> None:
-    from app.documents.thermal import barcode_module
+# ---- the codes of every case number shape ------------------------------------------------
+#
+# A case number is a 6-12 digit site code, 14 digits and a check character (0-9 or X):
+# 21 to 27 characters. Its Code128 is 156 to 200 modules long, so whether 3-dot modules fit
+# depends on its length and on the X (a code set switch). Each shape is listed with
+# whether its Code128 fits 80 mm paper with 3-dot modules: worked out by hand from the
+# module counts (576 dots hold at most 192 modules), not by the code under test.
 
-    assert barcode_module(number, 576) == 3     # 0.375 mm bars: any scanner reads them
-    assert barcode_module(number, 384) == 2     # 58 mm: the QR code is the primary code
+WITNESS = hashlib.sha256(b"the decision the slip states").hexdigest()
+SHAPES = [(site, check, not (site == 12 or (site == 11 and check == "X")))
+          for site in range(6, 13) for check in ("X", "digit")]
+
+
+def case_number(site_digits: int, check: str) -> str:
+    """A real case number (check character computed by CaseNumber) of that shape."""
+    site = "330102001001"[:site_digits]
+    for seq in range(1, 100):
+        number = str(CaseNumber(site, "01", DAY, seq))
+        if number.endswith("X") == (check == "X"):
+            return number
+    raise AssertionError(f"no {check} check character in 99 numbers")
+
+
+def shape_id(site: int, check: str) -> str:
+    return f"site{site}-{check}"
+
+
+@pytest.fixture(scope="module")
+def fonts() -> FontSet:
+    return font_set(())
+
+
+@pytest.fixture(scope="module")
+def item(module_ws: Workstation) -> ServiceItem:
+    return module_ws.catalogue.item(FOOD)
+
+
+def stamp() -> Stamp:
+    return Stamp("示例县城关镇便民服务中心", "01", "张三", dt.datetime(2026, 11, 24, 10, 5),
+                 witness=WITNESS, issued_at=dt.datetime(2026, 11, 24, 10, 0))
+
+
+def case_numbered(number: str, item: ServiceItem) -> CaseState:
+    """An accepted case with that number (the slip reads only what it prints)."""
+    return CaseState("case-0001", number, CaseStatus.ACCEPTED, item.code, item.version,
+                     item.name, Applicant(ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID,
+                                          "330102198001010026"),
+                     number[:-15], "01", "01", "clerk-0001", dt.datetime(2026, 11, 24, 9, 0),
+                     accepted_on=DAY, promised_date=dt.date(2026, 11, 27))
+
+
+def decoded(image: Image.Image) -> set[tuple[zxingcpp.BarcodeFormat, str]]:
+    return {(r.format, r.text) for r in zxingcpp.read_barcodes(image.convert("L"))}
+
+
+@pytest.mark.parametrize(("site", "check"), [(s, c) for s, c, fits in SHAPES if fits],
+                         ids=[shape_id(s, c) for s, c, fits in SHAPES if fits])
+def test_a_case_number_short_enough_gets_three_dot_modules_on_80_mm(site: int,
+                                                                    check: str) -> None:
+    assert barcode_module(case_number(site, check), 576) == 3   # 0.375 mm bars
+
+
+@pytest.mark.parametrize(("site", "check", "dots"),
+                         [(s, c, 576) for s, c, fits in SHAPES if not fits]
+                         + [(s, c, 384) for s, c, _ in SHAPES],
+                         ids=[f"{shape_id(s, c)}-576" for s, c, fits in SHAPES if not fits]
+                         + [f"{shape_id(s, c)}-384" for s, c, _ in SHAPES])
+def test_a_code128_that_would_need_bars_under_three_dots_is_refused(
+        site: int, check: str, dots: int, fonts: FontSet) -> None:
+    number = case_number(site, check)
+    assert not code128_fits(number, dots)
+    with pytest.raises(ValueError, match="每模块3点"):
+        barcode_module(number, dots)
+    with pytest.raises(ValueError, match="每模块3点"):
+        render_slip(Slip(K.PICKUP_SLIP, "", (SlipBarcode(number),)), fonts, dots)
+
+
+def _codes(slip: Slip) -> list[SlipBarcode | SlipQR]:
+    return [b for b in slip.blocks if isinstance(b, (SlipBarcode, SlipQR))]
+
+
+@pytest.mark.parametrize(("site", "check", "dots"),
+                         [(s, c, 576) for s, c, fits in SHAPES if not fits]
+                         + [(s, c, 384) for s, c, _ in SHAPES],
+                         ids=[f"{shape_id(s, c)}-576" for s, c, fits in SHAPES if not fits]
+                         + [f"{shape_id(s, c)}-384" for s, c, _ in SHAPES])
+def test_without_room_for_the_code128_the_qr_code_comes_first_with_the_number_under_it(
+        site: int, check: str, dots: int, item: ServiceItem) -> None:
+    number = case_number(site, check)
+    slip = slips.pickup_slip(case_numbered(number, item), item, stamp(), dots)
+    qr = SlipQR(stamp().qr_payload(number))
+    assert _codes(slip) == [qr]
+    at = slip.blocks.index(qr)
+    assert at < slip.blocks.index(SlipRule())   # above the applicant's details
+    after = slip.blocks[at + 1]
+    assert isinstance(after, SlipText) and after.text == number
+
+
+@pytest.mark.parametrize(("site", "check"), [(s, c) for s, c, fits in SHAPES if fits],
+                         ids=[shape_id(s, c) for s, c, fits in SHAPES if fits])
+def test_with_room_for_the_code128_it_comes_first_and_the_qr_code_after_the_details(
+        site: int, check: str, item: ServiceItem) -> None:
+    number = case_number(site, check)
+    slip = slips.pickup_slip(case_numbered(number, item), item, stamp(), 576)
+    qr = SlipQR(stamp().qr_payload(number))
+    assert _codes(slip) == [SlipBarcode(number), qr]
+    assert slip.blocks.index(SlipBarcode(number)) < slip.blocks.index(SlipRule())
+    assert slip.blocks.index(qr) > len(slip.blocks) - 1 - slip.blocks[::-1].index(SlipRule())
+
+
+@pytest.mark.parametrize("dots", [576, 384])
+@pytest.mark.parametrize(("site", "check", "fits_80"), SHAPES,
+                         ids=[shape_id(s, c) for s, c, _ in SHAPES])
+def test_every_code_on_a_pickup_slip_decodes_from_the_raster(
+        site: int, check: str, fits_80: bool, dots: int, item: ServiceItem,
+        fonts: FontSet) -> None:
+    number = case_number(site, check)
+    slip = slips.pickup_slip(case_numbered(number, item), item, stamp(), dots)
+    image = render_slip(slip, fonts, dots).image
+    assert image.width == dots
+    expected = {(zxingcpp.BarcodeFormat.QRCode, f"{number}:{WITNESS[:32].upper()}")}
+    if dots == 576 and fits_80:
+        expected.add((zxingcpp.BarcodeFormat.Code128, number))
+    assert decoded(image) == expected
+
+
+@pytest.mark.parametrize("check", ["X", "digit"])
+def test_the_longest_case_number_under_the_qr_code_stays_on_one_line_on_58_mm(
+        check: str, item: ServiceItem, fonts: FontSet) -> None:
+    number = case_number(12, check)   # 27 characters
+    rendered = render_slip(slips.pickup_slip(case_numbered(number, item), item, stamp(), 384),
+                           fonts, 384)
+    assert number in [run.text for run in rendered.runs]
+
+
+def test_a_qr_code_on_58_mm_paper_gets_six_dot_modules(fonts: FontSet) -> None:
+    payload = stamp().qr_payload(case_number(12, "X"))   # the longest payload
+    image = render_slip(Slip(K.PICKUP_SLIP, "", (SlipQR(payload),)), fonts, 384).image
+    left, _, right, _ = ImageOps.invert(image.convert("L")).getbbox() or (0, 0, 0, 0)
+    assert right - left == len(qr_matrix(payload)) * 6   # ~0.75 mm modules, ~28 mm wide
