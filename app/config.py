@@ -19,6 +19,8 @@ import tomli_w
 
 from app.documents.form import DocumentKind
 from app.documents.targets import PrintTarget
+from app.domain.catalogue import LimitUnit, TimeLimit
+from app.domain.notice import DEFAULT_CORRECTION_LIMIT, AuthoritySettings, NoticeSettings
 from app.domain.numbering import CaseNumberError, check_site_code, check_terminal
 from app.storage.files import FileWriteError, describe_os_error, write_atomically
 
@@ -29,6 +31,35 @@ QUEUE_MODES = ("local", "site")
 THERMAL_DOTS = (384, 512, 576, 640, 832)
 PRINTER_KEYS = ("a4", "thermal", *(k.value for k in DocumentKind))
 THERMAL_KEYS = ("thermal", *(k.value for k in DocumentKind if k.thermal))
+
+
+# The demo catalogue's 实施主体, as a county would register them at a township centre:
+# county departments entrust the centre's 综合窗口; the town government and the village
+# committee act through their own seal. Vertically managed services (烟草, 税务) are
+# reviewed by the authority one level up, the others by the county government
+# (行政复议法 2023 第二十四条、第二十七条).
+_COUNTY, _COURT = "示例县人民政府", "示例县人民法院"
+DEMO_AUTHORITIES: dict[str, AuthoritySettings] = {
+    a.name: a for a in (
+        AuthoritySettings("示例县市场监督管理局", _COUNTY, _COURT, prefix="城关市监受",
+                          entrusted=True),
+        AuthoritySettings("示例县烟草专卖局", "示例市烟草专卖局", _COURT, prefix="城关烟专受",
+                          entrusted=True),
+        AuthoritySettings("国家税务总局示例县税务局", "国家税务总局示例市税务局", _COURT,
+                          prefix="城关税受", entrusted=True),
+        *(AuthoritySettings(f"示例县{name}", _COUNTY, _COURT, prefix=f"城关{short}受",
+                            entrusted=True)
+          for name, short in (("医疗保障局", "医保"), ("公安局", "公安"),
+                              ("人力资源和社会保障局", "人社"), ("民政局", "民政"),
+                              ("残疾人联合会", "残联"), ("农业农村局", "农业"),
+                              ("住房和城乡建设局", "住建"), ("卫生健康局", "卫健"),
+                              ("退役军人事务局", "退役"), ("教育局", "教育"))),
+        AuthoritySettings("示例县城关镇人民政府", _COUNTY, _COURT,
+                          seal="示例县城关镇人民政府便民服务专用章", prefix="城关镇受"),
+        AuthoritySettings("示例县城关镇东风村村民委员会", "示例县城关镇人民政府", _COURT,
+                          seal="示例县城关镇东风村村民委员会", prefix="东风村受"),
+    )}
+AUTHORITY_KEYS = frozenset({"review", "court", "seal", "prefix", "entrusted"})
 
 
 class ConfigError(ValueError):
@@ -68,6 +99,12 @@ class Settings:
     fonts: tuple[str, ...] = ()        # font files for documents: main first, then fallbacks
     backup_dir: str = ""               # daily automatic backup (a USB disk or a share)
     backup_keep: int = 14              # how many daily backups of this terminal to keep
+    # The legal frame of notices: the site's 受理专用章, the default 补正期限, and per
+    # 实施主体 its 复议机关, court, seal, 文号 prefix and whether it entrusts this window.
+    site_seal: str = ""
+    correction_limit: TimeLimit = DEFAULT_CORRECTION_LIMIT
+    authorities: dict[str, AuthoritySettings] = field(
+        default_factory=lambda: dict(DEMO_AUTHORITIES))
 
     @property
     def database_path(self) -> Path:
@@ -76,6 +113,11 @@ class Settings:
     @property
     def settings_path(self) -> Path:
         return self.data_dir / SETTINGS_FILE
+
+    @property
+    def notices(self) -> NoticeSettings:
+        return NoticeSettings(self.site_name, self.site_seal, self.correction_limit,
+                              dict(self.authorities))
 
     @property
     def is_demo_site(self) -> bool:
@@ -97,6 +139,11 @@ def _to_toml(s: Settings) -> dict[str, Any]:
         "thermal": {"dots": s.thermal_dots, "text_mode": s.thermal_text_mode},
         "fonts": {"files": list(s.fonts)},
         "backup": {"dir": s.backup_dir, "keep": s.backup_keep},
+        "notices": {"seal": s.site_seal, "correction_limit": s.correction_limit.value,
+                    "correction_unit": str(s.correction_limit.unit)},
+        "authorities": {a.name: {"review": a.review, "court": a.court, "seal": a.seal,
+                                 "prefix": a.prefix, "entrusted": a.entrusted}
+                        for a in s.authorities.values()},
     }
 
 
@@ -162,7 +209,49 @@ def load_settings(directory: Path | None = None) -> Settings:
     settings = replace(settings, yellow_warning_days=yellow, thermal_dots=dots,
                        thermal_text_mode=text_mode, fonts=tuple(files),
                        backup_dir=_str(backup, "backup", "dir", ""), backup_keep=keep)
+    notices = _section(doc, "notices")
+    settings = replace(settings, site_seal=_str(notices, "notices", "seal", ""),
+                       correction_limit=_correction_limit(notices, defaults.correction_limit))
+    if "authorities" in doc:   # absent in files written before notices had a legal frame
+        settings = replace(settings, authorities=_authorities(_section(doc, "authorities")))
     return validate_settings(settings)
+
+
+def _correction_limit(notices: dict[str, Any], default: TimeLimit) -> TimeLimit:
+    value = notices.get("correction_limit", default.value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 365:
+        raise ConfigError("settings.toml：[notices] correction_limit 应为1至365的整数（补正期限天数）")
+    unit = _str(notices, "notices", "correction_unit", str(default.unit))
+    if unit not in {str(u) for u in LimitUnit}:
+        raise ConfigError("settings.toml：[notices] correction_unit 应为“工作日”或“自然日”")
+    return TimeLimit(value, LimitUnit(unit))
+
+
+def _authorities(section: dict[str, Any]) -> dict[str, AuthoritySettings]:
+    found: dict[str, AuthoritySettings] = {}
+    for name, entry in section.items():
+        sec = f'authorities."{name}"'
+        if not isinstance(entry, dict):
+            raise ConfigError(f"settings.toml：[{sec}] 应为一个节，含 review、court 等")
+        unknown = sorted(set(entry) - AUTHORITY_KEYS)
+        if unknown:
+            raise ConfigError(f"settings.toml：[{sec}] 中的“{unknown[0]}”无法识别，可用："
+                              + "、".join(sorted(AUTHORITY_KEYS)))
+        entrusted = entry.get("entrusted", False)
+        if not isinstance(entrusted, bool):
+            raise ConfigError(f"settings.toml：[{sec}] entrusted 应为 true 或 false")
+        authority = AuthoritySettings(
+            str(name).strip(), _str(entry, sec, "review", ""), _str(entry, sec, "court", ""),
+            _str(entry, sec, "seal", ""), _str(entry, sec, "prefix", ""), entrusted)
+        for key, value in (("review", authority.review), ("court", authority.court)):
+            if not value:
+                raise ConfigError(f"settings.toml：[{sec}] {key} 不能为空：不予受理决定书须写明"
+                                  + ("复议机关" if key == "review" else "有管辖权的人民法院"))
+        if any(c in authority.prefix for c in "〔〕[]第号 "):
+            raise ConfigError(f"settings.toml：[{sec}] prefix 只填文号的字（如“城关烟专受”），"
+                              "年份和序号由程序编写")
+        found[authority.name] = authority
+    return found
 
 
 def validate_settings(s: Settings) -> Settings:

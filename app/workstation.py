@@ -103,7 +103,8 @@ def _open(settings: Settings, *, check: bool, adopt: bool,
     calendar = CalendarService(db)
     accounts = AccountService(db)
     refused = DEMO_SITE_CODE if not settings.standalone else None
-    cases = CaseService(db, catalogue, calendar, integrity, refused_site=refused)
+    cases = CaseService(db, catalogue, calendar, integrity, refused_site=refused,
+                        notices=settings.notices)
     documents = DocumentService(settings, db, catalogue, cases,
                                 BlobStore(settings.data_dir / "blobs"), integrity.witness,
                                 system_spooler=system_spooler)

@@ -25,6 +25,10 @@ def cmd_doctor(ws: Workstation, args: argparse.Namespace) -> None:
         "事项目录", bool(releases),
         f"{releases[0].version}，{releases[0].items} 个事项" if releases else
         "尚未导入事项目录：yichuang catalog import 文件"))
+    if releases:
+        authorities = {i.department.name for i in ws.catalogue.current().items
+                       if not i.is_withdrawn(dt.date.today())}
+        checks.append(doctor.check_authorities(s, authorities))
     years = sorted(ws.calendar.calendar().covered_years)
     today = dt.date.today()
     need = today.year + 1 if today.month >= 11 else today.year

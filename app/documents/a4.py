@@ -3,9 +3,10 @@
 Layout of every page: the case number as Code128 and QR code in the top right corner
 (so the pickup desk can scan any page), the copy (联) at the top left, the issuer, title
 and number line on the first page of each copy, and a footer with who printed it, when,
-and "第 x 页 共 y 页" counted per copy. Text wraps by character (CJK), tables split
-across pages with their header repeated, and characters the main font lacks are drawn
-with a fallback font.
+and "第 x 页 共 y 页" counted per copy. Text wraps by character (CJK) under the 禁则 of
+:mod:`app.documents.kinsoku`; tables split across pages between rows, with their header
+repeated; the closing paragraph stays with the signatures; characters the main font
+lacks are drawn with a fallback font, and those no font has as a visible □.
 """
 
 from __future__ import annotations
@@ -35,10 +36,15 @@ from reportlab.platypus import (
     TableStyle,
 )
 from reportlab.platypus import Table as RLTable
+from reportlab.platypus import paragraph as rl_paragraph
+from reportlab.platypus.paragraph import ParaLines
+from reportlab.rl_config import _FUZZ
 
+from app.documents.archival import ArchiveMeta, archival_pdf
 from app.documents.barcodes import draw_code128_pdf, draw_qr_pdf
 from app.documents.fonts import FontSet
 from app.documents.form import Block, Fields, FormDocument, Heading, Signatures, Table, Text
+from app.documents.kinsoku import break_point
 
 PAGE_W, PAGE_H = A4
 MARGIN_X = 20 * mm
@@ -48,9 +54,10 @@ FRAME_W = PAGE_W - 2 * MARGIN_X
 HEADER_GREY = colors.Color(0.9, 0.9, 0.9)
 LABEL_GREY = colors.Color(0.95, 0.95, 0.95)
 PAGE_NUMBER_W = 24 * mm   # footer space kept for "第 x 页 共 y 页"
-# A row taller than what is left of a page may be split, but only if each part keeps at
-# least this many points (about three lines): no slivers under a repeated header. A row
-# taller than a whole page (a 1,000-character note) still splits instead of failing.
+FRAME_H = PAGE_H - TOP_BAND - BOTTOM
+# Rows never split across pages, except a row taller than a whole page (a 1,000-character
+# note), which could not be laid out otherwise; its parts keep at least this many points
+# (about three lines): no slivers under a repeated header.
 MIN_ROW_SPLIT = 40
 
 
@@ -80,6 +87,94 @@ class _Styles:
         self.cell = ParagraphStyle("cell", parent=base, fontSize=9.5, leading=13)
         self.cell_center = ParagraphStyle("cellc", parent=self.cell, alignment=TA_CENTER)
         self.right = ParagraphStyle("right", parent=base, alignment=TA_RIGHT)
+        self.seal = ParagraphStyle("seal", parent=self.right, fontSize=8, leading=11)
+
+
+def _kinsoku_lines(frags: list[Any], max_widths: list[float], calc_bounds: bool) -> ParaLines:
+    """reportlab's ``cjkFragSplit`` with the break chosen by :func:`break_point`.
+
+    The units, their widths and the lines are built with reportlab's own pieces
+    (``cjkU``, ``makeCJKParaLine``), so drawing, fonts and leading work as before; only
+    where a line ends differs.
+    """
+    cjk_unit = rl_paragraph.cjkU  # type: ignore[attr-defined]
+    make_line = rl_paragraph.makeCJKParaLine  # type: ignore[attr-defined]
+    units: list[Any] = []
+    for f in frags:
+        text = f.text.decode("utf8") if isinstance(f.text, bytes) else f.text
+        units += [cjk_unit(t, f, "utf8") for t in text] if text else [cjk_unit(text, f, "utf8")]
+    lines: list[Any] = []
+    start = i = 0
+    used = 0.0
+    max_width = max_widths[0]
+    while i < len(units):
+        u = units[i]
+        w = u.width
+        if hasattr(w, "normalizedValue"):   # a width given in % of the line
+            w._normalizer = max_width
+            w = w.normalizedValue(max_width)
+        if hasattr(u.frag, "lineBreak"):    # <br/>: the line ends here, whatever fits
+            i += 1
+            lines.append(make_line(units[start:i], max_width, used + w, max_width - used - w,
+                                   True, calc_bounds))
+        elif used + w > max_width + _FUZZ and used + w > 0:
+            i = break_point(units, start, i)
+            kept = sum(_unit_width(v, max_width) for v in units[start:i])
+            lines.append(make_line(units[start:i], max_width, kept, max_width - kept,
+                                   False, calc_bounds))
+            while i < len(units) and units[i] == " ":   # no line starts with a space
+                i += 1
+        else:
+            used += w
+            i += 1
+            continue
+        max_width = max_widths[min(len(lines), len(max_widths) - 1)]
+        start, used = i, 0.0
+    if used > 0:
+        lines.append(make_line(units[start:], max_width, used, max_width - used, False,
+                               calc_bounds))
+    return ParaLines(kind=1, lines=lines)
+
+
+def _unit_width(u: Any, max_width: float) -> float:
+    w = u.width
+    return float(w.normalizedValue(max_width) if hasattr(w, "normalizedValue") else w)
+
+
+class _Paragraph(Paragraph):
+    """A paragraph whose CJK lines follow the 禁则 (see :mod:`app.documents.kinsoku`)."""
+
+    def breakLinesCJK(self, maxWidths: float | list[float] | tuple[float, ...]
+                      ) -> Any:
+        widths = list(maxWidths) if isinstance(maxWidths, (list, tuple)) else [maxWidths]
+        style = self.style
+        self.height = 0
+        rl_paragraph._handleBulletWidth(self.bulletText, style, widths)  # type: ignore[attr-defined]
+        if hasattr(self, "blPara") and getattr(self, "_splitpara", False):
+            return self.blPara   # the second half of a split paragraph keeps its lines
+        if not self.frags:
+            return ParaLines(kind=0, fontSize=style.fontSize, fontName=style.fontName,
+                             textColor=style.textColor, lines=[], ascent=style.fontSize,
+                             descent=-0.2 * style.fontSize)
+        auto = getattr(self, "autoLeading", getattr(style, "autoLeading", ""))
+        return _kinsoku_lines(self.frags, widths, auto not in ("", "off"))
+
+
+class _Table(RLTable):
+    """A table that splits between rows only; a row taller than a whole page splits too,
+    since nothing else can lay it out (reportlab's ``splitInRow`` would split any row
+    that does not fit the rest of a page)."""
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        self._calc(availWidth, availHeight)  # type: ignore[attr-defined]
+        parts: list[Flowable] = self._splitRows(availHeight, doInRowSplit=0)  # type: ignore[attr-defined]
+        if parts:
+            return parts
+        heights: list[float] = self._rowHeights  # type: ignore[attr-defined]
+        head = self.repeatRows if isinstance(self.repeatRows, int) else 0
+        if head < len(heights) and sum(heights[:head + 1]) > FRAME_H:
+            return self._splitRows(availHeight, doInRowSplit=1)  # type: ignore[attr-defined, no-any-return]
+        return []
 
 
 class _CopyStart(Flowable):
@@ -130,16 +225,17 @@ class _Renderer:
     # -- text ---------------------------------------------------------------------------
 
     def rich(self, text: str) -> str:
-        """Paragraph markup for ``text``: escaped, fallback fonts for rare characters."""
+        """Paragraph markup for ``text``: escaped, fallback fonts for rare characters, □
+        for a character no font has."""
         out = []
-        for run in self.fonts.runs(text):
+        for run in self.fonts.printable_runs(text):
             chunk = escape(run.text).replace("\n", "<br/>")
             out.append(chunk if run.font == self.fonts.main.name
                        else f'<font name="{run.font}">{chunk}</font>')
         return "".join(out)
 
     def para(self, text: str, style: ParagraphStyle) -> Paragraph:
-        return Paragraph(self.rich(text), style)
+        return _Paragraph(self.rich(text), style)
 
     # -- blocks -------------------------------------------------------------------------
 
@@ -156,7 +252,7 @@ class _Renderer:
             case Table():
                 return [self.table(b), Spacer(1, 3 * mm)]
             case Signatures():
-                return [self.signatures(b)]
+                return [KeepTogether(self.signatures(b))]
         raise TypeError(f"unknown block {b!r}")
 
     def fields(self, f: Fields) -> RLTable:
@@ -180,8 +276,8 @@ class _Renderer:
         last = f.pairs and len(f.pairs) % cols
         if last:
             style.append(("SPAN", (2 * last - 1, len(rows) - 1), (-1, len(rows) - 1)))
-        return RLTable(rows, colWidths=[label_w, value_w] * cols, style=TableStyle(style),
-                       splitInRow=MIN_ROW_SPLIT)
+        return _Table(rows, colWidths=[label_w, value_w] * cols, style=TableStyle(style),
+                      splitInRow=MIN_ROW_SPLIT)
 
     def table(self, t: Table) -> RLTable:
         total = sum(c.weight for c in t.columns)
@@ -197,14 +293,20 @@ class _Renderer:
                  ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]
         if not t.rows:
             style.append(("SPAN", (0, 1), (-1, 1)))
-        return RLTable([header, *body], colWidths=widths, repeatRows=1,
-                       style=TableStyle(style), splitInRow=MIN_ROW_SPLIT)
+        return _Table([header, *body], colWidths=widths, repeatRows=1,
+                      style=TableStyle(style), splitInRow=MIN_ROW_SPLIT)
 
-    def signatures(self, sig: Signatures) -> Flowable:
+    def signatures(self, sig: Signatures) -> list[Flowable]:
+        """The signature lines, to be kept on one page (with the paragraph before them)."""
         left = [self.para(p, self.s.plain) for p in sig.parties]
         right = []
         if sig.issuer:
             right.append(self.para(f"{sig.issuer}（盖章）", self.s.right))
+        if sig.on_behalf:
+            right.append(self.para(f"（{sig.on_behalf}）", self.s.right))
+        if sig.seal:
+            # Which seal to stamp: a 受理专用章 is not the authority's official seal.
+            right.append(self.para(f"用印：{sig.seal}", self.s.seal))
         if sig.date:
             right.append(self.para(f"{sig.date.year}年{sig.date.month}月{sig.date.day}日",
                                    self.s.right))
@@ -214,7 +316,7 @@ class _Renderer:
         table = RLTable(rows, colWidths=[FRAME_W * 0.55, FRAME_W * 0.45],
                         style=TableStyle([("TOPPADDING", (0, 0), (-1, -1), 9),
                                           ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
-        return KeepTogether([Spacer(1, 6 * mm), table])
+        return [Spacer(1, 6 * mm), table]
 
     # -- the document -------------------------------------------------------------------
 
@@ -226,19 +328,32 @@ class _Renderer:
             if n:
                 story.append(PageBreak())
             story.append(_CopyStart(n))
-            story.append(self.para(d.stamp.site_name, self.s.issuer))
+            story.append(self.para(d.heading, self.s.issuer))
             story.append(_Title(d.title, self.fonts.main.name))
             if d.number_line:
                 story.append(self.para(d.number_line, self.s.number))
             story.append(Spacer(1, 3 * mm))
             if d.addressee:
                 story.append(self.para(d.addressee, self.s.plain))
-            for b in d.blocks:
-                story += self.block(b)
+            story += self.blocks()
         return story
 
+    def blocks(self) -> list[Flowable]:
+        """The body; the Text right before a Signatures block moves with it, so the
+        signatures never stand alone on a page without the sentence they sign."""
+        out: list[Flowable] = []
+        previous: Block | None = None
+        for b in self.doc.blocks:
+            if isinstance(b, Signatures) and isinstance(previous, Text):
+                closing = out.pop()   # a Text block is exactly one Paragraph
+                out.append(KeepTogether([closing, *self.signatures(b)]))
+            else:
+                out += self.block(b)
+            previous = b
+        return out
+
     def width(self, text: str, size: float) -> float:
-        return sum(stringWidth(r.text, r.font, size) for r in self.fonts.runs(text))
+        return sum(stringWidth(r.text, r.font, size) for r in self.fonts.printable_runs(text))
 
     def footer_text(self, size: float, max_width: float) -> str:
         """The stamp line; a long site name is shortened first, so the window, clerk,
@@ -258,7 +373,7 @@ class _Renderer:
             while text and self.width(text + "…", size) > max_width:
                 text = text[:-1]
             text += "…"
-        for run in self.fonts.runs(text):
+        for run in self.fonts.printable_runs(text):
             canvas.setFont(run.font, size)
             canvas.drawString(x, y, run.text)
             x += stringWidth(run.text, run.font, size)
@@ -345,7 +460,7 @@ def render_pdf(doc: FormDocument, fonts: FontSet) -> RenderedPdf:
     buf = io.BytesIO()
     template = BaseDocTemplate(
         buf, pagesize=A4, leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=TOP_BAND,
-        bottomMargin=BOTTOM, title=doc.title, author=doc.stamp.site_name,
+        bottomMargin=BOTTOM, title=doc.title, author=doc.authority or doc.heading,
         subject=doc.case_number or doc.title, creator="一窗通", pageCompression=1,
         invariant=0)   # a real creation date: the archive keeps when each PDF was made
     frame = Frame(MARGIN_X, BOTTOM, FRAME_W, PAGE_H - TOP_BAND - BOTTOM, id="body",
@@ -356,5 +471,8 @@ def render_pdf(doc: FormDocument, fonts: FontSet) -> RenderedPdf:
                                             onPageEnd=renderer.on_page)])
     canvasmaker = _counting_canvas(fonts.main.name)
     template.build(renderer.story(), canvasmaker=canvasmaker)
-    data = buf.getvalue()
+    data = archival_pdf(buf.getvalue(), ArchiveMeta(
+        title=doc.title, kind=doc.kind.display, case_number=doc.case_number,
+        authority=doc.authority or doc.heading, issuer=doc.stamp.site_name,
+        created=doc.stamp.printed_at))
     return RenderedPdf(data, template.page, tuple(fonts.missing(doc.text())))

@@ -45,7 +45,7 @@ _TITLES = {
     DocumentKind.ACCEPTANCE: "受理通知书",
     DocumentKind.DEFERRED: "容缺受理通知书",
     DocumentKind.CORRECTION: "补正材料通知书",
-    DocumentKind.REJECTION: "不予受理通知书",
+    DocumentKind.REJECTION: "不予受理决定书",
     DocumentKind.PICKUP: "取件通知单",
     DocumentKind.PICKUP_SLIP: "取件通知单（小票）",
     DocumentKind.SERVICE: "送达回证",
@@ -154,6 +154,8 @@ class Signatures:
     parties: tuple[str, ...]
     issuer: str = ""
     date: dt.date | None = None
+    on_behalf: str = ""      # 受……委托: the window acts for the deciding authority
+    seal: str = ""           # which seal goes here (受理专用章), for the clerk stamping it
 
 
 Block = Heading | Text | Fields | Table | Signatures
@@ -169,10 +171,17 @@ class FormDocument:
     addressee: str = ""               # 致：张三
     case_number: str = ""            # drawn as Code128 and QR code when set
     copies: tuple[str, ...] = ()     # 联: ("第一联 申请人留存", "第二联 窗口存档")
+    issuer: str = ""                 # the name above the title; the site when empty
+    authority: str = ""              # 实施主体 deciding the case (archive metadata)
+
+    @property
+    def heading(self) -> str:
+        return self.issuer or self.stamp.site_name
 
     def text(self) -> str:
         """Every word the document prints, for checks and for finding missing glyphs."""
-        parts = [self.title, self.number_line, self.addressee, self.stamp.line, *self.copies]
+        parts = [self.heading, self.title, self.number_line, self.addressee, self.stamp.line,
+                 *self.copies]
         for b in self.blocks:
             match b:
                 case Heading(text=t) | Text(text=t):
@@ -181,8 +190,8 @@ class FormDocument:
                     parts += [f"{k}{v}" for k, v in pairs]
                 case Table(columns=cols, rows=rows):
                     parts += [c.title for c in cols] + ["".join(r) for r in rows]
-                case Signatures(parties=ps, issuer=issuer):
-                    parts += [*ps, issuer]
+                case Signatures(parties=ps, issuer=issuer, on_behalf=behalf, seal=seal):
+                    parts += [*ps, issuer, behalf, seal]
         return "\n".join(parts)
 
 

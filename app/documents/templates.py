@@ -28,22 +28,17 @@ from app.domain.case import (
     CaseState,
     CaseStatus,
     Decision,
-    MaterialState,
     MaterialStatus,
 )
 from app.domain.catalogue import (
     Bundle,
     BundleMaterial,
     Material,
-    MaterialSource,
-    Necessity,
     ServiceItem,
 )
 
 APPLICANT_COPY = "第一联 申请人留存"
 ARCHIVE_COPY = "第二联 窗口存档"
-REMEDY = ("如对本决定不服，可以自收到本通知书之日起六十日内依法申请行政复议，"
-          "或者自收到本通知书之日起六个月内依法向人民法院提起行政诉讼。")
 
 
 def cn_date(day: dt.date | dt.datetime | None) -> str:
@@ -259,127 +254,6 @@ def receipt(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
                         number_line=f"办件编号：{case.number}", case_number=case.number)
 
 
-def acceptance(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
-    """受理通知书: accepted, with the promised completion date and how to pick up."""
-    you = _you(case)
-    facts = Fields((("办件编号", case.number), ("受理日期", cn_date(case.accepted_on)),
-                    ("事项名称", item.name), ("实施主体", item.department.name),
-                    ("办件类型", str(item.kind)), ("承诺办结时限", str(item.promised_limit)),
-                    ("承诺办结日期", _promised(case, item)), ("收费", _fee(item))))
-    blocks = (
-        Text(f"{you}于{cn_date(_opened(case))}提出的{item.name}申请，经审查，申请材料齐全、"
-             "符合法定形式，根据《中华人民共和国行政许可法》第三十二条等规定，决定予以受理。"),
-        facts,
-        Heading("已收取材料"),
-        _received_table(case, item),
-        Heading("查询与取件"),
-        Text(_pickup_sentence(case, item, stamp)),
-        _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"),
-    )
-    return _notice(DocumentKind.ACCEPTANCE, case, stamp, blocks, f"受理编号：{case.number}")
-
-
-def deferred(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
-    """容缺受理通知书: accepted with materials to follow by a date; two copies."""
-    you = _you(case)
-    later = [m for m in case.materials if m.status is MaterialStatus.DEFERRED]
-    rows = tuple((str(n), m.name, _required_form(item, m), cn_date(m.deferred_until))
-                 for n, m in enumerate(later, 1))
-    blocks = (
-        Text(f"{you}于{cn_date(_opened(case))}提出的{item.name}申请，主要申请材料齐全、符合法定"
-             "形式，次要材料暂缺，符合容缺受理条件，本窗口决定予以容缺受理。"),
-        Fields((("办件编号", case.number), ("受理日期", cn_date(case.accepted_on)),
-                ("事项名称", item.name), ("承诺办结日期", _promised(case, item)))),
-        Heading("容缺材料及补交期限"),
-        Table((Column("序号", 0.7, True), Column("材料名称", 4.0),
-               Column("要求", 1.6, True), Column("补交期限", 1.6, True)), rows),
-        Text(f"承诺办结时限（{item.promised_limit}）自最迟补交期限起计算，承诺办结日期不早于"
-             "任何一项补交期限。"),
-        # Only what the law of every item allows: a credit-record entry needs a basis the
-        # catalogue names, which it does not yet.
-        Text("请在补交期限内将上述材料送交本窗口。逾期未补交或补交材料不符合要求的，本次申请"
-             "按规定终止办理。", emphasis=True),
-        Text(f"申请人承诺：{_self(case)}已知悉上述容缺材料及补交期限，承诺按期补交，所提交材料"
-             "真实有效，如违反承诺愿承担相应法律责任。"),
-        _seal(stamp, "申请人（签字）：", f"经办人：{stamp.clerk_name}"),
-    )
-    return _notice(DocumentKind.DEFERRED, case, stamp, blocks, f"受理编号：{case.number}",
-                   copies=(APPLICANT_COPY, ARCHIVE_COPY))
-
-
-def _pickup_sentence(case: CaseState, item: ServiceItem, stamp: Stamp) -> str:
-    result = item.result or "办理结果"
-    if case.decision is Decision.ON_THE_SPOT:
-        return (f"本事项为即办件，已当场办结，请当场领取{result}并核对。如需查询，凭办件编号"
-                f"（本通知书右上角条码）到{stamp.site_name}窗口或拨打咨询电话"
-                f"{item.phone or '（见窗口公示）'}。")
-    return (f"凭办件编号（本通知书右上角条码）到{stamp.site_name}窗口或拨打咨询电话"
-            f"{item.phone or '（见窗口公示）'}查询办理进度。办结后请凭本通知书及申请人有效"
-            f"身份证件到{item.place or stamp.site_name}领取{result}；"
-            "委托他人代领的，代领人须持授权委托书及本人身份证件。")
-
-
-def _required_form(item: ServiceItem, m: MaterialState) -> str:
-    try:
-        spec = item.material(m.material_id)
-    except KeyError:
-        return "—"
-    return f"{spec.form}{spec.copies}份"
-
-
-def correction(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
-    """一次性告知书（补正材料通知书）: every missing or faulty material at once."""
-    you = _you(case)
-    rows: list[tuple[str, ...]] = []
-    by_id = {m.material_id: m for m in case.materials}
-    for spec in item.checklist(frozenset(case.scenarios)):
-        state = by_id.get(spec.id)
-        # The same rule as the decision (acceptance.check_decision): only a required
-        # material missing or faulty blocks acceptance; a 非必要 one is never asked for.
-        # A 共享获取 material comes from another department's system: never the
-        # applicant's to bring.
-        if spec.source is MaterialSource.SHARED:
-            continue
-        if spec.necessity is not Necessity.OPTIONAL and (
-                state is None or state.status in (MaterialStatus.MISSING,
-                                                  MaterialStatus.FAULTY)):
-            problem = (f"有误：{state.fault}" if state and state.status is MaterialStatus.FAULTY
-                       else "未提交")
-            rows.append((str(len(rows) + 1), spec.name, problem,
-                         f"{spec.form}{spec.copies}份", _material_terms(spec)))
-    blocks: tuple[Block, ...] = (
-        Text(f"{you}于{cn_date(_opened(case))}提出的{item.name}申请，申请材料不齐全或者不符合"
-             "法定形式。根据《中华人民共和国行政许可法》第三十二条第一款第（四）项的规定，现一次性"
-             f"告知{you}需要补正的全部内容如下："),
-        Table((Column("序号", 0.7, True), Column("材料名称", 2.8), Column("问题", 2.0),
-               Column("要求", 1.2, True), Column("获取途径及说明", 3.2)), tuple(rows)),
-        # The clerk's note explains the list; it comes before the closing promise, which
-        # it can never widen.
-        *([Text(f"补充说明（不增加上述材料以外的要求）：{_sentence(case.decision_reason)}")]
-          if case.decision_reason else []),
-        Text(f"请按上述要求补正后，持本通知书到{stamp.site_name}窗口提交。补正材料齐全、符合法定"
-             "形式的，本窗口予以受理。除上述材料外，窗口不再要求补正其他材料。"),
-        _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}"),
-    )
-    return _notice(DocumentKind.CORRECTION, case, stamp, blocks,
-                   f"（一次性告知书）  办件编号：{case.number}")
-
-
-def rejection(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
-    """不予受理通知书: the reason, who is competent if not us, and the remedy."""
-    you = _you(case)
-    blocks: list[Fields | Heading | Text | Table | Signatures] = [
-        Text(f"{you}于{cn_date(_opened(case))}提出的{item.name}申请，经审查，决定不予受理。"),
-        Fields((("办件编号", case.number), ("事项名称", item.name),
-                ("不予受理理由", case.decision_reason or "—")), columns=1),
-    ]
-    if case.competent_authority:
-        blocks.append(Text(f"该申请事项依法不属于本机关职权范围，请向{case.competent_authority}"
-                           "申请。", emphasis=True))
-    blocks += [Text(REMEDY), _seal(stamp, "申请人（签收）：", f"经办人：{stamp.clerk_name}")]
-    return _notice(DocumentKind.REJECTION, case, stamp, blocks, f"办件编号：{case.number}")
-
-
 def pickup(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
     """取件通知单 (A4): where and when to collect the result, and what to bring."""
     blocks = (
@@ -400,11 +274,13 @@ def pickup(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
     return _notice(DocumentKind.PICKUP, case, stamp, blocks, f"办件编号：{case.number}")
 
 
-def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
-    """送达回证: what was delivered to whom; the recipient signs in the blank cells."""
+def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp, served: str
+                    ) -> FormDocument:
+    """送达回证: what was delivered (``served``: the result, or a 不予受理决定书 / 补正材料
+    通知书 with its 文号) to whom; the recipient signs in the blank cells."""
     blank = "\n\n"
     blocks = (
-        Fields((("送达文书", f"{item.result or '办理结果'}（{item.name}）"),
+        Fields((("送达文书", served),
                 ("办件编号", case.number),
                 ("受送达人", case.applicant.name),
                 ("送达地点", f"{stamp.site_name} {stamp.window}号窗口"),

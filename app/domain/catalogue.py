@@ -141,6 +141,10 @@ class ServiceItem:
     scenarios: tuple[Scenario, ...] = ()
     keywords: tuple[str, ...] = ()   # 常用简称 a clerk searches by (低保, 残疾证…)
     result: str = ""                 # 办理结果名称 handed out at pickup (营业执照…)
+    # 特别程序 (现场核查、专家评审…) whose time the promised period does not count.
+    special_procedures: str = ""
+    correction_limit: TimeLimit | None = None   # 补正期限; None: the site's default
+    deferral_consequence: str = ""   # 容缺: what follows a missed 补交期限, as the item's rules say
     effective_from: dt.date | None = None
     withdrawn_at: dt.date | None = None
 

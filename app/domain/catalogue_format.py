@@ -334,6 +334,10 @@ def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue], *,
         conditions=r.text("conditions", prose=True), basis=r.text("basis", prose=True),
         place=r.text("place", max_len=200), hours=r.text("hours", max_len=200),
         result=r.text("result", max_len=100),
+        special_procedures=r.text("special_procedures", max_len=200),
+        deferral_consequence=r.text("deferral_consequence", max_len=500, prose=True),
+        correction_limit=(_parse_limit(r, "correction_limit")
+                          if r._get("correction_limit", False) is not None else None),
         phone=r.text("phone", max_len=64), online=r.boolean("online", default=False),
         visits=r.integer("visits", default=1, low=0, high=5),
         effective_from=r.date("effective_from"), withdrawn_at=r.date("withdrawn_at"),
@@ -355,7 +359,7 @@ _ITEM_FIELDS = frozenset({
     "code", "name", "department", "category", "level", "kind", "legal_limit",
     "promised_limit", "conditions", "basis", "fee", "place", "hours", "phone", "online",
     "visits", "materials", "scenarios", "keywords", "result", "version", "effective_from",
-    "withdrawn_at",
+    "withdrawn_at", "special_procedures", "correction_limit", "deferral_consequence",
 })
 _MATERIAL_FIELDS = frozenset({"id", "name", "form", "copies", "necessity", "deferrable",
                               "commitment", "source", "note", "template"})

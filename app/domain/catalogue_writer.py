@@ -42,6 +42,12 @@ def item_to_json(item: ServiceItem) -> dict[str, Any]:
     # Only when set: items stored before the field existed keep their exact body (and hash).
     if item.result:
         out["result"] = item.result
+    if item.special_procedures:
+        out["special_procedures"] = item.special_procedures
+    if item.correction_limit is not None:
+        out["correction_limit"] = _limit_json(item.correction_limit)
+    if item.deferral_consequence:
+        out["deferral_consequence"] = item.deferral_consequence
     return out
 
 

@@ -20,7 +20,13 @@ from app.storage.case_log import COLUMN_NAMES, case_events, projection_diff
 from app.storage.chain import ChainName, chain_name, chains_present, row_hash, walk_chain
 from app.storage.db import Database
 from app.storage.install_meta import meta_get
-from app.storage.models import CaseDocumentRow, CaseEventRow, CaseNumberCounter, CaseRow
+from app.storage.models import (
+    CaseDocumentRow,
+    CaseEventRow,
+    CaseNumberCounter,
+    CaseRow,
+    DocumentNumberCounter,
+)
 
 MIN_PAPER_CHARS = 12   # what the paper prints: 48 bits, grouped 4-4-4
 
@@ -94,12 +100,25 @@ def compare_with_anchors(session: Session, state: AnchorState, install_id: str |
                                     "替换或回退到旧副本）"))
         elif row.hash != head.hash or row_hash(row) != row.hash:
             findings.append(Finding(where, f"{where}中已锚定的记录 {head.key[:8]} 被改写"))
-    for (site, terminal), (day, seq) in state.numbers.items():
+    findings += number_findings(session, state)
+    return findings
+
+
+def number_findings(session: Session, state: AnchorState) -> list[Finding]:
+    """Numbers already on paper (case numbers, 文号) that the database would issue again."""
+    findings = []
+    for (site, terminal), (day, seq) in sorted(state.numbers.items()):
         counter = session.get(CaseNumberCounter, (site, terminal, dt.date.fromisoformat(day)))
         if counter is None or counter.last_seq < seq:
             have = counter.last_seq if counter else 0
             findings.append(Finding(f"终端{terminal}", f"终端{terminal}在{day}已发出第{seq}号办件编号，"
                                     f"数据库只记到第{have}号"))
+    for (authority, year, site, terminal), seq in sorted(state.docnos.items()):
+        doc = session.get(DocumentNumberCounter, (authority, year, site, terminal))
+        if doc is None or doc.last_seq < seq:
+            have = doc.last_seq if doc else 0
+            findings.append(Finding(f"终端{terminal}", f"终端{terminal}已发出{authority}{year}年"
+                                    f"第{seq}号文号，数据库只记到第{have}号"))
     return findings
 
 
@@ -126,13 +145,7 @@ def verify_record(db: Database, anchor: AnchorFile) -> AuditReport:
             report.chains.append(_verify_chain(session, state, chain, site, terminal,
                                                     report.findings))
         report.cases = _verify_cases(session, report.findings)
-        for (site, terminal), (day, seq) in sorted(state.numbers.items()):
-            counter = session.get(CaseNumberCounter,
-                                  (site, terminal, dt.date.fromisoformat(day)))
-            if counter is None or counter.last_seq < seq:
-                report.findings.append(Finding(
-                    f"终端{terminal}", f"终端{terminal}在{day}已发出第{seq}号办件编号，数据库只记到第"
-                    f"{counter.last_seq if counter else 0}号"))
+        report.findings += number_findings(session, state)
     return report
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.domain.acceptance import check_decision, check_materials
 from app.domain.calendar import CalendarNotCovered, estimate_promised_date
@@ -34,6 +35,7 @@ from app.domain.case import (
     clock_start,
     material_state_to_json,
 )
+from app.domain.catalogue import TimeLimit
 from app.domain.identity import (
     IdentityError,
     check_hmt_residence_id,
@@ -41,14 +43,24 @@ from app.domain.identity import (
     check_resident_id,
     check_uscc,
 )
+from app.domain.notice import (
+    NoticeConfigError,
+    NoticeFacts,
+    NoticeSettings,
+    RejectionGround,
+    document_number,
+    frame_notice,
+)
 from app.domain.text_checks import forbidden_character
 from app.services.calendar import CalendarService
 from app.services.catalogue import CatalogueService, NotFound
 from app.services.integrity import IntegrityService
 from app.services.permissions import Action, require
 from app.storage.case_log import (
+    IssuedDocumentNumber,
     append_event,
     next_case_number,
+    next_document_number,
     state_from_row,
     utc_now_iso,
     write_projection,
@@ -87,13 +99,17 @@ class EventFacts:
     at: dt.datetime        # local time
     clerk_name: str
     window: str
+    notice: NoticeFacts | None = None   # a decision's legal frame (None before it existed)
 
 
 class CaseService:
     def __init__(self, db: Database, catalogue: CatalogueService,
                  calendar: CalendarService, integrity: IntegrityService, *,
-                 refused_site: str | None = None) -> None:
+                 refused_site: str | None = None,
+                 notices: NoticeSettings | None = None) -> None:
         self._db = db
+        # The site's legal frame (seal, authorities, 补正期限): frozen into each decision.
+        self.notices = notices or NoticeSettings("")
         self._integrity = integrity
         self._catalogue = catalogue
         self._calendar = calendar
@@ -186,7 +202,8 @@ class CaseService:
         return state
 
     def _apply(self, case_id: str, kind: CaseEventKind, clerk: Clerk,
-               build: Callable[[CaseState], dict[str, Any]]) -> CaseState:
+               build: Callable[[CaseState, Session], dict[str, Any]], *,
+               docnos: Sequence[IssuedDocumentNumber] = ()) -> CaseState:
         """Load, check and change a case in one write transaction.
 
         ``build`` sees the case as it is under the write lock and returns the event
@@ -201,14 +218,15 @@ class CaseService:
             before = state_from_row(row)
             try:
                 check_transition(before, kind)
-                payload = build(before)
+                payload = build(before, session)
                 after = apply_event(before, kind, payload)
             except CaseTransitionError as exc:
                 raise CaseRuleError([str(exc)]) from exc
             event = append_event(session, case_id, after.version, kind, payload, clerk,
                                  base_version=before.version)
             write_projection(row, after)
-        self._integrity.witness.record(events=[event])
+        # ``docnos`` is filled by ``build`` inside the transaction that just committed.
+        self._integrity.witness.record(events=[event], docnos=docnos)
         return after
 
     def record_materials(self, case_id: str, states: Sequence[MaterialState], clerk: Clerk,
@@ -220,7 +238,7 @@ class CaseService:
         """
         day = today or dt.date.today()
 
-        def build(case: CaseState) -> dict[str, Any]:
+        def build(case: CaseState, _session: Session) -> dict[str, Any]:
             item = self._catalogue.item_version(case.item_code, case.item_version)
             chosen = frozenset(case.scenarios) if scenario_ids is None else scenario_ids
             unknown = chosen - {s.id for s in item.scenarios}
@@ -237,24 +255,52 @@ class CaseService:
         return self._apply(case_id, CaseEventKind.MATERIALS_RECORDED, clerk, build)
 
     def decide(self, case_id: str, decision: Decision, clerk: Clerk, *, reason: str = "",
-               competent_authority: str = "", today: dt.date | None = None) -> CaseState:
+               competent_authority: str = "", ground: RejectionGround | None = None,
+               today: dt.date | None = None) -> CaseState:
         """受理 / 容缺受理 / 补正 / 不予受理 / 即办, with the promised date for acceptances.
 
         When the working calendar does not cover the deadline's year the acceptance still
         goes ahead — the applicant is at the window — with the Monday-Friday estimate,
         marked ``promised_estimated`` so the clerk and every printout show it as such.
+
+        The decision's notice facts (issuing authority, seal, legal basis, 文号, 补正期限,
+        remedy) are worked out here and frozen in the event: every print renders them.
+        A 不予受理 names its ground; without one it is "not ours" when another competent
+        authority is named, else "不符合受理条件".
         """
         day = today or dt.date.today()
+        if decision is Decision.REJECT and ground is None:
+            ground = (RejectionGround.NOT_COMPETENT if competent_authority.strip()
+                      else RejectionGround.NOT_ELIGIBLE)
+        issued: list[IssuedDocumentNumber] = []
 
-        def build(case: CaseState) -> dict[str, Any]:
+        def build(case: CaseState, session: Session) -> dict[str, Any]:
             item = self._catalogue.item_version(case.item_code, case.item_version)
             problems = check_decision(decision, item.kind,
                                       item.checklist(frozenset(case.scenarios)),
                                       case.materials, reason, today=day)
+            if (decision is Decision.REJECT and ground is RejectionGround.NOT_COMPETENT
+                    and not competent_authority.strip()):
+                problems.append("不属于本机关职权的，请写明应向哪个机关申请。")
+            try:
+                frame = frame_notice(item, str(decision), self.notices, ground=ground)
+            except NoticeConfigError as exc:
+                problems.append(str(exc))
             if problems:
                 raise CaseRuleError(problems)
+            authority = self.notices.authority(item.department.name, remedy=False)
+            number = next_document_number(session, item.department.name, day.year,
+                                          clerk.site, clerk.terminal)
+            issued.append(number)
+            correct_by = None
+            if decision is Decision.CORRECTION:
+                limit = item.correction_limit or self.notices.correction_limit
+                correct_by = self._deadline(day, limit)
+            frame = replace(frame, correct_by=correct_by, document_number=document_number(
+                authority.prefix, day.year, clerk.terminal, number.seq))
             payload: dict[str, Any] = {"decision": str(decision), "reason": reason.strip(),
-                                       "competent_authority": competent_authority.strip()}
+                                       "competent_authority": competent_authority.strip(),
+                                       "notice": frame.to_json()}
             if decision in (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT):
                 start = clock_start(decision, day, case.materials)
                 try:
@@ -267,7 +313,14 @@ class CaseService:
                                promised_estimated=estimated)
             return payload
 
-        return self._apply(case_id, CaseEventKind.DECIDED, clerk, build)
+        state = self._apply(case_id, CaseEventKind.DECIDED, clerk, build, docnos=issued)
+        return state
+
+    def _deadline(self, start: dt.date, limit: TimeLimit) -> dt.date:
+        try:
+            return self._calendar.promised_date(start, limit)
+        except CalendarNotCovered:
+            return estimate_promised_date(start, limit)
 
     def get(self, case_id: str) -> CaseState:
         with self._db.read() as session:
@@ -297,7 +350,9 @@ class CaseService:
         if row is None:
             return None
         at = dt.datetime.fromisoformat(row.occurred_at).astimezone().replace(tzinfo=None)
-        return EventFacts(row.hash, at, row.clerk_name, row.window)
+        notice = row.payload.get("notice") if isinstance(row.payload, dict) else None
+        return EventFacts(row.hash, at, row.clerk_name, row.window,
+                          NoticeFacts.from_json(notice) if notice else None)
 
     def witness_hash(self, case_id: str, *, receipt: bool = False) -> str:
         facts = self.document_facts(case_id, receipt=receipt)

@@ -54,6 +54,22 @@ def check_site(settings: Settings) -> Check:
                  f"终端 {settings.terminal}，窗口 {settings.window}")
 
 
+def check_authorities(settings: Settings, names: set[str]) -> Check:
+    """Every 实施主体 of the catalogue registered in settings.toml, so a clerk never learns
+    at the window that a notice cannot name its 复议机关 or seal."""
+    missing = sorted(names - set(settings.authorities))
+    if missing:
+        more = f"等{len(missing)}个" if len(missing) > 3 else ""
+        return Check("实施主体", False,
+                     f"{'、'.join(missing[:3])}{more}未在 settings.toml 的 [authorities] 中登记"
+                     "（复议机关、人民法院、受理专用章、文号前缀），这些事项不能作出受理决定")
+    unprefixed = sorted(n for n in names if not settings.authorities[n].prefix)
+    if unprefixed and not settings.standalone:
+        return Check("实施主体", False, f"{'、'.join(unprefixed[:3])}没有文号前缀（prefix）："
+                     "联网的各站点文号会重复，请为本站点设置不同的前缀")
+    return Check("实施主体", True, f"事项目录的 {len(names)} 个实施主体均已登记")
+
+
 def cjk_fonts_from_fontconfig() -> list[tuple[str, str, bool]] | None:
     """(family, file, embeddable) for fonts fontconfig says cover Simplified Chinese.
 

@@ -37,8 +37,13 @@ from app.services.audit import (
     compare_with_anchors,
     verify_record,
 )
-from app.storage.anchor import AnchorError, AnchorFile, head_line, number_line
-from app.storage.case_log import COLUMN_NAMES, case_events, projection_diff
+from app.storage.anchor import AnchorError, AnchorFile, docno_line, head_line, number_line
+from app.storage.case_log import (
+    COLUMN_NAMES,
+    IssuedDocumentNumber,
+    case_events,
+    projection_diff,
+)
 from app.storage.chain import (
     GENESIS_HASH,
     chains_present,
@@ -53,6 +58,7 @@ from app.storage.models import (
     CaseEventRow,
     CaseNumberCounter,
     CaseRow,
+    DocumentNumberCounter,
     UserRow,
 )
 
@@ -96,8 +102,10 @@ class Witness:
 
     def record(self, *, events: Sequence[CaseEventRow] = (),
                documents: Sequence[CaseDocumentRow] = (),
-               numbers: Iterable[CaseNumber] = ()) -> None:
+               numbers: Iterable[CaseNumber] = (),
+               docnos: Iterable[IssuedDocumentNumber] = ()) -> None:
         lines = [number_line(n.site, n.terminal, n.day, n.seq) for n in numbers]
+        lines += [docno_line(d.authority, d.year, d.site, d.terminal, d.seq) for d in docnos]
         for chain, rows in (("events", events), ("documents", documents)):
             last: dict[tuple[str, str], CaseEventRow | CaseDocumentRow] = {}
             count: dict[tuple[str, str], int] = {}
@@ -258,6 +266,9 @@ class IntegrityService:
                 CaseNumberCounter.day)):
             lines.append(number_line(counter.site, counter.terminal, counter.day,
                                      counter.last_seq))
+        for doc in session.scalars(select(DocumentNumberCounter)):
+            lines.append(docno_line(doc.authority, doc.year, doc.site, doc.terminal,
+                                    doc.last_seq))
         return lines
 
     # -- clock -----------------------------------------------------------------------------
@@ -346,6 +357,13 @@ class IntegrityService:
                 elif counter.last_seq < seq:
                     counter.last_seq = seq
                     bumped.append((terminal, day, seq))
+            for (authority, year, site, terminal), seq in state.docnos.items():
+                doc = session.get(DocumentNumberCounter, (authority, year, site, terminal))
+                if doc is None:
+                    session.add(DocumentNumberCounter(authority=authority, year=year, site=site,
+                                                      terminal=terminal, last_seq=seq))
+                elif doc.last_seq < seq:
+                    doc.last_seq = seq
             meta_set(session, "last_recovery", f"{_utc_now().isoformat(timespec='seconds')} "
                      f"{os_user or _os_user()}: {reason}")
             lines = self._present_lines(session)
@@ -353,7 +371,8 @@ class IntegrityService:
             "kind": "recovery", "install_id": install_id, "replaced_install_id": state.install_id,
             "reason": reason, "os_user": os_user or _os_user(),
             "numbers": [{"site": s, "terminal": t, "day": d, "seq": q}
-                        for (s, t), (d, q) in state.numbers.items()]}, *lines)
+                        for (s, t), (d, q) in state.numbers.items()],
+            "docnos": state.docno_lines()}, *lines)
         return {"install_id": install_id, "numbers_resumed_above": bumped,
                 "previous_install_id": state.install_id}
 

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings
-from app.documents import slips, templates
+from app.documents import decisions, slips, templates
 from app.documents.form import DocumentKind, FormDocument, Slip, SlipBarcode, SlipQR, Stamp
 from app.documents.targets import PrintError, PrintTarget
 from app.domain.case import CaseState, CaseStatus, Clerk, Decision
 from app.domain.catalogue import ServiceItem
+from app.domain.notice import NoticeConfigError, NoticeFacts, decision_basis, frame_notice
 from app.domain.numbering import CaseNumber, CaseNumberError
 from app.services.cases import CaseRuleError, CaseService
 from app.services.catalogue import CatalogueService, NotFound
@@ -88,9 +89,13 @@ class RenderedDocument:
     def warnings(self) -> tuple[str, ...]:
         if not self.missing_glyphs:
             return ()
+        # Imported here: only a document with a missing character needs it, and by then
+        # the renderer has loaded reportlab anyway.
+        from app.documents.fonts import MISSING_MARK, font_advice
+
         chars = "、".join(self.missing_glyphs)
-        return (f"字体中没有“{chars}”，打印出来是空白：请在纸面上手写补全，并请管理员安装"
-                "覆盖生僻字的字体（如 fonts-hanazono）",)
+        return (f"字体中没有“{chars}”，打印出来是方框“{MISSING_MARK}”：请在纸面上的"
+                f"“{MISSING_MARK}”处手写补全。{font_advice(self.missing_glyphs)}",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +118,10 @@ def kinds_for(case: CaseState) -> list[DocumentKind]:
         if case.status in _DONE:
             kinds.append(DocumentKind.SERVICE)
     elif case.decision is Decision.CORRECTION:
-        kinds.append(DocumentKind.CORRECTION)
+        # The 送达回证 proves the notice reached the applicant (its 补正期限 runs from it).
+        kinds += [DocumentKind.CORRECTION, DocumentKind.SERVICE]
     elif case.decision is Decision.REJECT:
-        kinds.append(DocumentKind.REJECTION)
+        kinds += [DocumentKind.REJECTION, DocumentKind.SERVICE]
     return kinds
 
 
@@ -131,12 +137,15 @@ _WHY_NOT = {
 
 _A4_BUILDERS: dict[DocumentKind, Callable[[CaseState, ServiceItem, Stamp], FormDocument]] = {
     DocumentKind.RECEIPT: templates.receipt,
-    DocumentKind.ACCEPTANCE: templates.acceptance,
-    DocumentKind.DEFERRED: templates.deferred,
-    DocumentKind.CORRECTION: templates.correction,
-    DocumentKind.REJECTION: templates.rejection,
     DocumentKind.PICKUP: templates.pickup,
-    DocumentKind.SERVICE: templates.service_receipt,
+}
+# The decision notices render from the decision's frozen legal frame as well.
+_DECISION_BUILDERS: dict[DocumentKind, Callable[[CaseState, ServiceItem, Stamp, NoticeFacts],
+                                                FormDocument]] = {
+    DocumentKind.ACCEPTANCE: decisions.acceptance,
+    DocumentKind.DEFERRED: decisions.deferred,
+    DocumentKind.CORRECTION: decisions.correction,
+    DocumentKind.REJECTION: decisions.rejection,
 }
 
 
@@ -185,7 +194,8 @@ class DocumentService:
             raster = render_slip(slip, self.fonts(), self._settings.thermal_dots)
         except ValueError as exc:   # a barcode too long for the paper, an endless slip
             raise DocumentError(str(exc)) from exc
-        return RenderedDocument(slip.kind, slip.title, raster.pdf(), 1, raster.missing_glyphs,
+        return RenderedDocument(slip.kind, slip.title, raster.pdf(case.number if case else ""), 1,
+                                raster.missing_glyphs,
                                 reprint, case.id if case else "", case.number if case else "",
                                 slip, raster)
 
@@ -258,8 +268,28 @@ class DocumentService:
                           witness=facts.hash, issued_at=facts.at,
                           reprint_clerk=clerk.clerk_name if reprint else "")
         if kind is DocumentKind.PICKUP_SLIP:
-            return self._thermal(slips.pickup_slip(case, item, stamp), case, reprint)
+            return self._thermal(slips.pickup_slip(case, item, stamp, self._settings.thermal_dots),
+                                 case, reprint)
+        if kind in _DECISION_BUILDERS or kind is DocumentKind.SERVICE:
+            notice = (facts.notice if facts and facts.notice
+                      else self._legacy_notice(case, item))
+            if kind is DocumentKind.SERVICE:
+                served = decisions.served_document(case, item, notice)
+                return self._a4(templates.service_receipt(case, item, stamp, served), case,
+                                reprint)
+            return self._a4(_DECISION_BUILDERS[kind](case, item, stamp, notice), case, reprint)
         return self._a4(_A4_BUILDERS[kind](case, item, stamp), case, reprint)
+
+    def _legacy_notice(self, case: CaseState, item: ServiceItem) -> NoticeFacts:
+        """The legal frame of a case decided before decisions carried one: worked out
+        from today's settings (without a 文号, which was never issued for it)."""
+        decision = str(case.decision or Decision.ACCEPT)
+        try:
+            return frame_notice(item, decision, self._settings.notices)
+        except NoticeConfigError:
+            return NoticeFacts(item.department.name, str(item.category),
+                               self._settings.notices.site_seal_name,
+                               basis=decision_basis(item, decision, None))
 
     # -- where it goes ------------------------------------------------------------------
 

@@ -61,6 +61,8 @@ class AnchorState:
     written: dict[tuple[str, str, str], list[tuple[str, int]]] = field(default_factory=dict)
     # (site, terminal) -> (day ISO, seq): the highest number issued
     numbers: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    # (authority, year, site, terminal) -> the highest 文号 sequence issued
+    docnos: dict[tuple[str, int, str, str], int] = field(default_factory=dict)
     latest_time: str = ""          # newest row time any line mentions (UTC ISO)
     recoveries: list[dict[str, Any]] = field(default_factory=list)
     # Rows found at a start beyond the anchored head and anchored then (see
@@ -93,11 +95,15 @@ class AnchorState:
                 self._head(h, written=False)
             for n in numbers:
                 self._number(n)
+            for n in line.get("docnos", []):
+                self._docno(n)
             self.latest_time = max(self.latest_time, _utc_iso(line.get("latest_time", "")))
         elif kind == "head":
             self._head(line, written=True)
         elif kind == "number":
             self._number(line)
+        elif kind == "docno":
+            self._docno(line)
         elif kind == "recovery":
             numbers = line.get("numbers", [])
             if not isinstance(numbers, list):
@@ -115,6 +121,8 @@ class AnchorState:
             self.install_id = str(line.get("install_id", self.install_id))
             for n in numbers:
                 self._number(n)
+            for n in line.get("docnos", []):
+                self._docno(n)
         elif kind not in ("install", "restore", "probe", "torn"):
             raise ValueError(f"unknown kind {kind!r}")
 
@@ -147,6 +155,16 @@ class AnchorState:
         if where not in self.numbers or mark > self.numbers[where]:
             self.numbers[where] = mark
 
+    def _docno(self, n: dict[str, Any]) -> None:
+        where = (str(n["authority"]), int(n["year"]), str(n["site"]), str(n["terminal"]))
+        seq = int(n["seq"])
+        if seq < 1 or not where[0]:
+            raise ValueError("docno")
+        self.docnos[where] = max(seq, self.docnos.get(where, 0))
+
+    def docno_lines(self) -> list[dict[str, Any]]:
+        return [docno_line(a, y, s, t, q) for (a, y, s, t), q in sorted(self.docnos.items())]
+
     def summary(self) -> dict[str, Any]:
         return {"kind": "summary", "install_id": self.install_id,
                 "heads": [{"chain": h.chain, "site": h.site, "terminal": h.terminal,
@@ -154,6 +172,7 @@ class AnchorState:
                           for h in self.heads.values()],
                 "numbers": [{"site": s, "terminal": t, "day": d, "seq": q}
                             for (s, t), (d, q) in sorted(self.numbers.items())],
+                "docnos": self.docno_lines(),
                 "latest_time": self.latest_time}
 
 
@@ -267,6 +286,13 @@ def head_line(chain: str, site: str, terminal: str, key: str, hash_: str,
 def number_line(site: str, terminal: str, day: dt.date, seq: int) -> dict[str, Any]:
     return {"kind": "number", "site": site, "terminal": terminal, "day": day.isoformat(),
             "seq": seq}
+
+
+def docno_line(authority: str, year: int, site: str, terminal: str, seq: int
+               ) -> dict[str, Any]:
+    """A 文号 issued (see app.domain.notice): numbering resumes above it after a restore."""
+    return {"kind": "docno", "authority": authority, "year": year, "site": site,
+            "terminal": terminal, "seq": seq}
 
 
 def _close_torn_line(path: Path) -> None:

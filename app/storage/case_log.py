@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -30,11 +31,22 @@ from app.domain.case import (
 )
 from app.domain.numbering import MAX_DAILY_SEQ, CaseNumber, CaseNumberError
 from app.storage.chain import event_fields, last_hash, row_hash
-from app.storage.models import CaseEventRow, CaseNumberCounter, CaseRow, OutboxOp
+from app.storage.models import (
+    CaseEventRow,
+    CaseNumberCounter,
+    CaseRow,
+    DocumentNumberCounter,
+    OutboxOp,
+)
 
 
 def utc_now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+# The printed form 第01-0001号 has four digits: a terminal issuing more than that for one
+# authority in a year is a misconfiguration worth stopping for, not a number to wrap.
+MAX_YEARLY_DOCUMENTS = 9999
 
 
 def next_case_number(session: Session, site: str, terminal: str, day: dt.date) -> CaseNumber:
@@ -47,6 +59,33 @@ def next_case_number(session: Session, site: str, terminal: str, day: dt.date) -
         raise CaseNumberError(f"本终端今天已编号{MAX_DAILY_SEQ}件，达到上限。")
     counter.last_seq += 1
     return CaseNumber(site=site, terminal=terminal, day=day, seq=counter.last_seq)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedDocumentNumber:
+    """One 文号 sequence taken from the register (the caller formats and anchors it)."""
+
+    authority: str
+    year: int
+    site: str
+    terminal: str
+    seq: int
+
+
+def next_document_number(session: Session, authority: str, year: int, site: str,
+                         terminal: str) -> IssuedDocumentNumber:
+    """Take the next 文号 of ``authority`` for ``year`` at this terminal (caller holds the
+    write lock; the decision that prints it commits in the same transaction)."""
+    key = (authority, year, site, terminal)
+    counter = session.get(DocumentNumberCounter, key)
+    if counter is None:
+        counter = DocumentNumberCounter(authority=authority, year=year, site=site,
+                                        terminal=terminal, last_seq=0)
+        session.add(counter)
+    if counter.last_seq >= MAX_YEARLY_DOCUMENTS:
+        raise CaseNumberError(f"{authority}{year}年的文号在本终端已用到{MAX_YEARLY_DOCUMENTS}号。")
+    counter.last_seq += 1
+    return IssuedDocumentNumber(authority, year, site, terminal, counter.last_seq)
 
 
 def append_event(session: Session, case_id: str, case_seq: int, kind: CaseEventKind,

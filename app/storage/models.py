@@ -153,6 +153,18 @@ class CaseNumberCounter(Base):
     last_seq: Mapped[int] = mapped_column(Integer)
 
 
+class DocumentNumberCounter(Base):
+    """Last 文号 sequence issued per 实施主体, year, site and terminal (never reused)."""
+
+    __tablename__ = "document_number_counters"
+
+    authority: Mapped[str] = mapped_column(String(200), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(12), primary_key=True)
+    terminal: Mapped[str] = mapped_column(String(2), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+
+
 class CaseRow(Base):
     """Current-state projection of a case, rebuilt from ``case_events`` by the reducer."""
 

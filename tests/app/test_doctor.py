@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 
-from app.config import Settings
+from app.config import Settings, load_settings
 from app.services import doctor
+from app.services.doctor import check_authorities
 
 
 @pytest.mark.skipif(shutil.which("fc-list") is None, reason="fontconfig is Linux-only")
@@ -43,3 +45,19 @@ def test_printers_name_what_each_document_kind_prints_on(tmp_path: Path) -> None
     assert "小票→热敏打印机 tcp://10.0.0.31:9100" in check.detail
     unset = doctor.check_printers(Settings(data_dir=tmp_path))
     assert "未配置热敏打印机" in unset.detail
+
+
+def test_authorities_missing_from_the_settings_are_named(tmp_path: Path) -> None:
+    s = load_settings(tmp_path)
+    assert check_authorities(s, {"示例县烟草专卖局"}).ok
+    missing = check_authorities(s, {"示例县烟草专卖局", "某县交通运输局"})
+    assert not missing.ok and "某县交通运输局未在 settings.toml 的 [authorities] 中登记" in missing.detail
+
+
+def test_a_networked_site_without_document_number_prefixes_is_warned(tmp_path: Path) -> None:
+    s = load_settings(tmp_path)
+    name = "示例县烟草专卖局"
+    bare = dataclasses.replace(s, server_url="http://county.example:8080", authorities={
+        name: dataclasses.replace(s.authorities[name], prefix="")})
+    assert "没有文号前缀" in check_authorities(bare, {name}).detail
+    assert check_authorities(dataclasses.replace(bare, server_url=""), {name}).ok

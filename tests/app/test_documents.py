@@ -530,7 +530,7 @@ def test_a_correction_notice_never_demands_a_shared_material_and_notes_come_firs
         K.CORRECTION, case.number, c).pdf, tmp_path))
     assert "经营场所使用证明" in text
     assert "营业执照" not in text   # 共享获取: fetched from the other department, not asked
-    note, closing = text.index("补充说明"), text.index("除上述材料外，窗口不再要求补正其他材料")
+    note, closing = text.index("补充说明"), text.index("除上述材料外，不再要求你补正其他材料")
     assert note < closing
 
 

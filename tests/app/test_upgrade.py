@@ -47,9 +47,15 @@ def test_old_database_upgrades_and_keeps_everything(fixture: Path, tmp_path: Pat
             assert [(d.kind.value, d.outcome) for d in archived] == [("acceptance", "exported")]
         report = ws.integrity.verify()
         assert report.ok, report.findings
+        # Until 0004 an export was recorded as an attempt and its outcome (two rows).
+        exported_rows = 1 if fixture.stem >= "schema-0004" else 2
         assert [(c.chain, c.rows, c.intact, c.anchored) for c in report.chains] == (
-            [("documents", 2, True, True), ("events", 3, True, True)]
+            [("documents", exported_rows, True, True), ("events", 3, True, True)]
             if fixture.stem >= "schema-0002" else [("events", 3, True, True)])
+        if fixture.stem >= "schema-0004":   # the 文号 register came with 0004
+            facts = ws.cases.document_facts(case.id)
+            assert facts is not None and facts.notice is not None
+            assert facts.notice.document_number == "城关市监受〔2026〕第01-0001号"
         assert report.cases == 1
     finally:
         ws.close()
