@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import io
-import re
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
@@ -41,6 +40,7 @@ from app.documents.barcodes import (
 )
 from app.documents.fonts import FontFile, FontSet
 from app.documents.form import Slip, SlipBarcode, SlipQR, SlipRule, SlipText
+from app.documents.kinsoku import break_point
 
 DPI = 203
 WIDTHS = {80: 576, 58: 384}     # printable dots per paper width (mm)
@@ -52,8 +52,6 @@ QR_MAX_MODULE = 6               # 0.75 mm: a QR code of a case number is then ~2
 PAPER_EDGE = 32
 MAX_HEIGHT = 6000               # a slip longer than ~75 cm is a bug, not a slip
 LINE_GAP = 6
-_NO_LINE_START = frozenset("。，、；：？！）」』】》〉”’…%,.;:?!)")
-_WORD = re.compile(r"[!-~]+|\s|.", re.DOTALL)   # printable ASCII runs stay together
 
 
 def paper_mm(dots: int) -> float:
@@ -158,43 +156,31 @@ class _SlipDrawer:
     def lines(self, text: str, size: int) -> list[list[tuple[str, str]]]:
         """Wrap ``text`` to the slip width; each line is (run, font) pairs.
 
-        Chinese breaks between any two characters; a Latin word or a number such as
-        "13:30-17:00" moves to the next line whole unless it is wider than a line.
+        The same 禁则 as the A4 documents (:func:`app.documents.kinsoku.break_point`): no
+        line starts with a closing mark or ends with an opening one, and a number such as
+        "13:30-17:00" stays whole when the line has room. A character no font has prints
+        as □ (FontSet.printable_runs), as on A4.
         """
+        units = [(ch, run.font) for run in self.fonts.printable_runs(text) for ch in run.text]
+        chars = [ch for ch, _font in units]
         out: list[list[tuple[str, str]]] = []
-        line: list[tuple[str, str]] = []
+        start = i = 0
         used = 0.0
-        for run in self.fonts.runs(text):
-            for word in _WORD.findall(run.text):
-                w = self.width(run.font, size, word)
-                if used + w > self.inner and line:
-                    carry: list[tuple[str, str]] = []
-                    if word[0] in _NO_LINE_START and line[-1][0]:
-                        # 禁则: "。" may not start a line — take the character before it along.
-                        last, font = line[-1]
-                        line[-1] = (last[:-1], font)
-                        carry = [(last[-1], font)]
-                    out.append([p for p in line if p[0]])
-                    line = carry
-                    used = sum(self.width(f, size, t) for t, f in carry)
-                    if word.isspace():
-                        continue
-                if w > self.inner:   # a word longer than a line: break it anywhere
-                    for ch in word:
-                        cw = self.width(run.font, size, ch)
-                        if used + cw > self.inner and line:
-                            out.append(line)
-                            line, used = [], 0.0
-                        line.append((ch, run.font))
-                        used += cw
-                    continue
-                if line and line[-1][1] == run.font:
-                    line[-1] = (line[-1][0] + word, run.font)
-                else:
-                    line.append((word, run.font))
-                used += w
-        if line or not out:
-            out.append(line)
+        while i < len(units):
+            ch, font = units[i]
+            w = self.width(font, size, ch)
+            if used + w > self.inner and i > start:
+                cut = break_point(chars, start, i)
+                out.append(_joined(units[start:cut]))
+                start = cut
+                while start < len(units) and chars[start].isspace():   # no leading blank
+                    start += 1
+                i, used = start, 0.0
+                continue
+            used += w
+            i += 1
+        if start < len(units) or not out:
+            out.append(_joined(units[start:]))
         return out
 
     def text(self, block: SlipText) -> None:
@@ -249,6 +235,17 @@ def _code128_modules_fitting(text: str, dots: int) -> list[int]:
 def code128_fits(text: str, dots: int) -> bool:
     """Whether a Code128 of ``text`` can be printed on a ``dots``-wide head at all."""
     return bool(_code128_modules_fitting(text, dots))
+
+
+def _joined(units: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Characters of one line as runs of one font each."""
+    line: list[tuple[str, str]] = []
+    for ch, font in units:
+        if line and line[-1][1] == font:
+            line[-1] = (line[-1][0] + ch, font)
+        else:
+            line.append((ch, font))
+    return line
 
 
 def barcode_module(text: str, dots: int) -> int:

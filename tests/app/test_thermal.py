@@ -417,3 +417,39 @@ def test_a_qr_code_on_58_mm_paper_gets_six_dot_modules(fonts: FontSet) -> None:
     image = render_slip(Slip(K.PICKUP_SLIP, "", (SlipQR(payload),)), fonts, 384).image
     left, _, right, _ = ImageOps.invert(image.convert("L")).getbbox() or (0, 0, 0, 0)
     assert right - left == len(qr_matrix(payload)) * 6   # ~0.75 mm modules, ~28 mm wide
+
+
+# ---- 禁则 and rare characters, as on A4 ------------------------------------------------
+
+
+def _lines(rendered: Any) -> list[str]:
+    """The slip's printed lines, top to bottom, from the runs placed on the raster."""
+    lines: dict[float, str] = {}
+    for run in rendered.runs:
+        lines[run.baseline] = lines.get(run.baseline, "") + run.text
+    return [lines[b] for b in sorted(lines)]
+
+
+@pytest.mark.parametrize("dots", [576, 384])
+def test_no_slip_line_starts_with_a_closing_mark_or_ends_with_an_opening_one(dots: int) -> None:
+    from app.documents.kinsoku import NO_LINE_END, NO_LINE_START
+
+    fonts = font_set(())
+    bad: list[str] = []
+    # Shift the text one character at a time, so each mark lands at a line's end for
+    # some prefix length.
+    for pad in range(24):
+        text = "办" * pad + "请携带《营业执照》（副本）、身份证；他人代领的，须持授权委托书，及代领人身份证件。"
+        slip = render_slip(Slip(DocumentKind.TICKET, "", (SlipText(text, 24),)), fonts, dots)
+        lines = _lines(slip)
+        assert "".join(lines) == text   # nothing lost or doubled by moving a break
+        bad += [ln for ln in lines[1:] if ln[0] in NO_LINE_START]
+        bad += [ln for ln in lines[:-1] if ln[-1] in NO_LINE_END]
+    assert bad == []
+
+
+def test_a_character_no_font_has_prints_as_a_box_on_the_slip() -> None:
+    slip = render_slip(Slip(DocumentKind.TICKET, "", (SlipText("申请人：王\U0003134a明", 26),)),
+                       font_set(()), 576)
+    assert _lines(slip) == ["申请人：王□明"]
+    assert slip.missing_glyphs == ("\U0003134a",)
