@@ -271,9 +271,13 @@ class _Renderer:
         style: list[Any] = [("GRID", (0, 0), (-1, -1), 0.5, colors.black),
                  ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                  ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]
-        style += [("BACKGROUND", (c, 0), (c, -1), LABEL_GREY) for c in range(0, 2 * cols, 2)]
-        # A pair alone on the last row spans the empty cells, not leaving a hole.
+        # Label cells are grey, except the empty ones a short last row spans over
+        # (reportlab would paint them through the spanned value).
         last = f.pairs and len(f.pairs) % cols
+        style += [("BACKGROUND", (c, r), (c, r), LABEL_GREY)
+                  for r in range(len(rows)) for c in range(0, 2 * cols, 2)
+                  if not (last and r == len(rows) - 1 and c >= 2 * last)]
+        # A pair alone on the last row spans the empty cells, not leaving a hole.
         if last:
             style.append(("SPAN", (2 * last - 1, len(rows) - 1), (-1, len(rows) - 1)))
         return _Table(rows, colWidths=[label_w, value_w] * cols, style=TableStyle(style),

@@ -38,6 +38,8 @@ from app.domain.case import CaseState, Decision, MaterialState, MaterialStatus
 from app.domain.catalogue import MaterialSource, Necessity, ServiceItem
 from app.domain.notice import LICENSE_LAW, NoticeFacts, RejectionGround
 
+_BLANK = "\u00a0\u00a0"
+
 
 def _signer(case: CaseState, verb: str = "签收") -> str:
     """Who signs for the applicant: the agent when one filed the case."""
@@ -253,8 +255,10 @@ def rejection(case: CaseState, item: ServiceItem, stamp: Stamp,
         # 行政复议法 第二十条 (sixty days), 行政诉讼法 第四十六条 (six months).
         Text(f"如不服本决定，可以自收到本决定书之日起六十日内向{notice.review}申请"
              f"行政复议，或者自收到本决定书之日起六个月内向{notice.court}提起行政诉讼。"),
-        _signature(case, stamp, notice, f"{_signer(case)}\u3000\u3000签收日期：\u3000\u3000年"
-                   "\u3000\u3000月\u3000\u3000日", f"经办人：{stamp.clerk_name}"),
+        # Blanks to write in: no-break spaces, which a paragraph does not collapse.
+        _signature(case, stamp, notice, _signer(case),
+                   f"签收日期：{_BLANK * 6}年{_BLANK * 4}月{_BLANK * 4}日",
+                   f"经办人：{stamp.clerk_name}"),
     ]
     return _decision_notice(DocumentKind.REJECTION, case, stamp, notice, blocks)
 

@@ -165,7 +165,9 @@ def decision_basis(item: ServiceItem, decision: str, ground: RejectionGround | N
                 return f"{LICENSE_LAW}第三十二条第一款第（一）项"
             if ground is RejectionGround.NOT_COMPETENT:
                 return f"{LICENSE_LAW}第三十二条第一款第（二）项"
-            return own or f"{LICENSE_LAW}第三十二条"
+            # Not fit to be accepted under the item's own law; article 32 still governs
+            # how a license application is received.
+            return f"{own + '及' if own else ''}{LICENSE_LAW}第三十二条"
         if decision == "容缺受理":
             # 容缺受理 is a local rule, not the License Law's: cite the item and say so.
             return f"{own + '及' if own else ''}本地容缺受理有关规定"

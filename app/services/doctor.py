@@ -118,8 +118,8 @@ def check_document_fonts(settings: Settings) -> Check:
     detail = (f"主字体 {main.file}（GB2312 {_pct(main.gb2312)}，基本汉字 {_pct(main.unified)}，"
               f"扩展A {_pct(main.extension_a)}，扩展B {_pct(main.extension_b)}）")
     if len(cov) == 1:
-        return Check("文书字体", False, detail + "；没有生僻字后备字体，部分姓名中的生僻字会印成“□”、须手写补全："
-                     "sudo apt-get install fonts-hanazono")
+        return Check("文书字体", False, detail + "；没有生僻字后备字体，部分姓名中的生僻字会印成“□”、"
+                     "须手写补全：sudo apt-get install fonts-hanazono")
     backups = "、".join(f"{c.file}（扩展A {_pct(c.extension_a)}，扩展B {_pct(c.extension_b)}）"
                         for c in cov[1:])
     return Check("文书字体", True, f"{detail}；生僻字后备：{backups}")

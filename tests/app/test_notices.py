@@ -290,3 +290,65 @@ def test_a_bad_authority_entry_is_named_in_the_error(tmp_path: Path, entry: str,
     _settings_with(tmp_path, f'[authorities."某县交通运输局"]\n{entry}')
     with pytest.raises(ConfigError, match=r'\[authorities\."某县交通运输局"\].*' + message):
         load_settings(tmp_path)
+
+
+# ---- every demo category, every decision: what a supervisor signs ----------------------
+
+CATEGORY_ITEMS = {
+    "行政许可": FOOD,
+    "行政确认": "13330100MB0000064W4070011001000",   # 残疾人证新办
+    "行政给付": "11330100MB0000146R4030013001000",   # 临时救助 (可容缺)
+    "公共服务": SOCIAL_CARD,                         # 即办件
+    "其他": "11330100MB0000001X4990216001000",       # 小餐饮店登记 (可容缺)
+}
+DOC_OF = {Decision.ACCEPT: K.ACCEPTANCE, Decision.ON_THE_SPOT: K.ACCEPTANCE,
+          Decision.REJECT: K.REJECTION, Decision.CORRECTION: K.CORRECTION,
+          Decision.ACCEPT_DEFERRED: K.DEFERRED}
+
+
+def _decided(ws: Workstation, code: str, decision: Decision) -> str:
+    item = ws.catalogue.item(code)
+    marks = {}
+    if decision is Decision.CORRECTION:
+        first = next(m for m in item.checklist() if m.necessity.value == "必要"
+                     and m.source.value != "共享获取")
+        marks[first.id] = marked(ws, code, first.id, MaterialStatus.FAULTY, fault="未签字")
+    if decision is Decision.ACCEPT_DEFERRED:
+        later = next(m for m in item.checklist() if m.deferrable)
+        marks[later.id] = marked(ws, code, later.id, MaterialStatus.DEFERRED,
+                                 deferred_until=dt.date.today() + dt.timedelta(days=7))
+    reason = "申请人户籍不在本县，不符合受理条件" if decision is Decision.REJECT else ""
+    c = clerk(ws)
+    case = ws.cases.open_case(code, applicant(), c)
+    ws.cases.record_materials(case.id, received(ws, code, **marks), c)
+    ws.cases.decide(case.id, decision, c, reason=reason)
+    return case.number
+
+
+@pytest.mark.parametrize("category", list(CATEGORY_ITEMS))
+def test_each_category_gets_its_frame_and_a_reprint_a_month_later_differs_only_by_its_mark(
+        fresh_ws: Workstation, tmp_path: Path, category: str) -> None:
+    code = CATEGORY_ITEMS[category]
+    item = fresh_ws.catalogue.item(code)
+    assert str(item.category) == category
+    decisions = [Decision.ON_THE_SPOT if item.kind.value == "即办件" else Decision.ACCEPT,
+                 Decision.REJECT, Decision.CORRECTION]
+    if any(m.deferrable for m in item.checklist()):
+        decisions.append(Decision.ACCEPT_DEFERRED)
+    prefix = fresh_ws.settings.authorities[item.department.name].prefix
+    docs = fresh_ws.documents
+    for decision in decisions:
+        number = _decided(fresh_ws, code, decision)
+        kind = DOC_OF[decision]
+        docs.now = lambda: dt.datetime.now().replace(microsecond=0)
+        first = printed(fresh_ws, kind, number, tmp_path)
+        assert first.startswith(f"{item.department.name}{kind.display}{prefix}〔")
+        assert "本机关" not in first
+        assert ("行政许可法》第三十二条" in first) == (
+            category == "行政许可" and decision is not Decision.ACCEPT_DEFERRED), decision
+        later = dt.datetime.now().replace(microsecond=0) + dt.timedelta(days=31)
+        docs.now = lambda later=later: later   # type: ignore[misc]
+        again = printed(fresh_ws, kind, number, tmp_path,
+                        Clerk("c9", "周八", fresh_ws.settings.site_code, "01", "5"))
+        mark = f"补打{later:%Y-%m-%d%H:%M}周八"
+        assert again.replace(f"【{mark}】", "").replace(mark, "") == first, decision

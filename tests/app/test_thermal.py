@@ -439,7 +439,8 @@ def test_no_slip_line_starts_with_a_closing_mark_or_ends_with_an_opening_one(dot
     # Shift the text one character at a time, so each mark lands at a line's end for
     # some prefix length.
     for pad in range(24):
-        text = "办" * pad + "请携带《营业执照》（副本）、身份证；他人代领的，须持授权委托书，及代领人身份证件。"
+        text = "办" * pad + ("请携带《营业执照》（副本）、身份证；他人代领的，须持授权委托书，"
+                            "及代领人身份证件。")
         slip = render_slip(Slip(DocumentKind.TICKET, "", (SlipText(text, 24),)), fonts, dots)
         lines = _lines(slip)
         assert "".join(lines) == text   # nothing lost or doubled by moving a break
