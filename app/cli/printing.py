@@ -62,6 +62,7 @@ def cmd_print(ws: Workstation, args: argparse.Namespace) -> None:
         raise   # exit 4, not a typing error
     except DocumentError as exc:
         raise UsageError(str(exc)) from exc
+    doc = ws.documents.archival(doc)   # what print() sends: the bytes reported are these
     outcome = ws.documents.print(doc, clerk, target, overwrite=args.force)
     for warning in doc.warnings:
         print(f"yichuang: 注意：{warning}", file=sys.stderr)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -40,11 +40,13 @@ from reportlab.platypus import paragraph as rl_paragraph
 from reportlab.platypus.paragraph import ParaLines
 from reportlab.rl_config import _FUZZ
 
-from app.documents.archival import ArchiveMeta, archival_pdf
 from app.documents.barcodes import draw_code128_pdf, draw_qr_pdf
 from app.documents.fonts import FontSet
 from app.documents.form import Block, Fields, FormDocument, Heading, Signatures, Table, Text
 from app.documents.kinsoku import break_point
+
+if TYPE_CHECKING:
+    from app.documents.archival import ArchiveMeta
 
 PAGE_W, PAGE_H = A4
 MARGIN_X = 20 * mm
@@ -156,6 +158,13 @@ class _Paragraph(Paragraph):
             return ParaLines(kind=0, fontSize=style.fontSize, fontName=style.fontName,
                              textColor=style.textColor, lines=[], ascent=style.fontSize,
                              descent=-0.2 * style.fontSize)
+        if len(self.frags) == 1:
+            # Most cells and lines fit on one line, where no break means no 禁则: reportlab's
+            # own (much cheaper) single-font lines are the same then.
+            f = self.frags[0]
+            if (isinstance(f.text, str) and not hasattr(f, "lineBreak")
+                    and stringWidth(f.text, f.fontName, f.fontSize) <= widths[0]):
+                return super().breakLinesCJK(maxWidths)
         auto = getattr(self, "autoLeading", getattr(style, "autoLeading", ""))
         return _kinsoku_lines(self.frags, widths, auto not in ("", "off"))
 
@@ -475,8 +484,17 @@ def render_pdf(doc: FormDocument, fonts: FontSet) -> RenderedPdf:
                                             onPageEnd=renderer.on_page)])
     canvasmaker = _counting_canvas(fonts.main.name)
     template.build(renderer.story(), canvasmaker=canvasmaker)
-    data = archival_pdf(buf.getvalue(), ArchiveMeta(
-        title=doc.title, kind=doc.kind.display, case_number=doc.case_number,
-        authority=doc.authority or doc.heading, issuer=doc.stamp.site_name,
-        created=doc.stamp.printed_at))
+    # The archive copy (XMP, PDF/A) is made when the document is issued or exported, not
+    # for every preview: see archive_meta and app.documents.archival.
+    data = buf.getvalue()
     return RenderedPdf(data, template.page, tuple(fonts.missing(doc.text())))
+
+
+def archive_meta(doc: FormDocument) -> ArchiveMeta:
+    """What the archive copy of ``doc`` says about itself (XMP and Info)."""
+    # pikepdf and fontTools load with it: only when a document is issued, not previewed.
+    from app.documents.archival import ArchiveMeta
+
+    return ArchiveMeta(title=doc.title, kind=doc.kind.display, case_number=doc.case_number,
+                       authority=doc.authority or doc.heading, issuer=doc.stamp.site_name,
+                       created=doc.stamp.printed_at)

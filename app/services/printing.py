@@ -9,6 +9,7 @@ marked 补打 with its time.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import uuid
@@ -45,6 +46,7 @@ from app.storage.db import Database
 from app.storage.files import FileWriteError, check_output_path
 
 if TYPE_CHECKING:
+    from app.documents.archival import ArchiveMeta
     from app.documents.fonts import FontSet
     from app.documents.thermal import RenderedSlip
 
@@ -80,6 +82,9 @@ class RenderedDocument:
     case_number: str = ""
     slip: Slip | None = None
     raster: RenderedSlip | None = None   # thermal documents: the exact dots
+    # A4 documents: made archive-grade (XMP, PDF/A) when issued or exported; None once
+    # done, or for slips (whose PDF carries its metadata already).
+    archive_meta: ArchiveMeta | None = None
 
     @property
     def png(self) -> bytes | None:
@@ -178,14 +183,26 @@ class DocumentService:
             ) -> RenderedDocument:
         from reportlab.platypus.doctemplate import LayoutError
 
-        from app.documents.a4 import render_pdf
+        from app.documents.a4 import archive_meta, render_pdf
 
         try:
             pdf = render_pdf(doc, self.fonts())
         except LayoutError as exc:   # a single cell taller than a page
             raise DocumentError(f"{doc.title}内容过长，无法排版到A4纸上：{exc}") from exc
         return RenderedDocument(doc.kind, doc.title, pdf.data, pdf.pages, pdf.missing_glyphs,
-                                reprint, case.id if case else "", case.number if case else "")
+                                reprint, case.id if case else "", case.number if case else "",
+                                archive_meta=archive_meta(doc))
+
+    @staticmethod
+    def archival(doc: RenderedDocument) -> RenderedDocument:
+        """``doc`` as it is issued and archived: XMP metadata and, where it validates,
+        PDF/A-2b (about 30 ms, so previews skip it; the page content is unchanged)."""
+        if doc.archive_meta is None:
+            return doc
+        from app.documents.archival import archival_pdf
+
+        return dataclasses.replace(doc, pdf=archival_pdf(doc.pdf, doc.archive_meta),
+                                   archive_meta=None)
 
     def _thermal(self, slip: Slip, case: CaseState | None, reprint: bool) -> RenderedDocument:
         from app.documents.thermal import render_slip
@@ -314,6 +331,7 @@ class DocumentService:
         """
         target = target or self.target_for(doc.kind)
         where = str(target) if target else ""
+        doc = self.archival(doc)
         if doc.case_id:
             require(clerk.role, Action.PRINT_CASE_DOCUMENTS)
             try:   # the case may have moved on (or been tampered with) since the preview
@@ -391,14 +409,16 @@ class DocumentService:
         issued, so a print started meanwhile, here or in another process, becomes 补打.
         """
         if not doc.reprint and self.archive.was_issued(doc.case_id, doc.kind):
-            doc = self.render_case_document(doc.kind, doc.case_id, clerk, reprint=True)
+            doc = self.archival(self.render_case_document(doc.kind, doc.case_id, clerk,
+                                                          reprint=True))
         sha = self.archive.keep(doc.pdf)
         issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, doc.reprint)
         try:
             return doc, sha, self.archive.begin(issue, clerk, where, sha)
         except AlreadyIssued:
             # Another window or process issued the original a moment ago.
-            doc = self.render_case_document(doc.kind, doc.case_id, clerk, reprint=True)
+            doc = self.archival(self.render_case_document(doc.kind, doc.case_id, clerk,
+                                                          reprint=True))
             sha = self.archive.keep(doc.pdf)
             issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, True)
             return doc, sha, self.archive.begin(issue, clerk, where, sha)

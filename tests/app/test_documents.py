@@ -302,7 +302,8 @@ def test_a_second_print_is_a_marked_reprint_and_both_are_archived(
     first = ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
     out1 = ws.documents.print(first, c, tray.target)
     assert out1.ok and "已发送到" in out1.message
-    assert tray.sheets == [first.pdf]
+    # The paper is the archive-grade copy of the preview (XMP added, page unchanged).
+    assert tray.sheets == [ws.documents.archival(first).pdf]
     second = ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
     out2 = ws.documents.print(second, c, tray.target)
     assert (first.reprint, second.reprint, out2.ok) == (False, True, True)
@@ -312,8 +313,8 @@ def test_a_second_print_is_a_marked_reprint_and_both_are_archived(
     assert [(h.kind, h.outcome, h.reprint) for h in history] == [
         (K.ACCEPTANCE, "printed", False), (K.ACCEPTANCE, "printed", True)]
     assert [h.sha256 for h in history] == [out1.archived_sha256, out2.archived_sha256]
-    assert ws.documents.archived_pdf(out1.archived_sha256) == first.pdf
-    assert ws.documents.archived_pdf(out2.archived_sha256) == second.pdf
+    assert ws.documents.archived_pdf(out1.archived_sha256) == ws.documents.archival(first).pdf
+    assert ws.documents.archived_pdf(out2.archived_sha256) == ws.documents.archival(second).pdf
 
 
 def test_an_exported_pdf_is_archived_but_issues_nothing(module_ws: Workstation,
@@ -357,7 +358,7 @@ def test_a_failing_printer_keeps_a_checklist_as_a_file(module_ws: Workstation) -
                                         PrintTarget.parse("escpos:tcp://127.0.0.1:9"))
     assert not outcome.ok and outcome.archived_sha256 == ""
     kept = Path(outcome.kept_pdf)
-    assert kept.is_file() and kept.read_bytes() == doc.pdf
+    assert kept.is_file() and kept.read_bytes() == module_ws.documents.archival(doc).pdf
     assert str(kept) in outcome.message
 
 

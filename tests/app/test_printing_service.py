@@ -6,6 +6,7 @@ review of the first version found.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 import subprocess
@@ -115,7 +116,7 @@ def test_a_full_disk_does_not_stop_the_paper(fresh_ws: Workstation, tmp_path: Pa
                            fresh_ws.cases, BlobStore(blocked), fresh_ws.integrity.witness)
     doc = docs.render_case_document(K.RECEIPT, case.number, c)
     outcome = docs.print(doc, c, PrintTarget("pdf", str(tmp_path / "out.pdf")))
-    assert outcome.ok and (tmp_path / "out.pdf").read_bytes() == doc.pdf
+    assert outcome.ok and (tmp_path / "out.pdf").read_bytes() == docs.archival(doc).pdf
     assert "未能存入办件档案" in outcome.message
 
 
@@ -310,3 +311,23 @@ def test_a_slow_printer_holds_up_no_other_print(fresh_ws: Workstation, tmp_path:
 
 def _ticket() -> slips.TicketInfo:
     return slips.TicketInfo("A001", "综合受理", "中心", _now())
+
+
+def test_the_paper_and_the_archive_get_the_archive_grade_copy_the_preview_does_not(
+        fresh_ws: Workstation) -> None:
+    import pikepdf
+
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    tray = PaperTray(fresh_ws)
+    preview = fresh_ws.documents.render_case_document(K.ACCEPTANCE, case.number, c)
+    with pikepdf.open(io.BytesIO(preview.pdf)) as pdf:
+        assert "/Metadata" not in pdf.Root   # previews skip the ~30 ms of archival work
+    outcome = fresh_ws.documents.print(preview, c, tray.target)
+    assert outcome.ok, outcome.message
+    assert tray.sheets == [fresh_ws.documents.archived_pdf(outcome.archived_sha256)]
+    with pikepdf.open(io.BytesIO(tray.sheets[0])) as pdf:
+        meta = pdf.open_metadata()
+        assert meta["dc:identifier"] == case.number
+        assert meta["pdfaid:part"] == "2" and meta["pdfaid:conformance"] == "B"
+        assert meta["dc:creator"] == ["示例县市场监督管理局"]

@@ -159,7 +159,8 @@ def test_a_missing_printer_is_reported_and_the_document_kept(qtbot: QtBot,
     history = ws.documents.history(case.id)
     assert [d.outcome for d in history] == ["failed"]
     assert preview.document is not None
-    assert ws.documents.archived_pdf(history[0].sha256) == preview.document.pdf
+    assert ws.documents.archived_pdf(history[0].sha256) == ws.documents.archival(
+        preview.document).pdf
     assert preview.print_button.isEnabled()   # the clerk can try again at once
 
 
