@@ -103,6 +103,7 @@ class NoticeFacts:
     correction_limit: str = ""      # the period as words, e.g. 30个自然日
     special_procedures: str = ""    # 特别程序 whose time is not counted
     deferral_consequence: str = ""  # 容缺: consequence of a missed 补交期限, as configured
+    site_name: str = ""             # the window's site, as named when deciding (footer, pickup)
 
     @property
     def issuer(self) -> str:
@@ -124,7 +125,7 @@ class NoticeFacts:
             "basis": self.basis, "review": self.review, "court": self.court,
             "ground": self.ground, "correction_limit": self.correction_limit,
             "special_procedures": self.special_procedures,
-            "deferral_consequence": self.deferral_consequence}
+            "deferral_consequence": self.deferral_consequence, "site_name": self.site_name}
         out["correct_by"] = self.correct_by.isoformat() if self.correct_by else None
         return out
 
@@ -139,7 +140,8 @@ class NoticeFacts:
             correct_by=dt.date.fromisoformat(d["correct_by"]) if d.get("correct_by") else None,
             correction_limit=str(d.get("correction_limit", "")),
             special_procedures=str(d.get("special_procedures", "")),
-            deferral_consequence=str(d.get("deferral_consequence", "")))
+            deferral_consequence=str(d.get("deferral_consequence", "")),
+            site_name=str(d.get("site_name", "")))
 
 
 def item_basis(item: ServiceItem) -> str:
@@ -196,7 +198,8 @@ def frame_notice(item: ServiceItem, decision: str, settings: NoticeSettings, *,
         correct_by=correct_by if decision == "补正" else None,
         correction_limit=str(limit) if decision == "补正" else "",
         special_procedures=item.special_procedures,
-        deferral_consequence=item.deferral_consequence if decision == "容缺受理" else "")
+        deferral_consequence=item.deferral_consequence if decision == "容缺受理" else "",
+        site_name=settings.site_name)
 
 
 def document_number(prefix: str, year: int, terminal: str, seq: int) -> str:

@@ -280,7 +280,11 @@ class DocumentService:
             # The 送达回证 records this hand-over, by this clerk, now.
             stamp = self._stamp(clerk, reprint, facts.hash if facts else "")
         else:
-            stamp = Stamp(self._settings.site_name, facts.window, facts.clerk_name,
+            # The site as named when the decision was taken, so a renamed centre does not
+            # change a reprint; receipts and older decisions use today's name.
+            site = (facts.notice.site_name if facts.notice and facts.notice.site_name
+                    else self._settings.site_name)
+            stamp = Stamp(site, facts.window, facts.clerk_name,
                           self.now(), reprint=reprint,
                           witness=facts.hash, issued_at=facts.at,
                           reprint_clerk=clerk.clerk_name if reprint else "")

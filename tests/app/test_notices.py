@@ -34,6 +34,7 @@ from tests.app.test_documents import (
     resident_id,
     squash,
 )
+from tests.support import documents_with
 
 TOBACCO = "11330100MB0000023K4000031001000"   # 行政许可, 烟草专卖局 (entrusted), 补正 5 工作日
 SOCIAL_CARD = "11330100MB0000031C4200101001000"   # 公共服务, 人社局 (entrusted), 即办件
@@ -233,7 +234,7 @@ def test_a_deferral_prints_only_the_consequence_the_item_configures(fresh_ws: Wo
     assert "本地容缺受理有关规定" in text and "行政许可法》第三十二条" not in text
 
 
-def test_a_reprint_after_the_settings_change_keeps_the_frozen_frame(
+def test_a_reprint_after_the_settings_and_site_name_change_keeps_the_frozen_frame(
         fresh_ws: Workstation, tmp_path: Path) -> None:
     case = case_with(fresh_ws, TOBACCO, Decision.REJECT, reason="申请地点与学校距离不足五十米")
     before = printed(fresh_ws, K.REJECTION, case.number, tmp_path)
@@ -241,8 +242,12 @@ def test_a_reprint_after_the_settings_change_keeps_the_frozen_frame(
     name = "示例县烟草专卖局"
     fresh_ws.cases.notices = dataclasses.replace(notices, authorities={
         **notices.authorities, name: AuthoritySettings(name, "别的复议机关", "别的法院")})
-    after = printed(fresh_ws, K.REJECTION, case.number, tmp_path)
+    renamed = documents_with(fresh_ws, site_name="示例县城关镇党群服务中心",
+                             authorities={})
+    doc = renamed.render_case_document(K.REJECTION, case.number, clerk(fresh_ws))
+    after = squash(pdf_text(doc.pdf, tmp_path))
     assert "示例市烟草专卖局申请行政复议" in after and "别的" not in after
+    assert "党群" not in after
     assert after == before
 
 
