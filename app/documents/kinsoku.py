@@ -54,16 +54,17 @@ def may_break(before: str, after: str) -> bool:
     return not (before == after and before in _NO_SPLIT_PAIR)
 
 
-def break_point(units: Sequence[str], start: int, over: int) -> int:
+def break_point(units: Sequence[str], start: int, over: int, *, min_fill: float = 0.5) -> int:
     """Index of the first unit of the next line, for a line that begins at ``units[start]``
     and on which ``units[over]`` no longer fits.
 
     The natural break is before ``units[over]``; it moves back as far as the 禁则 need,
-    and, within the second half of the line, also out of a run of Latin letters and
+    and, while the line keeps ``min_fill`` of it (half by default), also out of a run of Latin letters and
     digits. Always greater than ``start``, so every line holds at least one unit; a line
     with no allowed break at all (a row of punctuation) is cut where it overflows.
     """
-    floor = max(start + 1, (start + over + 1) // 2)
+    # A number moves down whole only if the line keeps ``min_fill`` of its characters.
+    floor = max(start + 1, start + int((over - start) * min_fill + 0.5))
     first_allowed = -1
     for b in range(over, start, -1):
         before, after = _visible_before(units, b, start), _visible_after(units, b)

@@ -97,7 +97,8 @@ def pickup_slip(case: CaseState, item: ServiceItem, stamp: Stamp,
         SlipText(f"办理结果：{item.result or '办理结果'}", 26),
     ]
     if case.promised_date:
-        blocks.append(SlipText(f"承诺办结日期：{case.promised_date:%Y年%m月%d日}"
+        d = case.promised_date   # written as on the A4 notices: 2026年12月2日
+        blocks.append(SlipText(f"承诺办结日期：{d.year}年{d.month}月{d.day}日"
                                + ("（预估）" if case.promised_estimated else ""), 26))
     blocks += [
         SlipText(f"取件地点：{item.place or stamp.site_name}", 24),

@@ -274,8 +274,8 @@ def pickup(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
     return _notice(DocumentKind.PICKUP, case, stamp, blocks, f"办件编号：{case.number}")
 
 
-def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp, served: str
-                    ) -> FormDocument:
+def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp, served: str,
+                    issuer: str = "") -> FormDocument:
     """送达回证: what was delivered (``served``: the result, or a 不予受理决定书 / 补正材料
     通知书 with its 文号) to whom; the recipient signs in the blank cells."""
     blank = "\n\n"
@@ -294,5 +294,7 @@ def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp, served: st
                 ("备注", blank)), columns=1),
         Text("受送达人或代收人签收后，本回证由窗口存档。", small=True),
     )
+    # A decision notice is served by the authority that issued it (``issuer``).
     return FormDocument(DocumentKind.SERVICE, "送达回证", stamp, blocks,
-                        number_line=f"办件编号：{case.number}", case_number=case.number)
+                        number_line=f"办件编号：{case.number}", case_number=case.number,
+                        issuer=issuer, authority=issuer)

@@ -170,7 +170,9 @@ class _SlipDrawer:
             ch, font = units[i]
             w = self.width(font, size, ch)
             if used + w > self.inner and i > start:
-                cut = break_point(chars, start, i)
+                # A slip line is short: an ID or phone number moves down whole even from
+                # a line only a label long ("证件号码：").
+                cut = break_point(chars, start, i, min_fill=0.2)
                 out.append(_joined(units[start:cut]))
                 start = cut
                 while start < len(units) and chars[start].isspace():   # no leading blank

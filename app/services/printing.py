@@ -296,8 +296,10 @@ class DocumentService:
                       else self._legacy_notice(case, item))
             if kind is DocumentKind.SERVICE:
                 served = decisions.served_document(case, item, notice)
-                return self._a4(templates.service_receipt(case, item, stamp, served), case,
-                                reprint)
+                serves_notice = case.decision in (Decision.REJECT, Decision.CORRECTION)
+                return self._a4(templates.service_receipt(
+                    case, item, stamp, served, notice.authority if serves_notice else ""),
+                    case, reprint)
             return self._a4(_DECISION_BUILDERS[kind](case, item, stamp, notice), case, reprint)
         return self._a4(_A4_BUILDERS[kind](case, item, stamp), case, reprint)
 

@@ -255,6 +255,7 @@ def test_a_service_receipt_can_prove_a_rejection_was_served(fresh_ws: Workstatio
                                                             tmp_path: Path) -> None:
     case = case_with(fresh_ws, FOOD, Decision.REJECT, reason="经营场所位于居民住宅楼内")
     text = printed(fresh_ws, K.SERVICE, case.number, tmp_path)
+    assert text.startswith("示例县市场监督管理局送达回证")   # served by the issuing authority
     assert "送达文书不予受理决定书（城关市监受〔2026〕第01-0001号）" in text
     correction = case_with(fresh_ws, FOOD, Decision.CORRECTION,
                            m5=marked(fresh_ws, FOOD, "m5", MaterialStatus.MISSING))
