@@ -57,9 +57,10 @@ DEMO_AUTHORITIES: dict[str, AuthoritySettings] = {
         AuthoritySettings("示例县城关镇人民政府", _COUNTY, _COURT,
                           seal="示例县城关镇人民政府便民服务专用章", prefix="城关镇受"),
         AuthoritySettings("示例县城关镇东风村村民委员会", "示例县城关镇人民政府", _COURT,
-                          seal="示例县城关镇东风村村民委员会", prefix="东风村受"),
+                          seal="示例县城关镇东风村村民委员会", prefix="东风村受",
+                          administrative=False),
     )}
-AUTHORITY_KEYS = frozenset({"review", "court", "seal", "prefix", "entrusted"})
+AUTHORITY_KEYS = frozenset({"review", "court", "seal", "prefix", "entrusted", "administrative"})
 
 
 class ConfigError(ValueError):
@@ -142,7 +143,8 @@ def _to_toml(s: Settings) -> dict[str, Any]:
         "notices": {"seal": s.site_seal, "correction_limit": s.correction_limit.value,
                     "correction_unit": str(s.correction_limit.unit)},
         "authorities": {a.name: {"review": a.review, "court": a.court, "seal": a.seal,
-                                 "prefix": a.prefix, "entrusted": a.entrusted}
+                                 "prefix": a.prefix, "entrusted": a.entrusted,
+                                 "administrative": a.administrative}
                         for a in s.authorities.values()},
     }
 
@@ -212,8 +214,13 @@ def load_settings(directory: Path | None = None) -> Settings:
     notices = _section(doc, "notices")
     settings = replace(settings, site_seal=_str(notices, "notices", "seal", ""),
                        correction_limit=_correction_limit(notices, defaults.correction_limit))
-    if "authorities" in doc:   # absent in files written before notices had a legal frame
+    if "authorities" in doc:
         settings = replace(settings, authorities=_authorities(_section(doc, "authorities")))
+    elif not settings.is_demo_site:
+        # A file from before notices had a legal frame: a real site gets no demo
+        # authorities (示例县人民政府 must never be named as its 复议机关); decisions and
+        # doctor say which [authorities] sections to add.
+        settings = replace(settings, authorities={})
     return validate_settings(settings)
 
 
@@ -231,25 +238,26 @@ def _authorities(section: dict[str, Any]) -> dict[str, AuthoritySettings]:
     found: dict[str, AuthoritySettings] = {}
     for name, entry in section.items():
         sec = f'authorities."{name}"'
+        if not str(name).strip():
+            raise ConfigError("settings.toml：[authorities.\"\"] 缺少实施主体名称："
+                              "引号中应填事项目录里的实施主体全称")
+        if str(name).strip() in found:
+            raise ConfigError(f"settings.toml：实施主体“{str(name).strip()}”登记了两次（[{sec}]）")
         if not isinstance(entry, dict):
             raise ConfigError(f"settings.toml：[{sec}] 应为一个节，含 review、court 等")
         unknown = sorted(set(entry) - AUTHORITY_KEYS)
         if unknown:
             raise ConfigError(f"settings.toml：[{sec}] 中的“{unknown[0]}”无法识别，可用："
                               + "、".join(sorted(AUTHORITY_KEYS)))
-        entrusted = entry.get("entrusted", False)
-        if not isinstance(entrusted, bool):
-            raise ConfigError(f"settings.toml：[{sec}] entrusted 应为 true 或 false")
+        flags = {key: entry.get(key, default) for key, default in
+                 (("entrusted", False), ("administrative", True))}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise ConfigError(f"settings.toml：[{sec}] {key} 应为 true 或 false")
         authority = AuthoritySettings(
             str(name).strip(), _str(entry, sec, "review", ""), _str(entry, sec, "court", ""),
-            _str(entry, sec, "seal", ""), _str(entry, sec, "prefix", ""), entrusted)
-        for key, value in (("review", authority.review), ("court", authority.court)):
-            if not value:
-                raise ConfigError(f"settings.toml：[{sec}] {key} 不能为空：不予受理决定书须写明"
-                                  + ("复议机关" if key == "review" else "有管辖权的人民法院"))
-        if any(c in authority.prefix for c in "〔〕[]第号 "):
-            raise ConfigError(f"settings.toml：[{sec}] prefix 只填文号的字（如“城关烟专受”），"
-                              "年份和序号由程序编写")
+            _str(entry, sec, "seal", ""), _str(entry, sec, "prefix", ""), flags["entrusted"],
+            flags["administrative"])
         found[authority.name] = authority
     return found
 
@@ -284,9 +292,36 @@ def validate_settings(s: Settings) -> Settings:
         home, place = s.data_dir.expanduser().absolute(), Path(s.backup_dir).expanduser().absolute()
         if place == home or home in place.parents:
             raise ConfigError("settings.toml：[backup] dir 不能在数据目录里面：请填另一块磁盘或U盘上的目录")
+    _check_authorities(s.authorities)
     if s.server_url and not s.server_url.startswith(("http://", "https://")):
         raise ConfigError("settings.toml：[server] url 应以 http:// 或 https:// 开头")
     return s
+
+
+def _check_authorities(authorities: dict[str, AuthoritySettings]) -> None:
+    """What a notice needs of each 实施主体; a 文号 prefix used twice would print the same
+    number for two authorities."""
+    prefixes: dict[str, str] = {}
+    for authority in authorities.values():
+        sec = f'authorities."{authority.name}"'
+        if not authority.name.strip():
+            raise ConfigError("settings.toml：[authorities.\"\"] 缺少实施主体名称："
+                              "引号中应填事项目录里的实施主体全称")
+        for key, value in (("review", authority.review), ("court", authority.court)):
+            if not value:
+                raise ConfigError(f"settings.toml：[{sec}] {key} 不能为空：不予受理决定书须写明"
+                                  + ("复议机关" if key == "review" else "有管辖权的人民法院"))
+        if not authority.prefix:
+            raise ConfigError(f"settings.toml：[{sec}] prefix 不能为空：文号前缀（如“城关烟专受”）"
+                              "区分各实施主体的文号，本县各站点也应各不相同")
+        if any(c in authority.prefix for c in "〔〕[]第号") or any(
+                not c.isprintable() or c.isspace() for c in authority.prefix):
+            raise ConfigError(f"settings.toml：[{sec}] prefix 只填文号的字（如“城关烟专受”），"
+                              "不含空格，年份和序号由程序编写")
+        if authority.prefix in prefixes:
+            raise ConfigError(f"settings.toml：[{sec}] 的文号前缀“{authority.prefix}”与"
+                              f"“{prefixes[authority.prefix]}”相同：文号会重复，请各设一个")
+        prefixes[authority.prefix] = authority.name
 
 
 def save_settings(s: Settings) -> None:

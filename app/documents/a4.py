@@ -89,7 +89,6 @@ class _Styles:
         self.cell = ParagraphStyle("cell", parent=base, fontSize=9.5, leading=13)
         self.cell_center = ParagraphStyle("cellc", parent=self.cell, alignment=TA_CENTER)
         self.right = ParagraphStyle("right", parent=base, alignment=TA_RIGHT)
-        self.seal = ParagraphStyle("seal", parent=self.right, fontSize=8, leading=11)
 
 
 def _kinsoku_lines(frags: list[Any], max_widths: list[float], calc_bounds: bool) -> ParaLines:
@@ -182,7 +181,16 @@ class _Table(RLTable):
         heights: list[float] = self._rowHeights  # type: ignore[attr-defined]
         head = self.repeatRows if isinstance(self.repeatRows, int) else 0
         if head < len(heights) and sum(heights[:head + 1]) > FRAME_H:
-            return self._splitRows(availHeight, doInRowSplit=1)  # type: ignore[attr-defined, no-any-return]
+            parts = self._splitRows(availHeight, doInRowSplit=1)  # type: ignore[attr-defined]
+            if not parts:
+                # A row just taller than a page leaves a sliver below MIN_ROW_SPLIT:
+                # better a thin second part than a document that cannot print at all.
+                kept, self.splitInRow = self.splitInRow, 1
+                try:
+                    parts = self._splitRows(availHeight, doInRowSplit=1)  # type: ignore[attr-defined]
+                finally:
+                    self.splitInRow = kept
+            return parts
         return []
 
 
@@ -317,9 +325,6 @@ class _Renderer:
             right.append(self.para(f"{sig.issuer}（盖章）", self.s.right))
         if sig.on_behalf:
             right.append(self.para(f"（{sig.on_behalf}）", self.s.right))
-        if sig.seal:
-            # Which seal to stamp: a 受理专用章 is not the authority's official seal.
-            right.append(self.para(f"用印：{sig.seal}", self.s.seal))
         if sig.date:
             right.append(self.para(f"{sig.date.year}年{sig.date.month}月{sig.date.day}日",
                                    self.s.right))

@@ -123,6 +123,10 @@ def archival_pdf(data: bytes, meta: ArchiveMeta) -> bytes:
     result passes the validator (see the module docstring)."""
     with pikepdf.open(io.BytesIO(data)) as pdf:
         producer, creator = _producer(pdf), _creator_tool(pdf)
+        # reportlab's /ID comes from the time of rendering, and qpdf keeps an existing
+        # first element: without it the deterministic ID is the content's alone.
+        if "/ID" in pdf.trailer:
+            del pdf.trailer.ID
         # Structure first (output intent), then our metadata over what prepare wrote:
         # prepare stamps xmp:MetadataDate with the current time, which would make the
         # output differ on every call.

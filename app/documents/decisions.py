@@ -34,7 +34,7 @@ from app.documents.templates import (
     _you,
     cn_date,
 )
-from app.domain.case import CaseState, Decision, MaterialState, MaterialStatus
+from app.domain.case import ApplicantKind, CaseState, Decision, MaterialState, MaterialStatus
 from app.domain.catalogue import MaterialSource, Necessity, ServiceItem
 from app.domain.notice import LICENSE_LAW, NoticeFacts, RejectionGround
 
@@ -68,7 +68,7 @@ def _signature(case: CaseState, stamp: Stamp, notice: NoticeFacts, *parties: str
                ) -> Signatures:
     return Signatures(tuple(parties) or (_signer(case), f"经办人：{stamp.clerk_name}"),
                       issuer=notice.issuer, date=stamp.issued.date(),
-                      on_behalf=notice.on_behalf, seal=notice.seal)
+                      on_behalf=notice.on_behalf)
 
 
 def _decision_notice(kind: DocumentKind, case: CaseState, stamp: Stamp, notice: NoticeFacts,
@@ -128,9 +128,16 @@ def _pickup_sentence(case: CaseState, item: ServiceItem, stamp: Stamp) -> str:
                 f"（本通知书右上角条码）到{stamp.site_name}窗口或拨打咨询电话"
                 f"{item.phone or '（见窗口公示）'}。")
     return (f"凭办件编号（本通知书右上角条码）到{stamp.site_name}窗口或拨打咨询电话"
-            f"{item.phone or '（见窗口公示）'}查询办理进度。办结后请凭本通知书及申请人有效"
-            f"身份证件到{item.place or stamp.site_name}领取{result}；"
+            f"{item.phone or '（见窗口公示）'}查询办理进度。办结后请凭本通知书及{_papers(case)}"
+            f"到{item.place or stamp.site_name}领取{result}；"
             "委托他人代领的，代领人须持授权委托书及本人身份证件。")
+
+
+def _papers(case: CaseState) -> str:
+    """What proves the applicant at pickup: a person's ID, an organisation's licence."""
+    if case.applicant.kind is ApplicantKind.ORGANISATION:
+        return "营业执照（或统一社会信用代码证明）副本及经办人身份证件"
+    return "申请人有效身份证件"
 
 
 # ---- 容缺受理通知书 -----------------------------------------------------------------------
@@ -158,7 +165,8 @@ def deferred(case: CaseState, item: ServiceItem, stamp: Stamp,
         Table((Column("序号", 0.7, True), Column("材料名称", 4.0),
                Column("要求", 1.6, True), Column("补交期限", 1.6, True)), rows),
         Text(f"承诺办结时限（{item.promised_limit}）自最迟补交期限起计算，承诺办结日期不早于"
-             "任何一项补交期限。"),
+             "任何一项补交期限。" if item.promised_limit.value else
+             "本事项在容缺材料补齐后当场办结，承诺办结日期不早于任何一项补交期限。"),
         *_special(item, notice),
         Text("请在补交期限内将上述材料送交本窗口。"
              + (_sentence(notice.deferral_consequence) if notice.deferral_consequence else ""),
@@ -249,18 +257,31 @@ def rejection(case: CaseState, item: ServiceItem, stamp: Stamp,
         blocks.append(Text(f"该申请事项依法不属于{notice.authority}的职权范围，请向"
                            f"{case.competent_authority}申请。", emphasis=True))
     elif ground == str(RejectionGround.NOT_REQUIRED):
-        needed = "取得行政许可" if notice.license else "办理本事项"
-        blocks.append(Text(f"该申请事项依法不需要{needed}。", emphasis=True))
+        needed = "取得行政许可" if notice.license else f"办理{item.name}"
+        blocks.append(Text(f"所申请的事项依法不需要{needed}。", emphasis=True))
     blocks += [
-        # 行政复议法 第二十条 (sixty days), 行政诉讼法 第四十六条 (six months).
-        Text(f"如不服本决定，可以自收到本决定书之日起六十日内向{notice.review}申请"
-             f"行政复议，或者自收到本决定书之日起六个月内向{notice.court}提起行政诉讼。"),
+        Text(_remedy(notice)),
         # Blanks to write in: no-break spaces, which a paragraph does not collapse.
         _signature(case, stamp, notice, _signer(case),
                    f"签收日期：{_BLANK * 6}年{_BLANK * 4}月{_BLANK * 4}日",
                    f"经办人：{stamp.clerk_name}"),
     ]
     return _decision_notice(DocumentKind.REJECTION, case, stamp, notice, blocks)
+
+
+def _remedy(notice: NoticeFacts) -> str:
+    """Where to turn against the refusal, with its bodies and periods."""
+    if not notice.administrative:
+        # A 村民委员会 is no administrative organ: no 行政复议, but a body to object to.
+        return f"如对本决定有异议，可以向{notice.review}反映，由其依法处理。"
+    if not (notice.review and notice.court):
+        # A decision taken before the site named them (an older case reprinted): the
+        # remedy as it was printed then, without inventing the bodies.
+        return ("如不服本决定，可以自收到本决定书之日起六十日内依法申请行政复议，或者自收到"
+                "本决定书之日起六个月内依法向人民法院提起行政诉讼。")
+    # 行政复议法 第二十条 (sixty days), 行政诉讼法 第四十六条 (six months).
+    return (f"如不服本决定，可以自收到本决定书之日起六十日内向{notice.review}申请行政复议，"
+            f"或者自收到本决定书之日起六个月内向{notice.court}提起行政诉讼。")
 
 
 def served_document(case: CaseState, item: ServiceItem, notice: NoticeFacts | None) -> str:

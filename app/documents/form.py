@@ -155,7 +155,6 @@ class Signatures:
     issuer: str = ""
     date: dt.date | None = None
     on_behalf: str = ""      # 受……委托: the window acts for the deciding authority
-    seal: str = ""           # which seal goes here (受理专用章), for the clerk stamping it
 
 
 Block = Heading | Text | Fields | Table | Signatures
@@ -190,8 +189,8 @@ class FormDocument:
                     parts += [f"{k}{v}" for k, v in pairs]
                 case Table(columns=cols, rows=rows):
                     parts += [c.title for c in cols] + ["".join(r) for r in rows]
-                case Signatures(parties=ps, issuer=issuer, on_behalf=behalf, seal=seal):
-                    parts += [*ps, issuer, behalf, seal]
+                case Signatures(parties=ps, issuer=issuer, on_behalf=behalf):
+                    parts += [*ps, issuer, behalf]
         return "\n".join(parts)
 
 

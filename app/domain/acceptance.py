@@ -13,6 +13,9 @@ from app.domain.case import Decision, MaterialState, MaterialStatus
 from app.domain.catalogue import ItemKind, Material, Necessity
 
 MIN_REASON_LEN = 4
+# A reason or note is printed on the notice (the 不予受理 reason twice: in the decision's
+# sentence and in its table); longer than this it is no longer a reason but an appendix.
+MAX_REASON_LEN = 500
 
 
 def check_materials(checklist: Sequence[Material], states: Sequence[MaterialState],
@@ -54,6 +57,8 @@ def check_decision(decision: Decision, kind: ItemKind, checklist: Sequence[Mater
                    states: Sequence[MaterialState], reason: str, *,
                    today: dt.date) -> list[str]:
     """Every reason ``decision`` cannot be taken now; empty when it can."""
+    if len(reason.strip()) > MAX_REASON_LEN:
+        return [f"理由或说明最多{MAX_REASON_LEN}字（现有{len(reason.strip())}字），请精简后再作决定。"]
     if decision is Decision.REJECT:
         # A refusal is about the application, not the paper: the materials may be anything.
         if len(reason.strip()) < MIN_REASON_LEN:

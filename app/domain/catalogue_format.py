@@ -342,6 +342,9 @@ def _parse_item(raw: Any, index: int, issues: list[CatalogueIssue], *,
         visits=r.integer("visits", default=1, low=0, high=5),
         effective_from=r.date("effective_from"), withdrawn_at=r.date("withdrawn_at"),
     )
+    correction = item_kwargs["correction_limit"]
+    if correction is not None and correction.value == 0:
+        r.issue("correction_limit", "补正期限至少为1天（0天的期限在出具当天就已届满）")
     r.no_unknown_fields(_ITEM_FIELDS)
     if len(issues) > before or legal is None or promised is None:
         return None

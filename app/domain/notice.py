@@ -51,6 +51,9 @@ class AuthoritySettings:
     seal: str = ""          # the authority's own 受理专用章 (when not entrusted)
     prefix: str = ""        # 文号 prefix, e.g. "城关烟专受"; unique per site in the county
     entrusted: bool = False  # this site's window accepts on the authority's behalf (受……委托)
+    # False for a body that is not an administrative organ (a 村民委员会): its refusal is
+    # not open to 行政复议, so the notice names where to raise an objection instead.
+    administrative: bool = True
 
     @property
     def seal_name(self) -> str:
@@ -77,7 +80,8 @@ class NoticeSettings:
         if found is None:
             raise NoticeConfigError(
                 f"本站点未登记实施主体“{name}”，文书无法写明出具机关和救济途径：请管理员在{key}"
-                "中填写 review（复议机关）、court（人民法院），受其委托受理的再加 entrusted = true。")
+                "中填写 review（复议机关）、court（人民法院）、prefix（文号前缀），受其委托受理的再加"
+                " entrusted = true。")
         missing = [label for label, value in (("review（复议机关）", found.review),
                                               ("court（人民法院）", found.court)) if not value]
         if remedy and missing:
@@ -104,6 +108,7 @@ class NoticeFacts:
     special_procedures: str = ""    # 特别程序 whose time is not counted
     deferral_consequence: str = ""  # 容缺: consequence of a missed 补交期限, as configured
     site_name: str = ""             # the window's site, as named when deciding (footer, pickup)
+    administrative: bool = True     # see AuthoritySettings.administrative
 
     @property
     def issuer(self) -> str:
@@ -125,7 +130,8 @@ class NoticeFacts:
             "basis": self.basis, "review": self.review, "court": self.court,
             "ground": self.ground, "correction_limit": self.correction_limit,
             "special_procedures": self.special_procedures,
-            "deferral_consequence": self.deferral_consequence, "site_name": self.site_name}
+            "deferral_consequence": self.deferral_consequence, "site_name": self.site_name,
+            "administrative": self.administrative}
         out["correct_by"] = self.correct_by.isoformat() if self.correct_by else None
         return out
 
@@ -141,7 +147,8 @@ class NoticeFacts:
             correction_limit=str(d.get("correction_limit", "")),
             special_procedures=str(d.get("special_procedures", "")),
             deferral_consequence=str(d.get("deferral_consequence", "")),
-            site_name=str(d.get("site_name", "")))
+            site_name=str(d.get("site_name", "")),
+            administrative=bool(d.get("administrative", True)))
 
 
 def item_basis(item: ServiceItem) -> str:
@@ -151,6 +158,13 @@ def item_basis(item: ServiceItem) -> str:
         return ""
     first = text.replace("\n", "；").split("；")[0].strip().rstrip("。；;")
     return first + ("等" if first != text.rstrip("。；;") else "")
+
+
+def _and(own: str, other: str) -> str:
+    """Two citations in one: "《甲》第三条等规定和《乙》第五条"."""
+    if not own:
+        return other
+    return f"{own}{'规定' if own.endswith('等') else ''}和{other}"
 
 
 def decision_basis(item: ServiceItem, decision: str, ground: RejectionGround | None) -> str:
@@ -169,13 +183,13 @@ def decision_basis(item: ServiceItem, decision: str, ground: RejectionGround | N
                 return f"{LICENSE_LAW}第三十二条第一款第（二）项"
             # Not fit to be accepted under the item's own law; article 32 still governs
             # how a license application is received.
-            return f"{own + '及' if own else ''}{LICENSE_LAW}第三十二条"
+            return _and(own, f"{LICENSE_LAW}第三十二条")
         if decision == "容缺受理":
             # 容缺受理 is a local rule, not the License Law's: cite the item and say so.
-            return f"{own + '及' if own else ''}本地容缺受理有关规定"
+            return _and(own, "本地容缺受理有关规定")
         return f"{LICENSE_LAW}第三十二条第一款第（五）项"
     if decision == "容缺受理":
-        return f"{own + '及' if own else ''}本地容缺受理有关规定"
+        return _and(own, "本地容缺受理有关规定")
     return own or "本事项办事指南"
 
 
@@ -199,7 +213,7 @@ def frame_notice(item: ServiceItem, decision: str, settings: NoticeSettings, *,
         correction_limit=str(limit) if decision == "补正" else "",
         special_procedures=item.special_procedures,
         deferral_consequence=item.deferral_consequence if decision == "容缺受理" else "",
-        site_name=settings.site_name)
+        site_name=settings.site_name, administrative=auth.administrative)
 
 
 def document_number(prefix: str, year: int, terminal: str, seq: int) -> str:

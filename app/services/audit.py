@@ -113,12 +113,12 @@ def number_findings(session: Session, state: AnchorState) -> list[Finding]:
             have = counter.last_seq if counter else 0
             findings.append(Finding(f"终端{terminal}", f"终端{terminal}在{day}已发出第{seq}号办件编号，"
                                     f"数据库只记到第{have}号"))
-    for (authority, year, site, terminal), seq in sorted(state.docnos.items()):
-        doc = session.get(DocumentNumberCounter, (authority, year, site, terminal))
+    for (prefix, year, site, terminal), seq in sorted(state.docnos.items()):
+        doc = session.get(DocumentNumberCounter, (prefix, year, site, terminal))
         if doc is None or doc.last_seq < seq:
             have = doc.last_seq if doc else 0
-            findings.append(Finding(f"终端{terminal}", f"终端{terminal}已发出{authority}{year}年"
-                                    f"第{seq}号文号，数据库只记到第{have}号"))
+            findings.append(Finding(f"终端{terminal}", f"终端{terminal}已发出文号{prefix}〔{year}〕"
+                                    f"第{seq}号，数据库只记到第{have}号"))
     return findings
 
 

@@ -51,6 +51,7 @@ from app.domain.notice import (
     document_number,
     frame_notice,
 )
+from app.domain.numbering import CaseNumberError
 from app.domain.text_checks import forbidden_character
 from app.services.calendar import CalendarService
 from app.services.catalogue import CatalogueService, NotFound
@@ -273,6 +274,7 @@ class CaseService:
             ground = (RejectionGround.NOT_COMPETENT if competent_authority.strip()
                       else RejectionGround.NOT_ELIGIBLE)
         issued: list[IssuedDocumentNumber] = []
+        covered = self._calendar.calendar().covered_years
 
         def build(case: CaseState, session: Session) -> dict[str, Any]:
             item = self._catalogue.item_version(case.item_code, case.item_version)
@@ -288,9 +290,16 @@ class CaseService:
                 problems.append(str(exc))
             if problems:
                 raise CaseRuleError(problems)
+            # A clock set back would date the notice, and number it, out of order.
+            clock = self._integrity.clock_problem(covered)
+            if clock:
+                raise CaseRuleError([clock])
             authority = self.notices.authority(item.department.name, remedy=False)
-            number = next_document_number(session, item.department.name, day.year,
-                                          clerk.site, clerk.terminal)
+            try:
+                number = next_document_number(session, authority.prefix, day.year,
+                                              clerk.site, clerk.terminal)
+            except CaseNumberError as exc:
+                raise CaseRuleError([str(exc)]) from exc
             issued.append(number)
             correct_by = None
             if decision is Decision.CORRECTION:

@@ -63,10 +63,6 @@ def check_authorities(settings: Settings, names: set[str]) -> Check:
         return Check("实施主体", False,
                      f"{'、'.join(missing[:3])}{more}未在 settings.toml 的 [authorities] 中登记"
                      "（复议机关、人民法院、受理专用章、文号前缀），这些事项不能作出受理决定")
-    unprefixed = sorted(n for n in names if not settings.authorities[n].prefix)
-    if unprefixed and not settings.standalone:
-        return Check("实施主体", False, f"{'、'.join(unprefixed[:3])}没有文号前缀（prefix）："
-                     "联网的各站点文号会重复，请为本站点设置不同的前缀")
     return Check("实施主体", True, f"事项目录的 {len(names)} 个实施主体均已登记")
 
 

@@ -105,7 +105,7 @@ class Witness:
                numbers: Iterable[CaseNumber] = (),
                docnos: Iterable[IssuedDocumentNumber] = ()) -> None:
         lines = [number_line(n.site, n.terminal, n.day, n.seq) for n in numbers]
-        lines += [docno_line(d.authority, d.year, d.site, d.terminal, d.seq) for d in docnos]
+        lines += [docno_line(d.prefix, d.year, d.site, d.terminal, d.seq) for d in docnos]
         for chain, rows in (("events", events), ("documents", documents)):
             last: dict[tuple[str, str], CaseEventRow | CaseDocumentRow] = {}
             count: dict[tuple[str, str], int] = {}
@@ -234,6 +234,17 @@ class IntegrityService:
                     rows = head.count - position
                 lines.append({**head_line(chain, site, terminal, head.key, head.hash, "",
                                           rows), "adopted": True})
+            # Numbers the lost commit issued are on paper too: a later restore and recover
+            # must resume above them, so their marks are anchored with the rows.
+            for counter in session.scalars(select(CaseNumberCounter)):
+                mark = (counter.day.isoformat(), counter.last_seq)
+                if mark > state.numbers.get((counter.site, counter.terminal), ("", 0)):
+                    lines.append(number_line(counter.site, counter.terminal, counter.day,
+                                             counter.last_seq))
+            for doc in session.scalars(select(DocumentNumberCounter)):
+                key = (doc.prefix, doc.year, doc.site, doc.terminal)
+                if doc.last_seq > state.docnos.get(key, 0):
+                    lines.append(docno_line(*key, doc.last_seq))
         return lines
 
     def _traces_of_use(self) -> str:
@@ -267,7 +278,7 @@ class IntegrityService:
             lines.append(number_line(counter.site, counter.terminal, counter.day,
                                      counter.last_seq))
         for doc in session.scalars(select(DocumentNumberCounter)):
-            lines.append(docno_line(doc.authority, doc.year, doc.site, doc.terminal,
+            lines.append(docno_line(doc.prefix, doc.year, doc.site, doc.terminal,
                                     doc.last_seq))
         return lines
 
@@ -357,10 +368,10 @@ class IntegrityService:
                 elif counter.last_seq < seq:
                     counter.last_seq = seq
                     bumped.append((terminal, day, seq))
-            for (authority, year, site, terminal), seq in state.docnos.items():
-                doc = session.get(DocumentNumberCounter, (authority, year, site, terminal))
+            for (prefix, year, site, terminal), seq in state.docnos.items():
+                doc = session.get(DocumentNumberCounter, (prefix, year, site, terminal))
                 if doc is None:
-                    session.add(DocumentNumberCounter(authority=authority, year=year, site=site,
+                    session.add(DocumentNumberCounter(prefix=prefix, year=year, site=site,
                                                       terminal=terminal, last_seq=seq))
                 elif doc.last_seq < seq:
                     doc.last_seq = seq

@@ -26,7 +26,7 @@ from app.documents.form import DocumentKind, FormDocument, Slip, SlipBarcode, Sl
 from app.documents.targets import PrintError, PrintTarget
 from app.domain.case import CaseState, CaseStatus, Clerk, Decision
 from app.domain.catalogue import ServiceItem
-from app.domain.notice import NoticeConfigError, NoticeFacts, decision_basis, frame_notice
+from app.domain.notice import NoticeFacts, decision_basis
 from app.domain.numbering import CaseNumber, CaseNumberError
 from app.services.cases import CaseRuleError, CaseService
 from app.services.catalogue import CatalogueService, NotFound
@@ -304,15 +304,14 @@ class DocumentService:
         return self._a4(_A4_BUILDERS[kind](case, item, stamp), case, reprint)
 
     def _legacy_notice(self, case: CaseState, item: ServiceItem) -> NoticeFacts:
-        """The legal frame of a case decided before decisions carried one: worked out
-        from today's settings (without a 文号, which was never issued for it)."""
+        """The frame of a case decided before decisions carried one. Nothing the original
+        did not state is added from today's settings: no 文号, no 受……委托, no named
+        复议机关 or court (the remedy reads as it did then); the deciding authority and
+        the category's legal basis come from the item's pinned catalogue version."""
         decision = str(case.decision or Decision.ACCEPT)
-        try:
-            return frame_notice(item, decision, self._settings.notices)
-        except NoticeConfigError:
-            return NoticeFacts(item.department.name, str(item.category),
-                               self._settings.notices.site_seal_name,
-                               basis=decision_basis(item, decision, None))
+        return NoticeFacts(item.department.name, str(item.category),
+                           self._settings.notices.site_seal_name,
+                           basis=decision_basis(item, decision, None))
 
     # -- where it goes ------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ class AnchorState:
     written: dict[tuple[str, str, str], list[tuple[str, int]]] = field(default_factory=dict)
     # (site, terminal) -> (day ISO, seq): the highest number issued
     numbers: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
-    # (authority, year, site, terminal) -> the highest 文号 sequence issued
+    # (prefix, year, site, terminal) -> the highest 文号 sequence issued
     docnos: dict[tuple[str, int, str, str], int] = field(default_factory=dict)
     latest_time: str = ""          # newest row time any line mentions (UTC ISO)
     recoveries: list[dict[str, Any]] = field(default_factory=list)
@@ -156,9 +156,9 @@ class AnchorState:
             self.numbers[where] = mark
 
     def _docno(self, n: dict[str, Any]) -> None:
-        where = (str(n["authority"]), int(n["year"]), str(n["site"]), str(n["terminal"]))
+        where = (str(n["prefix"]), int(n["year"]), str(n["site"]), str(n["terminal"]))
         seq = int(n["seq"])
-        if seq < 1 or not where[0]:
+        if seq < 1:
             raise ValueError("docno")
         self.docnos[where] = max(seq, self.docnos.get(where, 0))
 
@@ -288,10 +288,10 @@ def number_line(site: str, terminal: str, day: dt.date, seq: int) -> dict[str, A
             "seq": seq}
 
 
-def docno_line(authority: str, year: int, site: str, terminal: str, seq: int
+def docno_line(prefix: str, year: int, site: str, terminal: str, seq: int
                ) -> dict[str, Any]:
     """A 文号 issued (see app.domain.notice): numbering resumes above it after a restore."""
-    return {"kind": "docno", "authority": authority, "year": year, "site": site,
+    return {"kind": "docno", "prefix": prefix, "year": year, "site": site,
             "terminal": terminal, "seq": seq}
 
 

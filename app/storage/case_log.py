@@ -45,7 +45,7 @@ def utc_now_iso() -> str:
 
 
 # The printed form 第01-0001号 has four digits: a terminal issuing more than that for one
-# authority in a year is a misconfiguration worth stopping for, not a number to wrap.
+# prefix in a year is a misconfiguration worth stopping for, not a number to wrap.
 MAX_YEARLY_DOCUMENTS = 9999
 
 
@@ -65,27 +65,28 @@ def next_case_number(session: Session, site: str, terminal: str, day: dt.date) -
 class IssuedDocumentNumber:
     """One 文号 sequence taken from the register (the caller formats and anchors it)."""
 
-    authority: str
+    prefix: str
     year: int
     site: str
     terminal: str
     seq: int
 
 
-def next_document_number(session: Session, authority: str, year: int, site: str,
+def next_document_number(session: Session, prefix: str, year: int, site: str,
                          terminal: str) -> IssuedDocumentNumber:
-    """Take the next 文号 of ``authority`` for ``year`` at this terminal (caller holds the
+    """Take the next 文号 printed with ``prefix`` for ``year`` at this terminal (caller holds the
     write lock; the decision that prints it commits in the same transaction)."""
-    key = (authority, year, site, terminal)
+    key = (prefix, year, site, terminal)
     counter = session.get(DocumentNumberCounter, key)
     if counter is None:
-        counter = DocumentNumberCounter(authority=authority, year=year, site=site,
+        counter = DocumentNumberCounter(prefix=prefix, year=year, site=site,
                                         terminal=terminal, last_seq=0)
         session.add(counter)
     if counter.last_seq >= MAX_YEARLY_DOCUMENTS:
-        raise CaseNumberError(f"{authority}{year}年的文号在本终端已用到{MAX_YEARLY_DOCUMENTS}号。")
+        raise CaseNumberError(f"文号“{prefix}〔{year}〕”在本终端已用到第{MAX_YEARLY_DOCUMENTS}号：请管理员为"
+                              "该实施主体另设文号前缀（settings.toml 的 prefix）。")
     counter.last_seq += 1
-    return IssuedDocumentNumber(authority, year, site, terminal, counter.last_seq)
+    return IssuedDocumentNumber(prefix, year, site, terminal, counter.last_seq)
 
 
 def append_event(session: Session, case_id: str, case_seq: int, kind: CaseEventKind,

@@ -154,11 +154,15 @@ class CaseNumberCounter(Base):
 
 
 class DocumentNumberCounter(Base):
-    """Last 文号 sequence issued per 实施主体, year, site and terminal (never reused)."""
+    """Last 文号 sequence issued per printed prefix, year, site and terminal (never reused).
+
+    Keyed by the prefix the number prints with, not the authority's name: two authorities
+    can never print the same number, and an authority renamed in a new catalogue keeps
+    counting under its prefix."""
 
     __tablename__ = "document_number_counters"
 
-    authority: Mapped[str] = mapped_column(String(200), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(40), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     site: Mapped[str] = mapped_column(String(12), primary_key=True)
     terminal: Mapped[str] = mapped_column(String(2), primary_key=True)

@@ -336,3 +336,19 @@ def test_items_stored_before_the_character_checks_still_load() -> None:
     stored = item_to_json(parse_catalogue(copy.deepcopy(BASE)).by_code[FOOD])
     stored["conditions"] = "旧数据\x0c含换页符"
     assert item_from_json(stored).conditions == "旧数据\x0c含换页符"
+
+
+def test_the_notice_fields_of_the_demo_catalogue_survive_writing_and_reading_back() -> None:
+    from app.config import resources_dir
+    from app.domain.catalogue import LimitUnit, TimeLimit
+    from app.domain.catalogue_writer import catalogue_to_json
+
+    demo = parse_catalogue(json.loads(
+        (resources_dir() / "catalogue" / "demo.json").read_text(encoding="utf-8")))
+    again = parse_catalogue(json.loads(json.dumps(catalogue_to_json(demo), ensure_ascii=False)))
+    assert again.items == demo.items
+    tobacco = demo.by_code["11330100MB0000023K4000031001000"]
+    assert tobacco.correction_limit == TimeLimit(5, LimitUnit.WORKING_DAYS)
+    assert tobacco.special_procedures == "现场勘验、听证"
+    assert demo.by_code["11330100MB0000001X4000215001000"].deferral_consequence.startswith(
+        "逾期未补交")

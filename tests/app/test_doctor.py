@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -52,12 +51,3 @@ def test_authorities_missing_from_the_settings_are_named(tmp_path: Path) -> None
     assert check_authorities(s, {"示例县烟草专卖局"}).ok
     missing = check_authorities(s, {"示例县烟草专卖局", "某县交通运输局"})
     assert not missing.ok and "某县交通运输局未在 settings.toml 的 [authorities] 中登记" in missing.detail
-
-
-def test_a_networked_site_without_document_number_prefixes_is_warned(tmp_path: Path) -> None:
-    s = load_settings(tmp_path)
-    name = "示例县烟草专卖局"
-    bare = dataclasses.replace(s, server_url="http://county.example:8080", authorities={
-        name: dataclasses.replace(s.authorities[name], prefix="")})
-    assert "没有文号前缀" in check_authorities(bare, {name}).detail
-    assert check_authorities(dataclasses.replace(bare, server_url=""), {name}).ok

@@ -70,7 +70,9 @@ def test_an_entrusted_window_accepts_in_the_authoritys_name(fresh_ws: Workstatio
     assert text.startswith("示例县烟草专卖局受理通知书")
     assert f"向{site}（受示例县烟草专卖局委托受理）提出的" in text
     assert f"{site}（盖章）" in text and "受示例县烟草专卖局委托" in text
-    assert f"{site}综合受理专用章" in text
+    facts = fresh_ws.cases.document_facts(case.id)
+    assert facts is not None and facts.notice is not None
+    assert facts.notice.seal == f"{site}综合受理专用章"   # which seal the clerk stamps
     assert "本机关" not in text
 
 
@@ -79,7 +81,9 @@ def test_an_authority_deciding_itself_uses_its_own_seal_and_no_entrustment(
     case = case_with(fresh_ws, DIBAO, Decision.ACCEPT)
     text = printed(fresh_ws, K.ACCEPTANCE, case.number, tmp_path)
     assert "示例县城关镇人民政府（盖章）" in text
-    assert "示例县城关镇人民政府便民服务专用章" in text
+    facts = fresh_ws.cases.document_facts(case.id)
+    assert facts is not None and facts.notice is not None
+    assert facts.notice.seal == "示例县城关镇人民政府便民服务专用章"
     assert "委托受理" not in text and "（受" not in text
     assert "行政许可法" not in text
 

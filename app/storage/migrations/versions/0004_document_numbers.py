@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-28
 
-The 文号 register: the last sequence issued per 实施主体, year, site and terminal for
+The 文号 register: the last sequence issued per printed prefix, year, site and terminal for
 decision notices, bumped in the decision's own write transaction like case numbers.
 """
 
@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         'document_number_counters',
-        sa.Column('authority', sa.String(200), primary_key=True),
+        sa.Column('prefix', sa.String(40), primary_key=True),
         sa.Column('year', sa.Integer(), primary_key=True),
         sa.Column('site', sa.String(12), primary_key=True),
         sa.Column('terminal', sa.String(2), primary_key=True),
