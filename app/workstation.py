@@ -13,6 +13,7 @@ from app.config import DEMO_SITE_CODE, Settings, load_settings, resources_dir
 from app.domain.case import Clerk
 from app.services.accounts import AccountService, ClerkSession
 from app.services.calendar import CalendarService
+from app.services.case_list import CaseList
 from app.services.cases import CaseService
 from app.services.catalogue import CatalogueService
 from app.services.deadlines import DeadlineRecompute
@@ -38,6 +39,7 @@ class Workstation:
     documents: DocumentService
     integrity: IntegrityService
     deadlines: DeadlineRecompute
+    case_list: CaseList
     in_use: InUse | None = None
 
     def clerk(self, session: ClerkSession) -> Clerk:
@@ -110,8 +112,9 @@ def _open(settings: Settings, *, check: bool, adopt: bool,
                                 system_spooler=system_spooler)
     deadlines = DeadlineRecompute(db, catalogue, calendar,
                                   lambda rows: integrity.witness.record(events=rows))
+    case_list = CaseList(db, calendar, settings.yellow_warning_days)
     return Workstation(settings, db, catalogue, calendar, accounts, cases, documents,
-                       integrity, deadlines)
+                       integrity, deadlines, case_list)
 
 
 def _seed_once(station: Workstation, *, first_start: bool) -> None:

@@ -1,0 +1,318 @@
+"""``yichuang case …``: the acceptance work of the window, for scripts and for a window
+without a screen — open a case, record its materials, decide, come back with more.
+
+Materials are given by id as ``ID=STATE[:DETAIL]``; ``catalog show ITEM`` lists the ids.
+STATE is the window's word or its short form: 收 (已收取; DETAIL a form such as 复印件),
+缺 (缺失), 误 (有误; DETAIL what is wrong), 容缺 (DETAIL the 补交 date YYYY-MM-DD),
+承诺 (告知承诺), 共享 (共享获取). ``--received-all`` marks every material not named as
+received in the form and number the checklist asks for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from app.cli.common import Parser, UsageError, emit, operator, operator_clerk
+from app.domain.case import (
+    Agent,
+    Applicant,
+    ApplicantKind,
+    CaseState,
+    Decision,
+    IdType,
+    MaterialState,
+    MaterialStatus,
+)
+from app.domain.catalogue import Material, ServiceItem
+from app.workstation import Workstation
+
+_STATES = {
+    MaterialStatus.RECEIVED: ("收", "received"),
+    MaterialStatus.MISSING: ("缺", "missing"),
+    MaterialStatus.FAULTY: ("误", "faulty"),
+    MaterialStatus.DEFERRED: ("容缺", "deferred"),
+    MaterialStatus.COMMITMENT: ("承诺", "commitment"),
+    MaterialStatus.SHARED: ("共享", "shared"),
+}
+_STATE_WORDS = {w: s for s, words in _STATES.items() for w in (s.value, *words)}
+_DECISIONS = {
+    Decision.ACCEPT: "accept", Decision.ACCEPT_DEFERRED: "defer",
+    Decision.CORRECTION: "correct", Decision.REJECT: "reject", Decision.ON_THE_SPOT: "done",
+}
+_DECISION_WORDS = {w: d for d, e in _DECISIONS.items() for w in (d.value, e)}
+
+
+def _material(spec: Material, state_word: str, detail: str) -> MaterialState:
+    status = _STATE_WORDS.get(state_word)
+    if status is None:
+        raise UsageError(f"材料 {spec.id} 的状态“{state_word}”无法识别，可用："
+                         + "、".join(f"{s.value}（{w[0]}）" for s, w in _STATES.items()))
+    if status is MaterialStatus.RECEIVED:
+        return MaterialState(spec.id, spec.name, status, detail or str(spec.form), spec.copies)
+    if status is MaterialStatus.FAULTY:
+        if not detail:
+            raise UsageError(f"材料 {spec.id} 标为有误，请写明问题：{spec.id}=误:问题所在")
+        return MaterialState(spec.id, spec.name, status, fault=detail)
+    if status is MaterialStatus.DEFERRED:
+        try:
+            until = dt.date.fromisoformat(detail)
+        except ValueError:
+            raise UsageError(f"材料 {spec.id} 容缺后补须写补交日期：{spec.id}=容缺:2026-12-05"
+                             ) from None
+        return MaterialState(spec.id, spec.name, status, deferred_until=until)
+    return MaterialState(spec.id, spec.name, status)
+
+
+def _materials(item: ServiceItem, scenarios: frozenset[str], given: list[str],
+               received_all: bool, before: tuple[MaterialState, ...] = ()
+               ) -> list[MaterialState]:
+    checklist = {m.id: m for m in item.checklist(scenarios)}
+    states = {s.material_id: s for s in before if s.material_id in checklist}
+    for text in given:
+        mid, sep, rest = text.partition("=")
+        if not sep:
+            raise UsageError(f"--material “{text}”应写成 材料编号=状态，如 m1=收")
+        spec = checklist.get(mid.strip())
+        if spec is None:
+            raise UsageError(f"事项“{item.name}”（在所选办理情形下）没有材料“{mid.strip()}”，可用："
+                             + "、".join(f"{m.id} {m.name}" for m in checklist.values()))
+        word, _sep, detail = rest.partition(":")
+        states[spec.id] = _material(spec, word.strip(), detail.strip())
+    if received_all:
+        for spec in checklist.values():
+            states.setdefault(spec.id, _material(spec, "收", ""))
+    return [states[mid] for mid in checklist if mid in states]
+
+
+def _decision(word: str | None) -> Decision | None:
+    if word is None:
+        return None
+    decision = _DECISION_WORDS.get(word.strip())
+    if decision is None:
+        raise UsageError(f"决定“{word}”无法识别，可用：" + "、".join(
+            f"{d.value}（{e}）" for d, e in _DECISIONS.items()))
+    return decision
+
+
+def _applicant(args: argparse.Namespace) -> Applicant:
+    kind = ApplicantKind.ORGANISATION if args.org else ApplicantKind.PERSON
+    default = IdType.USCC if args.org else IdType.RESIDENT_ID
+    try:
+        id_type = IdType(args.id_type) if args.id_type else default
+    except ValueError:
+        raise UsageError(f"证件类型“{args.id_type}”无法识别，可用：" + "、".join(IdType)) from None
+    return Applicant(kind, args.name, id_type, args.id, args.phone or "", args.address or "",
+                     args.legal_rep or "")
+
+
+def _agent(args: argparse.Namespace) -> Agent | None:
+    if not args.agent_name and not args.agent_id:
+        return None
+    if not (args.agent_name and args.agent_id):
+        raise UsageError("代理人须同时给出 --agent-name 和 --agent-id")
+    try:
+        id_type = IdType(args.agent_id_type) if args.agent_id_type else IdType.RESIDENT_ID
+    except ValueError:
+        raise UsageError(f"证件类型“{args.agent_id_type}”无法识别") from None
+    return Agent(args.agent_name, id_type, args.agent_id, args.agent_phone or "",
+                 args.agent_relation or "", args.village_agent)
+
+
+def _outcome(ws: Workstation, case: CaseState) -> dict[str, Any]:
+    facts = ws.cases.document_facts(case.id) if case.decision else None
+    notice = facts.notice if facts else None
+    return {"id": case.id, "number": case.number, "status": case.status,
+            "item_code": case.item_code, "item_name": case.item_name,
+            "applicant": case.applicant.name, "decision": case.decision or "",
+            "reason": case.decision_reason, "accepted_on": case.accepted_on,
+            "promised_date": case.promised_date, "promised_estimated": case.promised_estimated,
+            "document_number": notice.document_number if notice else "",
+            "correct_by": notice.correct_by if notice else None,
+            "materials": [{"id": m.material_id, "name": m.name, "status": m.status,
+                           "form": m.form_received, "copies": m.copies_received,
+                           "fault": m.fault, "deferred_until": m.deferred_until}
+                          for m in case.materials]}
+
+
+def _summary_line(data: dict[str, Any]) -> str:
+    text = f"办件 {data['number']}（{data['item_name']}，{data['applicant']}）：{data['status']}"
+    if data["promised_date"]:
+        text += f"，承诺办结日期 {data['promised_date']}"
+        if data["promised_estimated"]:
+            text += "（按周一至周五预估）"
+    if data["correct_by"]:
+        text += f"，补正期限 {data['correct_by']}"
+    if data["document_number"]:
+        text += f"，文号 {data['document_number']}"
+    return text
+
+
+def _decide(ws: Workstation, case: CaseState, args: argparse.Namespace, clerk: Any) -> CaseState:
+    decision = _decision(args.decide)
+    if decision is None:
+        if args.reason or args.competent:
+            raise UsageError("--reason、--competent 须与 --decide 一起使用")
+        return case
+    return ws.cases.decide(case.id, decision, clerk, reason=args.reason or "",
+                           competent_authority=args.competent or "")
+
+
+def _precheck(item: ServiceItem, scenarios: frozenset[str], states: list[MaterialState],
+              decision: Decision | None, reason: str) -> None:
+    """The rules the services will apply, checked before anything is written: a command
+    that cannot go all the way leaves no half-made case behind."""
+    from app.domain.acceptance import check_decision, check_materials
+    from app.services.cases import CaseRuleError
+
+    today = dt.date.today()
+    checklist = item.checklist(scenarios)
+    problems = (check_decision(decision, item.kind, checklist, states, reason, today=today)
+                if decision else check_materials(checklist, states, today=today, complete=False))
+    if problems:
+        raise CaseRuleError(problems)
+
+
+def cmd_case_new(ws: Workstation, args: argparse.Namespace) -> None:
+    from app.services.catalogue import NotFound
+    from app.services.permissions import Action
+
+    try:
+        item = ws.catalogue.item(args.item)
+    except NotFound as exc:
+        raise UsageError(str(exc)) from None
+    scenarios = frozenset(args.scenario)
+    unknown = scenarios - {s.id for s in item.scenarios}
+    if unknown:
+        raise UsageError(f"事项“{item.name}”没有办理情形“{'、'.join(sorted(unknown))}”，可用："
+                         + "、".join(f"{s.id} {s.name}" for s in item.scenarios))
+    decision = _decision(args.decide)   # a typo is found before the password prompt
+    states = _materials(item, scenarios, args.material, args.received_all)
+    applicant, agent = _applicant(args), _agent(args)
+    _precheck(item, scenarios, states, decision, args.reason or "")
+    clerk = operator_clerk(ws, args, Action.WRITE_CASES)
+    case = ws.cases.open_case(item.code, applicant, clerk, agent=agent)
+    if states or scenarios:
+        case = ws.cases.record_materials(case.id, states, clerk, scenario_ids=scenarios)
+    case = _decide(ws, case, args, clerk)
+    data = _outcome(ws, case)
+    emit(args, data, _summary_line(data))
+
+
+def cmd_case_supplement(ws: Workstation, args: argparse.Namespace) -> None:
+    """A return visit (补正, 容缺): the materials brought now, then a decision."""
+    from app.services.permissions import Action
+
+    clerk = operator_clerk(ws, args, Action.WRITE_CASES)
+    case = ws.documents.verified_case(args.number)
+    item = ws.catalogue.item_version(case.item_code, case.item_version)
+    states = _materials(item, frozenset(case.scenarios), args.material, args.received_all,
+                        case.materials)
+    if args.material or args.received_all:
+        case = ws.cases.record_materials(case.id, states, clerk)
+    case = _decide(ws, case, args, clerk)
+    data = _outcome(ws, case)
+    emit(args, data, _summary_line(data))
+
+
+def cmd_case_show(ws: Workstation, args: argparse.Namespace) -> None:
+    operator(ws, args)   # applicants' data is for operators only
+    case = ws.documents.verified_case(args.number)
+    data = _outcome(ws, case)
+    data["documents"] = [{"kind": d.kind, "outcome": d.outcome, "reprint": d.reprint,
+                          "printed_at": d.printed_at} for d in ws.documents.history(case.id)]
+
+    def text() -> str:
+        lines = [_summary_line(data)]
+        lines += [f"  {m['id']} {m['name']}：{m['status']}"
+                  + (f"（{m['fault']}）" if m["fault"] else "")
+                  + (f"（{m['deferred_until']} 前补交）" if m["deferred_until"] else "")
+                  for m in data["materials"]]
+        if data["reason"]:
+            lines.append(f"  理由或说明：{data['reason']}")
+        lines += [f"  已打印：{d['kind']} {d['outcome']}{'（补打）' if d['reprint'] else ''} "
+                  f"{d['printed_at']}" for d in data["documents"]]
+        return "\n".join(lines)
+
+    emit(args, data, text)
+
+
+def cmd_case_list(ws: Workstation, args: argparse.Namespace) -> None:
+    from app.domain.case import CaseStatus
+    from app.services.case_list import CaseQuery
+
+    try:
+        statuses = tuple(CaseStatus(s) for s in args.status)
+    except ValueError:
+        raise UsageError("--status 可用：" + "、".join(CaseStatus)) from None
+    opened_on = dt.date.today() if args.today else None
+    operator(ws, args)
+    rows = ws.case_list.find(CaseQuery(statuses, args.item or "", args.applicant or "",
+                                       opened_on, args.flagged, args.limit))
+
+    def text() -> str:
+        if not rows:
+            return "没有符合条件的办件"
+        return "\n".join(
+            f"{r.number}  {r.status:<5} {r.item_name}  {r.applicant_name}"
+            + (f"  承诺 {r.promised_date}" if r.promised_date else "")
+            + (f"  【{r.flag}，剩 {r.workdays_left} 个工作日】" if r.flag else "")
+            for r in rows)
+
+    emit(args, rows, text)
+
+
+def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
+    case = sub.add_parser("case", parents=[common], help="办件：收件、受理、补正、查询（须 --user）",
+                          description=__doc__).add_subparsers(
+        dest="sub", metavar="操作", required=True, parser_class=Parser)
+    decide_opts = Parser(add_help=False)
+    decide_opts.add_argument("--material", action="append", default=[], metavar="ID=STATE",
+                             help="材料及其状态，如 m1=收、m2=缺、m3=误:未签字、m4=容缺:2026-12-05")
+    decide_opts.add_argument("--received-all", action="store_true",
+                             help="未列出的材料均按清单要求收取")
+    decide_opts.add_argument("--decide", metavar="DECISION",
+                             help="受理、容缺受理、补正、不予受理、即办（或 accept、defer、correct、"
+                             "reject、done）")
+    decide_opts.add_argument("--reason", help="不予受理的理由，或补正的补充说明（最多500字）")
+    decide_opts.add_argument("--competent", metavar="AUTHORITY",
+                             help="不予受理且不属于本机关职权时，应向哪个机关申请")
+
+    p = case.add_parser("new", parents=[common, operator_opts, decide_opts],
+                        help="新办件：收件、材料、决定")
+    p.add_argument("item", metavar="ITEM", help="事项编码")
+    p.add_argument("--name", required=True, help="申请人姓名或单位名称")
+    p.add_argument("--id", required=True, help="证件号码（单位为统一社会信用代码）")
+    p.add_argument("--id-type", help="证件类型，默认居民身份证（单位为统一社会信用代码）")
+    p.add_argument("--org", action="store_true", help="申请人为法人或其他组织")
+    p.add_argument("--phone")
+    p.add_argument("--address")
+    p.add_argument("--legal-rep", help="法定代表人（单位）")
+    p.add_argument("--agent-name", help="代理人姓名")
+    p.add_argument("--agent-id", help="代理人证件号码")
+    p.add_argument("--agent-id-type")
+    p.add_argument("--agent-phone")
+    p.add_argument("--agent-relation", help="代理人与申请人关系")
+    p.add_argument("--village-agent", action="store_true", help="代理人为村代办员")
+    p.add_argument("--scenario", action="append", default=[], metavar="ID",
+                   help="办理情形编号（catalog show 列出），可多次给出")
+    p.set_defaults(fn=cmd_case_new, writes=True)
+
+    p = case.add_parser("supplement", parents=[common, operator_opts, decide_opts],
+                        help="补正或容缺补交：记录带来的材料并重新决定")
+    p.add_argument("number", metavar="NO", help="办件编号")
+    p.set_defaults(fn=cmd_case_supplement, writes=True)
+
+    p = case.add_parser("show", parents=[common, operator_opts], help="显示办件")
+    p.add_argument("number", metavar="NO", help="办件编号")
+    p.set_defaults(fn=cmd_case_show)
+
+    p = case.add_parser("list", parents=[common, operator_opts], help="列出办件")
+    p.add_argument("--status", action="append", default=[], help="办件状态，可多次给出")
+    p.add_argument("--flagged", action="store_true", help="只列电子监察黄牌、红牌的办件")
+    p.add_argument("--today", action="store_true", help="只列今天收件的")
+    p.add_argument("--item", help="事项编码")
+    p.add_argument("--applicant", help="申请人姓名的一部分，或完整证件号码")
+    p.add_argument("--limit", type=int, default=200)
+    p.set_defaults(fn=cmd_case_list)
