@@ -22,6 +22,7 @@ from app.documents.targets import PrintTarget
 from app.domain.catalogue import LimitUnit, TimeLimit
 from app.domain.notice import DEFAULT_CORRECTION_LIMIT, AuthoritySettings, NoticeSettings
 from app.domain.numbering import CaseNumberError, check_site_code, check_terminal
+from app.errors import UserError
 from app.storage.files import FileWriteError, describe_os_error, write_atomically
 
 SETTINGS_FILE = "settings.toml"
@@ -63,7 +64,7 @@ DEMO_AUTHORITIES: dict[str, AuthoritySettings] = {
 AUTHORITY_KEYS = frozenset({"review", "court", "seal", "prefix", "entrusted", "administrative"})
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """settings.toml is unreadable or holds a bad value; the message says which."""
 
 

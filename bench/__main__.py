@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bench import documents, imports, integrity, search, startup
+from bench import acceptance, cli_startup, documents, imports, integrity, search, startup
 
 
 def main() -> None:
-    for module in (startup, search, documents, imports, integrity):
+    for module in (startup, cli_startup, search, documents, imports, integrity, acceptance):
         print(f"== {module.__name__}")
         module.main()
 

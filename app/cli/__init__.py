@@ -7,14 +7,22 @@ Chinese line on stderr and a documented status, never a traceback:
 0     done
 1     could not be done (a printer that failed) or an internal error — the
       traceback is written to a log file whose path the line names
-2     bad input: an argument, a file, a rule; nothing was changed
+2     bad input: an argument, a file, a rule; nothing was changed — any
+      :class:`app.errors.UserError`, whose message is the line
 3     the database is busy (another program is writing): try again shortly
-4     integrity: the record disagrees with its witnesses (see docs/integrity.md)
+4     integrity: the record disagrees with its witnesses (see docs/integrity.md) —
+      any :class:`app.errors.IntegrityProblem`
 ====  =====================================================================
 
 Commands that change accounts, reference data or the case record, or print case
 documents, run as an authenticated operator (``--user``; the password is prompted for,
 or read from ``--password-fd``), never with a password on the command line.
+
+Each command module has ``register(sub, common, operator_opts)`` and is listed in
+:func:`build_parser`. Every one is imported to build the parser, even for
+``yichuang --version``, so at module level they import only what the parser needs:
+``Workstation`` under ``TYPE_CHECKING``, services inside the command functions
+(tests/cli/test_cli_imports.py holds ``--version`` and ``catalog search`` to that).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app import __version__
-from app.cli import accounts, doctor, integrity, printing, reference
+from app.cli import accounts, cases, doctor, integrity, printing, reference
 from app.cli.common import (
     EXIT_BUSY,
     EXIT_FAILED,
@@ -37,6 +45,7 @@ from app.cli.common import (
     UsageError,
     add_operator_options,
 )
+from app.errors import IntegrityProblem, UserError
 
 __all__ = ["EXIT_BUSY", "EXIT_FAILED", "EXIT_INTEGRITY", "EXIT_OK", "EXIT_USAGE",
            "build_parser", "main"]
@@ -57,30 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "3 数据库正忙，请稍后重试；4 记录完整性检查未通过。")
     parser.add_argument("--version", action="version", version=f"yichuang {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="命令", parser_class=Parser)
-    for module in (doctor, reference, accounts, printing, integrity):
+    for module in (doctor, reference, accounts, cases, printing, integrity):
         module.register(sub, common, operator_opts)
     return parser
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    # Imported when a command fails, not when it starts.
-    from app.config import ConfigError
-    from app.domain.calendar import CalendarNotCovered
-    from app.domain.calendar_format import CalendarFileError
+def _user_message(exc: UserError) -> str:
     from app.domain.catalogue_format import CatalogueFileError
-    from app.domain.numbering import CaseNumberError
-    from app.services.accounts import LoginError, PasswordPolicyError
-    from app.services.backup import BackupError
-    from app.services.cases import CaseRuleError
-    from app.services.catalogue import NotFound
-    from app.services.permissions import PermissionDenied
-    from app.services.printing import DocumentError
-    from app.storage.db import DatabaseError
-    from app.storage.files import FileWriteError
 
-    return (UsageError, CatalogueFileError, CalendarFileError, CalendarNotCovered, NotFound,
-            ConfigError, DatabaseError, LoginError, PasswordPolicyError, FileWriteError,
-            PermissionDenied, BackupError, CaseRuleError, DocumentError, CaseNumberError)
+    if isinstance(exc, CatalogueFileError) and len(exc.issues) > 1:
+        # Still one line, but the administrator sees every problem at once.
+        return "目录文件有误：" + "；".join(str(i) for i in exc.issues)
+    return str(exc)
 
 
 def _say(message: str) -> None:
@@ -128,8 +125,6 @@ def _refuse_undecodable(argv: Sequence[str]) -> None:
 
 
 def _run(argv: list[str]) -> int:
-    from app.workstation import open_workstation
-
     _refuse_undecodable(argv)
     args = build_parser().parse_args(argv)
     args.json = getattr(args, "json", False)
@@ -139,6 +134,8 @@ def _run(argv: list[str]) -> int:
         return EXIT_OK
     if not getattr(args, "fn", None):
         raise UsageError("请给出命令，例如 yichuang catalog search yyzz（--help 查看全部命令）")
+    from app.workstation import open_workstation  # not before: --version needs none of it
+
     check = getattr(args, "check", True)
     if check == "try":
         # Inspection commands (doctor, audit): a normal start if the record is sound,
@@ -178,24 +175,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit:
         raise
     except Exception as exc:
-        from app.services.integrity import IntegrityAlarm
-        from app.services.printing import DocumentIntegrityError
-        from app.storage.anchor import AnchorError
-
-        if isinstance(exc, IntegrityAlarm | DocumentIntegrityError | AnchorError):
+        # IntegrityProblem first: IntegrityAlarm is also a DatabaseError, a UserError.
+        if isinstance(exc, IntegrityProblem):
             _say(str(exc))
             return EXIT_INTEGRITY
         if _busy(exc):
             _say("数据库正忙（另一个程序正在写入），请稍后重试")
             return EXIT_BUSY
-        if isinstance(exc, _user_errors()):
-            from app.domain.catalogue_format import CatalogueFileError
-
-            message = str(exc)
-            if isinstance(exc, CatalogueFileError) and len(exc.issues) > 1:
-                # Still one line, but the administrator sees every problem at once.
-                message = "目录文件有误：" + "；".join(str(i) for i in exc.issues)
-            _say(message)
+        if isinstance(exc, UserError):
+            _say(_user_message(exc))
             return EXIT_USAGE
         _say(f"内部错误（{type(exc).__name__}），详情已记录到 {_log_internal(exc)}，请联系维护人员")
         return EXIT_FAILED

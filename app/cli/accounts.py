@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.common import Parser, UsageError, emit, operator, secrets
-from app.workstation import Workstation
+
+if TYPE_CHECKING:
+    from app.workstation import Workstation
 
 
 def _admin(ws: Workstation, args: argparse.Namespace) -> Any:

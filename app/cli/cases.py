@@ -11,8 +11,9 @@ received in the form and number the checklist asks for.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.common import Parser, UsageError, emit, operator, operator_clerk
 from app.domain.case import (
@@ -26,7 +27,9 @@ from app.domain.case import (
     MaterialStatus,
 )
 from app.domain.catalogue import Material, ServiceItem
-from app.workstation import Workstation
+
+if TYPE_CHECKING:
+    from app.workstation import Workstation
 
 _STATES = {
     MaterialStatus.RECEIVED: ("收", "received"),
@@ -216,6 +219,52 @@ def cmd_case_supplement(ws: Workstation, args: argparse.Namespace) -> None:
     emit(args, data, _summary_line(data))
 
 
+def cmd_case_complete(ws: Workstation, args: argparse.Namespace) -> None:
+    """办结 recorded at the window: the result has arrived and waits for pickup."""
+    from app.services.permissions import Action
+
+    clerk = operator_clerk(ws, args, Action.WRITE_CASES)
+    case = ws.documents.verified_case(args.number)
+    data = _outcome(ws, ws.cases.complete(case.id, clerk))
+    emit(args, data, _summary_line(data))
+
+
+def _delivery(args: argparse.Namespace) -> Any:
+    from app.domain.pickup import Delivery, DeliveryMethod
+
+    chosen = [m for m, on in ((DeliveryMethod.IN_PERSON, args.in_person),
+                              (DeliveryMethod.PROXY, args.proxy is not None),
+                              (DeliveryMethod.MAIL, args.mail)) if on]
+    if len(chosen) != 1:
+        raise UsageError("请选择一种出件方式：--in-person（本人领取）、--proxy 姓名（代领）或 "
+                         "--mail（邮寄送达）")
+    method = chosen[0]
+    if method is DeliveryMethod.IN_PERSON:
+        return Delivery(method, "", id_number=args.id or "")
+    if method is DeliveryMethod.PROXY:
+        return Delivery(method, args.proxy, id_number=args.id or "",
+                        proxy_letter=args.letter, relation=args.relation or "")
+    return Delivery(method, args.recipient or "", carrier=args.carrier or "",
+                    tracking=args.tracking or "", address=args.address or "")
+
+
+def cmd_case_deliver(ws: Workstation, args: argparse.Namespace) -> None:
+    """出件 by barcode or number: who took it is checked against the case."""
+    from app.domain.pickup import DeliveryMethod
+    from app.services.permissions import Action
+
+    delivery = _delivery(args)
+    clerk = operator_clerk(ws, args, Action.WRITE_CASES)
+    case = ws.documents.verified_case(args.number)
+    if delivery.method is DeliveryMethod.IN_PERSON:
+        delivery = dataclasses.replace(delivery, recipient=case.applicant.name,
+                                       id_type=case.applicant.id_type)
+    data = _outcome(ws, ws.cases.deliver(case.id, delivery, clerk))
+    data["delivery"] = delivery.to_json()
+    emit(args, data, lambda: _summary_line(data) + f"（{delivery.method}）；可打印送达回证："
+         f"yichuang print service {data['number']}")
+
+
 def cmd_case_show(ws: Workstation, args: argparse.Namespace) -> None:
     operator(ws, args)   # applicants' data is for operators only
     case = ws.documents.verified_case(args.number)
@@ -303,6 +352,26 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
                         help="补正或容缺补交：记录带来的材料并重新决定")
     p.add_argument("number", metavar="NO", help="办件编号")
     p.set_defaults(fn=cmd_case_supplement, writes=True)
+
+    p = case.add_parser("complete", parents=[common, operator_opts],
+                        help="办结：办理结果已送到窗口，等待领取")
+    p.add_argument("number", metavar="NO", help="办件编号")
+    p.set_defaults(fn=cmd_case_complete, writes=True)
+
+    p = case.add_parser("deliver", parents=[common, operator_opts],
+                        help="出件：本人领取、代领或邮寄送达")
+    p.add_argument("number", metavar="NO", help="办件编号（可扫描取件通知单条码）")
+    p.add_argument("--in-person", action="store_true", help="申请人本人领取（须 --id 核对证件）")
+    p.add_argument("--proxy", metavar="NAME", help="代领人姓名（须 --id 和 --letter）")
+    p.add_argument("--id", help="领取人证件号码")
+    p.add_argument("--letter", action="store_true", help="已查验申请人签署的授权委托书")
+    p.add_argument("--relation", help="代领人与申请人关系")
+    p.add_argument("--mail", action="store_true", help="邮寄送达（须 --carrier 和 --tracking）")
+    p.add_argument("--carrier", help="快递公司")
+    p.add_argument("--tracking", help="运单号")
+    p.add_argument("--recipient", help="邮寄收件人（默认申请人）")
+    p.add_argument("--address", help="收件地址（默认申请人登记的地址）")
+    p.set_defaults(fn=cmd_case_deliver, writes=True)
 
     p = case.add_parser("show", parents=[common, operator_opts], help="显示办件")
     p.add_argument("number", metavar="NO", help="办件编号")

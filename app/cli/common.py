@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from app.errors import UserError
+
 if TYPE_CHECKING:
     from app.domain.case import Clerk
     from app.services.accounts import ClerkSession
@@ -29,7 +31,7 @@ MAX_INPUT_BYTES = 50 * 1024 * 1024   # catalogue and calendar files; checked bef
 PASSWORD_MAX = 256
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """A bad argument or file: one line on stderr, exit 2."""
 
 
@@ -118,13 +120,10 @@ def input_file(value: str, *, limit: int = MAX_INPUT_BYTES) -> Path:
 
 def output_file(ws: Workstation, value: str, force: bool) -> Path:
     """A path to write an export to: never inside the data directory; an existing file
-    only with --force."""
-    from app.storage.files import UnsafePath, check_output_path
+    only with --force (else UnsafePath, a UserError)."""
+    from app.storage.files import check_output_path
 
-    try:
-        return check_output_path(Path(value), ws.settings.data_dir, force=force)
-    except UnsafePath as exc:
-        raise UsageError(str(exc)) from None
+    return check_output_path(Path(value), ws.settings.data_dir, force=force)
 
 
 # ---- the operator ------------------------------------------------------------------------

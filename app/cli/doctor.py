@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.common import Parser, emit
-from app.workstation import Workstation
+
+if TYPE_CHECKING:
+    from app.workstation import Workstation
 
 
 def cmd_doctor(ws: Workstation, args: argparse.Namespace) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import getpass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.common import EXIT_INTEGRITY, Parser, UsageError, emit, operator_clerk, secrets
-from app.workstation import Workstation
+
+if TYPE_CHECKING:
+    from app.workstation import Workstation
 
 
 def _os_user() -> str:

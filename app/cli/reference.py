@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.common import (
     Parser,
@@ -14,9 +14,12 @@ from app.cli.common import (
     output_file,
     parse_date,
 )
-from app.workstation import Workstation
+
+if TYPE_CHECKING:
+    from app.workstation import Workstation
 
 MAX_WORKDAYS = 3650  # the longest limit the catalogue format allows
+SEARCH_LIMIT, MAX_SEARCH_LIMIT = 20, 1000
 
 
 # ---- catalog ---------------------------------------------------------------------------
@@ -34,12 +37,24 @@ def cmd_catalog_list(ws: Workstation, args: argparse.Namespace) -> None:
 
 
 def cmd_catalog_search(ws: Workstation, args: argparse.Namespace) -> None:
-    if not 1 <= args.limit <= 1000:
-        raise UsageError("--limit 应在 1 至 1000 之间")
-    hits = ws.catalogue.search(args.query, limit=args.limit)
-    emit(args, hits, lambda: "\n".join(
-        f"{'【一件事】' if h.kind == 'bundle' else ''}{h.name}  {h.code}  {h.department}"
-        for h in hits) if hits else f"没有找到与“{args.query}”相关的事项")
+    if not 1 <= args.limit <= MAX_SEARCH_LIMIT:
+        raise UsageError(f"--limit 应在 1 至 {MAX_SEARCH_LIMIT} 之间")
+    # Every match (at most one per entry of the index), to say how many were left out.
+    found = ws.catalogue.search(args.query, limit=max(len(ws.catalogue.index()), 1))
+    hits, total = found[:args.limit], len(found)
+    data = {"query": args.query, "total": total, "truncated": total > len(hits),
+            "results": hits}
+
+    def text() -> str:
+        if not hits:
+            return f"没有找到与“{args.query}”相关的事项"
+        lines = [f"{'【一件事】' if h.kind == 'bundle' else ''}{h.name}  {h.code}  {h.department}"
+                 for h in hits]
+        if total > len(hits):
+            lines.append(f"另有 {total - len(hits)} 项未显示，用 --limit 显示更多")
+        return "\n".join(lines)
+
+    emit(args, data, text)
 
 
 def cmd_catalog_show(ws: Workstation, args: argparse.Namespace) -> None:
@@ -81,16 +96,20 @@ def _item_text(item: Any) -> str:
         lines.append(f"办理地点：{item.place}")
     if item.phone:
         lines.append(f"咨询电话：{item.phone}")
-    lines.append("申请材料：")
-    for n, m in enumerate(item.materials, 1):
+    lines.append("申请材料（编号  名称）：")
+    for m in item.materials:
         marks = [str(m.necessity), str(m.source)]
         if m.deferrable:
             marks.append("可容缺")
         if m.commitment:
             marks.append("可告知承诺")
-        lines.append(f"  {n}. {m.name}（{m.form}，{m.copies}份；{'，'.join(marks)}）")
-    for s in item.scenarios:
-        lines.append(f"情形“{s.name}”：增加 {', '.join(s.adds) or '无'}")
+        lines.append(f"  {m.id}  {m.name}（{m.form}，{m.copies}份；{'，'.join(marks)}）")
+    if item.scenarios:
+        lines.append("办理情形（打印一次性告知单时用 --scenario 编号 选择）：")
+        for s in item.scenarios:
+            changes = [f"增加 {'、'.join(s.adds)}"] if s.adds else []
+            changes += [f"免交 {'、'.join(s.removes)}"] if s.removes else []
+            lines.append(f"  {s.id}  {s.name}" + (f"：{'；'.join(changes)}" if changes else ""))
     return "\n".join(lines)
 
 
@@ -179,7 +198,8 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
     p.set_defaults(fn=cmd_catalog_list)
     p = cat.add_parser("search", parents=[common], help="按名称、拼音或首字母搜索")
     p.add_argument("query")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=int, default=SEARCH_LIMIT, metavar="N",
+                   help=f"最多显示 N 项（默认 {SEARCH_LIMIT}；有更多时会说明）")
     p.set_defaults(fn=cmd_catalog_search)
     p = cat.add_parser("show", parents=[common], help="显示事项或一件事")
     p.add_argument("code")

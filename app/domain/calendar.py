@@ -9,11 +9,13 @@ the years it *covers*; a date in a year it does not cover raises
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
 from app.domain.catalogue import LimitUnit, TimeLimit
+from app.errors import UserError
 
 
 class DayKind(StrEnum):
@@ -43,7 +45,7 @@ class DayInfo:
         return self.kind in (DayKind.WORKDAY, DayKind.ADJUSTED_WORKDAY)
 
 
-class CalendarNotCovered(LookupError):
+class CalendarNotCovered(UserError, LookupError):
     """The calendar holds no holiday notice for a year the computation needs."""
 
     def __init__(self, year: int) -> None:
@@ -64,12 +66,24 @@ def estimate_promised_date(accepted_on: dt.date, limit: TimeLimit) -> dt.date:
     return week.promised_date(accepted_on, limit)
 
 
+_WORKING = frozenset({DayKind.WORKDAY, DayKind.ADJUSTED_WORKDAY})
+
+
+def _weekdays(first: dt.date, last: dt.date) -> int:
+    """Monday-Friday days in [first, last]."""
+    days = (last - first).days + 1
+    weeks, rest = divmod(days, 7)
+    start = first.weekday()
+    return weeks * 5 + sum(1 for i in range(rest) if (start + i) % 7 < 5)
+
+
 class WorkCalendar:
     """Working days for the covered years; pure and immutable once built."""
 
     def __init__(self, covered_years: set[int], special_days: list[SpecialDay]) -> None:
         self._years = frozenset(covered_years)
         self._special = {s.day: s for s in special_days}
+        self._special_order = sorted(self._special)
 
     @property
     def covered_years(self) -> frozenset[int]:
@@ -113,15 +127,25 @@ class WorkCalendar:
         return day
 
     def workdays_between(self, start: dt.date, end: dt.date) -> int:
-        """Working days in (start, end]; negative when ``end`` is before ``start``."""
+        """Working days in (start, end]; negative when ``end`` is before ``start``.
+
+        Counted, not walked: Monday-Friday by arithmetic, then each special day in the
+        range corrected (a case list computes this for hundreds of rows, some of them
+        years overdue). CalendarNotCovered if the range enters a year without a notice.
+        """
         if end < start:
             return -self.workdays_between(end, start)
-        count = 0
-        day = start
-        while day < end:
-            day += dt.timedelta(days=1)
-            if self.is_workday(day):
-                count += 1
+        if end == start:
+            return 0
+        first = start + dt.timedelta(days=1)
+        for year in range(first.year, end.year + 1):
+            if year not in self._years:
+                raise CalendarNotCovered(year)
+        count = _weekdays(first, end)
+        lo = bisect.bisect_left(self._special_order, first)
+        hi = bisect.bisect_right(self._special_order, end)
+        for day in self._special_order[lo:hi]:
+            count += int(self._special[day].kind in _WORKING) - int(day.weekday() < 5)
         return count
 
     def promised_date(self, accepted_on: dt.date, limit: TimeLimit) -> dt.date:

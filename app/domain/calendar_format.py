@@ -24,6 +24,7 @@ from typing import Any
 
 from app.domain.calendar import DayKind, SpecialDay
 from app.domain.text_checks import forbidden_character, printable
+from app.errors import UserError
 
 FORMAT_NAME = "yichuang-calendar"
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -39,7 +40,7 @@ _HOLIDAY_KEYS = frozenset({"name", "from", "to"})
 _WORKDAY_KEYS = frozenset({"name", "date"})
 
 
-class CalendarFileError(ValueError):
+class CalendarFileError(UserError, ValueError):
     """A bad calendar file; the message says where and what, in Chinese.
 
     Values quoted from the file are made printable (a lone surrogate or a control

@@ -34,6 +34,7 @@ from app.domain.catalogue import (
 )
 from app.domain.catalogue_writer import FORMAT_NAME, FORMAT_VERSION
 from app.domain.text_checks import LINE_BREAK, forbidden_character, printable
+from app.errors import UserError
 
 MAX_CODE_LEN = 64
 MAX_KEYWORDS = 10
@@ -62,7 +63,7 @@ class CatalogueIssue:
         return f"{place}{fld}{self.problem}"
 
 
-class CatalogueFileError(ValueError):
+class CatalogueFileError(UserError, ValueError):
     """The file is not a valid catalogue; ``issues`` lists every problem found."""
 
     def __init__(self, issues: list[CatalogueIssue]) -> None:

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain.catalogue import Category, LimitUnit, ServiceItem, TimeLimit
+from app.errors import UserError
 
 LICENSE_LAW = "《中华人民共和国行政许可法》"
 
@@ -29,7 +30,7 @@ LICENSE_LAW = "《中华人民共和国行政许可法》"
 DEFAULT_CORRECTION_LIMIT = TimeLimit(30, LimitUnit.CALENDAR_DAYS)
 
 
-class NoticeConfigError(ValueError):
+class NoticeConfigError(UserError, ValueError):
     """The site's settings lack what a notice must state (message in Chinese)."""
 
 

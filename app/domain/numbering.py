@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from app.domain.checksum import mod11_2
+from app.errors import UserError
 
 # re.ASCII: without it \d also matches full-width and other scripts' digits.
 SITE_CODE_RE = re.compile(r"\d{6,12}", re.ASCII)
@@ -22,7 +23,7 @@ MAX_DAILY_SEQ = 9999
 _TAIL = 2 + 8 + 4 + 1  # terminal, date, sequence, check
 
 
-class CaseNumberError(ValueError):
+class CaseNumberError(UserError, ValueError):
     """A malformed case number or numbering parameter; the message is for the clerk."""
 
 

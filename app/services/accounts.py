@@ -36,6 +36,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.errors import UserError
 from app.services.permissions import ROLE_NAMES as ROLE_NAMES
 from app.services.permissions import Action, PermissionDenied, require
 from app.services.permissions import Role as Role
@@ -63,11 +64,11 @@ _INACTIVE_ACTOR = "当前账号已停用或已不存在，请重新登录。"
 _OWN_PASSWORD = "不能用“重置密码”修改自己的密码，请使用“修改密码”（需输入原密码）。"
 
 
-class LoginError(Exception):
+class LoginError(UserError):
     """Login refused; the message is shown to the clerk as is."""
 
 
-class PasswordPolicyError(ValueError):
+class PasswordPolicyError(UserError, ValueError):
     """A new password that does not meet the policy; message in Chinese."""
 
 

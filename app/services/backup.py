@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.config import Settings
+from app.errors import UserError
 from app.storage.anchor import ANCHOR_DIR, AnchorFile
 from app.storage.db import Database, open_database
 from app.storage.files import InUse, fsync_dir, private_tree
@@ -46,7 +47,7 @@ FORMAT = "yichuang-backup"
 Progress = Callable[[int, int], None]   # done, total (files)
 
 
-class BackupError(RuntimeError):
+class BackupError(UserError, RuntimeError):
     """A backup or restore that cannot be done; the message says why, in Chinese."""
 
 

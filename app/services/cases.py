@@ -52,7 +52,9 @@ from app.domain.notice import (
     frame_notice,
 )
 from app.domain.numbering import CaseNumberError
+from app.domain.pickup import DeliveredFacts, Delivery, check_delivery
 from app.domain.text_checks import forbidden_character
+from app.errors import UserError
 from app.services.calendar import CalendarService
 from app.services.catalogue import CatalogueService, NotFound
 from app.services.integrity import IntegrityService
@@ -70,7 +72,7 @@ from app.storage.db import Database
 from app.storage.models import CaseEventRow, CaseRow
 
 
-class CaseRuleError(ValueError):
+class CaseRuleError(UserError, ValueError):
     """The request breaks a rule; ``problems`` lists every reason, in Chinese."""
 
     def __init__(self, problems: Sequence[str]) -> None:
@@ -330,6 +332,51 @@ class CaseService:
             return self._calendar.promised_date(start, limit)
         except CalendarNotCovered:
             return estimate_promised_date(start, limit)
+
+    def complete(self, case_id: str, clerk: Clerk) -> CaseState:
+        """办结 recorded at the window: the department's result has arrived for pickup.
+
+        A networked site hears this from the server (the same STATUS_CHANGED event); a
+        township centre offline records it when the result is brought to the window.
+        """
+        return self._apply(case_id, CaseEventKind.STATUS_CHANGED, clerk,
+                           lambda _case, _session: {"status": str(CaseStatus.COMPLETED),
+                                                    "source": "window"})
+
+    def deliver(self, case_id: str, delivery: Delivery, clerk: Clerk) -> CaseState:
+        """出件: the result handed to the applicant or a proxy, or posted (one event)."""
+
+        def build(case: CaseState, _session: Session) -> dict[str, Any]:
+            problems = check_delivery(case, delivery)
+            for label, value in (("领取人", delivery.recipient), ("备注", delivery.note),
+                                 ("地址", delivery.address)):
+                bad = forbidden_character(value)
+                if bad:
+                    problems.append(f"{label}中有不可见的控制字符（{bad}），请删除后重新输入。")
+            if problems:
+                raise CaseRuleError(problems)
+            number = delivery.id_number
+            if delivery.id_number.strip():
+                try:
+                    number = normalise_identity(delivery.id_type, delivery.id_number,
+                                                today=dt.date.today())
+                except IdentityError as exc:
+                    raise CaseRuleError([f"领取人证件：{exc}"]) from exc
+            return {"delivery": replace(delivery, id_number=number).to_json()}
+
+        return self._apply(case_id, CaseEventKind.DELIVERED, clerk, build)
+
+    def delivery_facts(self, case_id: str) -> DeliveredFacts | None:
+        """Who received the result, how and when (None before 出件)."""
+        with self._db.read() as session:
+            row = session.scalars(
+                select(CaseEventRow).where(CaseEventRow.case_id == case_id,
+                                           CaseEventRow.kind == str(CaseEventKind.DELIVERED))
+                .order_by(CaseEventRow.case_seq.desc()).limit(1)).first()
+        if row is None:
+            return None
+        at = dt.datetime.fromisoformat(row.occurred_at).astimezone().replace(tzinfo=None)
+        return DeliveredFacts(Delivery.from_json(row.payload["delivery"]), at, row.clerk_name)
 
     def get(self, case_id: str) -> CaseState:
         with self._db.read() as session:

@@ -27,6 +27,7 @@ from app.domain.catalogue_format import (
     parse_catalogue_bytes,
 )
 from app.domain.catalogue_writer import bundle_to_json, catalogue_to_json, item_to_json
+from app.errors import UserError
 from app.services.calendar import ReferenceFileRefused, read_reference_file
 from app.services.reference_cache import ReferenceCache
 from app.services.search import (
@@ -48,7 +49,7 @@ from app.storage.models import (
 Row = dict[str, Any]   # one row for a bulk insert, by column name
 
 
-class NotFound(LookupError):
+class NotFound(UserError, LookupError):
     """No item or bundle with that code; the message is for the clerk."""
 
 

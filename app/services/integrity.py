@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.case import ReplayError
 from app.domain.numbering import CaseNumber
+from app.errors import IntegrityProblem
 from app.services.audit import (
     AuditReport,
     Finding,
@@ -68,7 +69,7 @@ CLOCK_SLACK = dt.timedelta(minutes=5)
 ADOPT_GRACE = 0.5   # seconds another process gets to anchor a commit it just made
 
 
-class IntegrityAlarm(DatabaseError):
+class IntegrityAlarm(IntegrityProblem, DatabaseError):
     """The database disagrees with what was witnessed outside it; work must not go on."""
 
 

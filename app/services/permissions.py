@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
+from app.errors import UserError
+
 
 class Role(StrEnum):
     CLERK = "clerk"          # 窗口工作人员
@@ -61,7 +63,7 @@ ALLOWED_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType({
 _ORDER = (Role.ADMIN, Role.SUPERVISOR, Role.CLERK, Role.AGENT)
 
 
-class PermissionDenied(PermissionError):
+class PermissionDenied(UserError, PermissionError):
     """The current account's role may not do this; the message is shown as is."""
 
     def __init__(self, message: str, *, action: Action | None = None,

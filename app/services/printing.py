@@ -28,6 +28,7 @@ from app.domain.case import CaseState, CaseStatus, Clerk, Decision
 from app.domain.catalogue import ServiceItem
 from app.domain.notice import NoticeFacts, decision_basis
 from app.domain.numbering import CaseNumber, CaseNumberError
+from app.errors import IntegrityProblem, UserError
 from app.services.cases import CaseRuleError, CaseService
 from app.services.catalogue import CatalogueService, NotFound
 from app.services.document_archive import (
@@ -62,11 +63,11 @@ _ACCEPTED = (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT)
 _DONE = (CaseStatus.COMPLETED, CaseStatus.DELIVERED)
 
 
-class DocumentError(ValueError):
+class DocumentError(UserError, ValueError):
     """A document cannot be made for this case or reference (message in Chinese)."""
 
 
-class DocumentIntegrityError(DocumentError):
+class DocumentIntegrityError(IntegrityProblem, DocumentError):
     """The case's current state disagrees with its own log: nothing may print from it."""
 
 
@@ -297,9 +298,15 @@ class DocumentService:
             if kind is DocumentKind.SERVICE:
                 served = decisions.served_document(case, item, notice)
                 serves_notice = case.decision in (Decision.REJECT, Decision.CORRECTION)
+                delivered = None if serves_notice else self._cases.delivery_facts(case.id)
+                if delivered:   # the hand-over as recorded: its time and clerk
+                    stamp = Stamp(stamp.site_name, stamp.window, delivered.clerk_name,
+                                  self.now(), reprint=reprint, witness=stamp.witness,
+                                  issued_at=delivered.at,
+                                  reprint_clerk=clerk.clerk_name if reprint else "")
                 return self._a4(templates.service_receipt(
-                    case, item, stamp, served, notice.authority if serves_notice else ""),
-                    case, reprint)
+                    case, item, stamp, served, notice.authority if serves_notice else "",
+                    delivered.delivery if delivered else None), case, reprint)
             return self._a4(_DECISION_BUILDERS[kind](case, item, stamp, notice), case, reprint)
         return self._a4(_A4_BUILDERS[kind](case, item, stamp), case, reprint)
 

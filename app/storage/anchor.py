@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.errors import IntegrityProblem
 from app.storage.files import fsync_dir
 
 ANCHOR_DIR = "anchors"
@@ -36,7 +37,7 @@ SEGMENT_BYTES = 1024 * 1024   # start-up reads one segment: keep it quick to par
 _PREFIX, _SUFFIX = "segment-", ".jsonl"
 
 
-class AnchorError(OSError):
+class AnchorError(IntegrityProblem, OSError):
     """The anchor file cannot be written or read (message in Chinese)."""
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import URL, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from app.errors import UserError
 from app.storage.files import describe_os_error
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -28,7 +29,7 @@ SCHEMA_HEAD = "0004"
 BUSY_TIMEOUT_MS = 10_000
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(UserError, RuntimeError):
     """The database cannot be opened or upgraded; the message says what to do."""
 
 

@@ -9,6 +9,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from app.errors import UserError
+
 _REASONS = {
     errno.ENOENT: "所在目录不存在", errno.EACCES: "没有权限", errno.EPERM: "没有权限",
     errno.EEXIST: "已有同名文件", errno.ENOTDIR: "路径中有一段不是目录",
@@ -21,7 +23,7 @@ def describe_os_error(exc: OSError) -> str:
     return _REASONS.get(exc.errno or 0, exc.strerror or str(exc))
 
 
-class FileWriteError(OSError):
+class FileWriteError(UserError, OSError):
     """A file could not be written; the message says which and why, in Chinese."""
 
 

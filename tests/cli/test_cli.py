@@ -92,7 +92,9 @@ def test_catalog_search_text(answers: dict[str, CliResult]) -> None:
 def test_catalog_search_json(answers: dict[str, CliResult]) -> None:
     result = answers["search_json"]
     assert result.code == 0, result.err
-    hits = json.loads(result.out)
+    data = json.loads(result.out)
+    hits = data["results"]
+    assert (data["query"], data["total"], data["truncated"]) == ("yyzz", len(hits), False)
     assert hits[0] == {"kind": "item", "code": YYZZ, "name": "营业执照遗失补领（个体工商户）",
                        "department": "示例县市场监督管理局", "rank": hits[0]["rank"]}
     assert all(set(h) == {"kind", "code", "name", "department", "rank"} for h in hits)
@@ -105,10 +107,16 @@ def test_catalog_show_item(answers: dict[str, CliResult]) -> None:
     assert lines[0] == "食品经营许可（新办）"
     assert f"事项编码：{FOOD}" in lines[1]
     assert "承诺时限：3个工作日" in result.out
-    materials = [line for line in lines if line.startswith("  ")]
     demo_item = next(i for i in json.loads(DEMO.read_text(encoding="utf-8"))["items"]
                      if i["code"] == FOOD)
-    assert len(materials) == len(demo_item["materials"])
+    # Each material and 情形 on a line of its own, led by the id the commands take.
+    for m in demo_item["materials"]:
+        assert sum(line.startswith(f"  {m['id']}  {m['name']}（") for line in lines) == 1
+    assert demo_item["scenarios"]
+    for s in demo_item["scenarios"]:
+        assert sum(line.startswith(f"  {s['id']}  {s['name']}：增加 {'、'.join(s['adds'])}")
+                   for line in lines) == 1
+    assert "--scenario" in result.out
     assert "可容缺" in result.out
 
 

@@ -82,6 +82,8 @@ def commands(out: Path, numbers: dict[str, str]) -> dict[str, tuple[str, ...]]:
         "checklist": ("print", "checklist", FOOD, "--pdf", str(out / "checklist.pdf")),
         "checklist_json": ("--json", "print", "checklist", FOOD, "--pdf",
                            str(out / "checklist-json.pdf")),
+        "checklist_s3": ("print", "checklist", FOOD, "--scenario", "s3", "--pdf",
+                         str(out / "checklist-s3.pdf")),
         "ticket_file": ("print", "ticket", "a012", "--escpos", str(out / "lp0")),
         "ticket_down": ("print", "ticket", "A012", "--escpos", "tcp://127.0.0.1:9"),
         "copy": ("print", "acceptance", numbers["copy"], "--copy", "--json", "--pdf",
@@ -140,6 +142,19 @@ def test_checklist_to_a_pdf_file(answers: dict[str, CliResult], out_dir: Path) -
     text = pdf_text(out_dir / "checklist.pdf")
     assert "食品经营许可（新办）" in text and FOOD in text
     assert "经办人：李四" in text   # the operator, never the OS account
+
+
+def test_checklist_with_a_scenario_by_id(answers: dict[str, CliResult], out_dir: Path) -> None:
+    # s3 委托他人代为办理 adds m10 授权委托书 and m11 受托人身份证件 (the ids catalog show gives).
+    result = answers["checklist_s3"]
+    assert result.code == 0, result.err
+    plain, with_s3 = (pdf_text(out_dir / name) for name in ("checklist.pdf", "checklist-s3.pdf"))
+    assert "（办理情形：委托他人代为办理）" in with_s3 and "办理情形：" not in plain
+    # Rows 8 and 9 of the table, no longer in the note of what other 情形 would add.
+    rows = ("8授权委托书原件1", "9受托人身份证件原件1")
+    note = "委托他人代为办理（授权委托书、受托人身份证件）"
+    assert all(r in with_s3 for r in rows) and note not in with_s3
+    assert not any(r in plain for r in rows) and note in plain
 
 
 def test_checklist_json(answers: dict[str, CliResult], out_dir: Path) -> None:
