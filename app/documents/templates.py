@@ -36,6 +36,7 @@ from app.domain.catalogue import (
     Material,
     ServiceItem,
 )
+from app.domain.pickup import Delivery, DeliveryMethod
 
 APPLICANT_COPY = "第一联 申请人留存"
 ARCHIVE_COPY = "第二联 窗口存档"
@@ -275,23 +276,37 @@ def pickup(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
 
 
 def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp, served: str,
-                    issuer: str = "") -> FormDocument:
+                    issuer: str = "", delivery: Delivery | None = None) -> FormDocument:
     """送达回证: what was delivered (``served``: the result, or a 不予受理决定书 / 补正材料
-    通知书 with its 文号) to whom; the recipient signs in the blank cells."""
+    通知书 with its 文号) to whom; the recipient signs in the blank cells.
+
+    After 出件 (``delivery``) the way it went and who took it are filled in as recorded;
+    the signature stays a blank for the recipient's hand.
+    """
     blank = "\n\n"
+    nbsp = "\u00a0"
+    ways = {DeliveryMethod.IN_PERSON: "直接送达", DeliveryMethod.PROXY: "委托送达",
+            DeliveryMethod.MAIL: "邮寄送达"}
+    chosen = ways.get(delivery.method) if delivery else None
+    way = "  ".join(f"{w}  {'☑' if w == chosen else '□'}" for w in ways.values())
+    proxy = delivery if delivery and delivery.method is DeliveryMethod.PROXY else None
+    mail = delivery if delivery and delivery.method is DeliveryMethod.MAIL else None
     blocks = (
         Fields((("送达文书", served),
                 ("办件编号", case.number),
                 ("受送达人", case.applicant.name),
-                ("送达地点", f"{stamp.site_name} {stamp.window}号窗口"),
-                ("送达方式", "直接送达  □  委托送达  □  邮寄送达  □"),
-                ("收件人签名", blank + "\u00a0" * 30 + "年" + "\u00a0" * 6 + "月" + "\u00a0" * 6 + "日"
-                 + "\u00a0" * 6 + "时"),
-                ("代收人及代收理由", blank),
-                ("代收人与受送达人关系", "\u00a0"),
-                ("代收人证件号码", "\u00a0"),
+                ("送达地点", mail.address or case.applicant.address if mail else
+                 f"{stamp.site_name} {stamp.window}号窗口"),
+                ("送达方式", way),
+                ("收件人签名", blank + nbsp * 30 + "年" + nbsp * 6 + "月" + nbsp * 6 + "日"
+                 + nbsp * 6 + "时"),
+                ("代收人及代收理由", (f"{proxy.recipient}（持申请人授权委托书代领）" if proxy
+                                     else blank)),
+                ("代收人与受送达人关系", proxy.relation or nbsp if proxy else nbsp),
+                ("代收人证件号码", mask_id(proxy.id_number) if proxy else nbsp),
                 ("送达人", f"{stamp.clerk_name}" + blank),
-                ("备注", blank)), columns=1),
+                ("备注", f"{mail.carrier} 运单号 {mail.tracking}" if mail else blank)),
+               columns=1),
         Text("受送达人或代收人签收后，本回证由窗口存档。", small=True),
     )
     # A decision notice is served by the authority that issued it (``issuer``).

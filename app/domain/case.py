@@ -64,6 +64,7 @@ class CaseEventKind(StrEnum):
     DECIDED = "decided"
     STATUS_CHANGED = "status_changed"      # back office, arrives through sync
     DEADLINE_RECOMPUTED = "deadline_recomputed"  # the working calendar changed under it
+    DELIVERED = "delivered"                # 出件: the result handed over or mailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +209,10 @@ def check_transition(state: CaseState, kind: CaseEventKind) -> None:
         raise CaseTransitionError(f"办件状态为“{state.status}”，不能再作受理决定。")
     if kind is CaseEventKind.DEADLINE_RECOMPUTED and state.status not in _CLOCK_RUNNING:
         raise CaseTransitionError(f"办件状态为“{state.status}”，承诺办结日期不再计算。")
+    if kind is CaseEventKind.DELIVERED and state.status is not CaseStatus.COMPLETED:
+        raise CaseTransitionError(
+            "办件已出件，不能重复出件。" if state.status is CaseStatus.DELIVERED else
+            f"办件状态为“{state.status}”，尚未办结，不能出件。")
 
 
 def apply_event(state: CaseState, kind: CaseEventKind, payload: dict[str, Any]) -> CaseState:
@@ -236,6 +241,10 @@ def apply_event(state: CaseState, kind: CaseEventKind, payload: dict[str, Any]) 
         if target not in _BACK_OFFICE.get(state.status, set()):
             raise CaseTransitionError(f"办件不能从“{state.status}”变为“{target}”。")
         return replace(state, status=target, version=state.version + 1)
+    if kind is CaseEventKind.DELIVERED:
+        # Who received it and how live in the event (app.domain.pickup); the case only
+        # moves on.
+        return replace(state, status=CaseStatus.DELIVERED, version=state.version + 1)
     if kind is CaseEventKind.DEADLINE_RECOMPUTED:
         return replace(state, promised_date=_date(payload["promised_date"]),
                        promised_estimated=bool(payload.get("promised_estimated", False)),

@@ -173,6 +173,9 @@ class CaseRow(Base):
     """Current-state projection of a case, rebuilt from ``case_events`` by the reducer."""
 
     __tablename__ = "cases"
+    # The case lists: newest first overall and per item (app.services.case_list).
+    __table_args__ = (Index("ix_cases_item_opened", "item_code", "opened_at"),
+                      Index("ix_cases_applicant_opened", "applicant_id_number", "opened_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -201,7 +204,7 @@ class CaseRow(Base):
     window: Mapped[str] = mapped_column(String(8))
     clerk_id: Mapped[str] = mapped_column(String(36))
     queue_ticket: Mapped[str] = mapped_column(String(16), default="")
-    opened_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
     version: Mapped[int] = mapped_column(Integer)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from app.domain.calendar import CalendarNotCovered, DayKind, WorkCalendar
@@ -289,3 +289,15 @@ def test_a_bad_calendar_file_changes_nothing(fresh_ws: Workstation, tmp_path: Pa
         cal.check(D("2027-01-04"))
     with pytest.raises(CalendarFileError, match="无法读取文件"):
         cal.import_file(tmp_path / "missing.json")
+
+
+@PROPERTY
+@given(start=st.dates(min_value=D("2005-01-01"), max_value=D("2025-12-31")),
+       span=st.integers(-800, 800))
+def test_counting_working_days_agrees_with_walking_the_days(start: dt.date, span: int) -> None:
+    end = start + dt.timedelta(days=span)
+    assume(end.year in PACKAGE.covered_years)
+    lo, hi = sorted((start, end))
+    walked = sum(1 for k in range(1, (hi - lo).days + 1)
+                 if PACKAGE.is_workday(lo + dt.timedelta(days=k)))
+    assert PACKAGE.workdays_between(start, end) == (walked if end >= start else -walked)

@@ -118,3 +118,21 @@ def test_an_on_the_spot_item_is_done_in_one_step(cli_home: Path) -> None:
 def test_reading_cases_needs_an_operator(cli_home: Path) -> None:
     result = run_cli(cli_home, "case", "list")
     assert result.code == 2 and "--user" in result.err
+
+
+def test_the_result_is_completed_and_handed_to_a_proxy_with_the_letter(cli_home: Path) -> None:
+    data = new_case(cli_home, "--received-all", "--decide", "受理")
+    number = str(data["number"])
+    early = as_clerk(cli_home, "case", "deliver", number, "--in-person", "--id", ID)
+    assert early.code == 2 and "尚未办结" in early.err
+    assert as_clerk(cli_home, "case", "complete", number).code == 0
+    no_letter = as_clerk(cli_home, "case", "deliver", number, "--proxy", "李四",
+                         "--id", "33010219700101003X")
+    assert no_letter.code == 2 and "授权委托书" in no_letter.err
+    done = as_clerk(cli_home, "case", "deliver", number, "--proxy", "李四",
+                    "--id", "33010219700101003X", "--letter", "--relation", "兄弟", "--json")
+    assert done.code == 0, done.err
+    out = json.loads(done.out)
+    assert out["status"] == CaseStatus.DELIVERED and out["delivery"]["method"] == "代领"
+    two_ways = as_clerk(cli_home, "case", "deliver", number, "--mail", "--in-person")
+    assert two_ways.code == 2 and "请选择一种出件方式" in two_ways.err
