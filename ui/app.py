@@ -1,18 +1,198 @@
-"""Starting the window: open the workstation, log in, show the workbench."""
+"""Starting the window: one per data directory, Qt in Chinese, log in, show the workbench."""
 
 from __future__ import annotations
 
+import enum
+import getpass
+import hashlib
+import os
 import sys
+from functools import partial
+from pathlib import Path
 
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QObject, Qt, QTranslator, Signal
+from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QMessageBox, QWidget
 
-from app.config import ConfigError
+from app.config import ConfigError, data_dir
 from app.services.accounts import ClerkSession
 from app.storage.db import DatabaseError
 from app.workstation import Workstation, open_workstation
 from ui.login import ChangePasswordDialog, LoginDialog
 from ui.main_window import MainWindow
 from ui.style import apply_style
+
+# How long a second launch waits for the first window to answer. Generous: the first
+# one may still be opening its database (a first start seeds the catalogue).
+HANDOVER_TIMEOUT_MS = 10_000
+_RAISE = b"raise\n"
+_RAISED = b"ok\n"
+
+
+# Labels Qt reworded after qtbase_zh_CN was last translated, so the file has no entry
+# for them: (context, source text) -> Chinese, in the file's own terms for the old text.
+QT_TRANSLATION_GAPS = {
+    ("QFileDialog", "&Look in:"): "查找范围(&L)：",
+    ("QFileDialog", "Files of &type:"): "文件类型(&T)：",
+    ("QPrintSettingsOutput", "Page &Set:"): "页面组(&S)：",
+    ("QPageSetupWidget", "Page &order:"): "页面顺序(&O)：",
+    ("QPageSetupWidget", "Pages &per sheet:"): "每张页数(&P)：",
+    ("QAbstractFileIconProvider", "Folder"): "文件夹",
+    ("QAbstractFileIconProvider", "Drive"): "驱动器",
+}
+
+
+class _GapTranslator(QTranslator):
+    """Answers :data:`QT_TRANSLATION_GAPS` only; None lets Qt ask the next translator
+    (an empty string would translate every other text to nothing)."""
+
+    def translate(self, context: str, source: str, disambiguation: str | None = None,
+                  n: int = -1) -> str | None:
+        return QT_TRANSLATION_GAPS.get((context, source))
+
+    def isEmpty(self) -> bool:
+        return False
+
+
+def install_translations(app: QCoreApplication) -> bool:
+    """Qt's own texts in Chinese: the 确定/取消 of message boxes and button boxes, the
+    Save As and Print dialogs. Their translations ship with PySide6; window PCs often
+    run an English system locale, so they are loaded whatever the locale says.
+    False when the translation file is missing (the window still works, in English)."""
+    translator = QTranslator(app)   # parented: it must live as long as the application
+    directory = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if not translator.load("qtbase_zh_CN", directory):
+        translator.deleteLater()
+        return False
+    app.installTranslator(translator)
+    app.installTranslator(_GapTranslator(app))   # the last installed is asked first
+    # Dates and numbers in Qt's dialogs (the print dialog's page ranges…) follow suit.
+    QLocale.setDefault(QLocale(QLocale.Language.Chinese, QLocale.Country.China))
+    return True
+
+
+# ---- one window per data directory -------------------------------------------------
+
+
+def instance_name(directory: Path) -> str:
+    """The local server name of the window working on ``directory``.
+
+    The same directory spelt differently (a symlink, ``..``, a trailing slash) gives the
+    same name. The OS user is part of it: the name is a socket file in the shared
+    temporary directory (a named pipe on Windows), and another user's window could be
+    neither asked nor replaced.
+    """
+    path = os.path.normcase(os.path.realpath(directory))
+    try:
+        user = getpass.getuser()
+    except Exception:   # no user name in the environment or the password database
+        user = str(os.getuid()) if hasattr(os, "getuid") else ""
+    digest = hashlib.sha256(f"{user}\0{path}".encode()).hexdigest()[:24]
+    return f"yichuang-{digest}"
+
+
+class Handover(enum.Enum):
+    """What :meth:`InstanceGuard.claim` found."""
+
+    OWNER = "owner"            # this process is the window for the directory
+    UNGUARDED = "unguarded"    # no server could be set up: run anyway, unguarded
+    RAISED = "raised"          # another window answered and came to the front
+    SILENT = "silent"          # another window holds the name but did not answer
+
+
+def ask_running_window(name: str, timeout_ms: int = HANDOVER_TIMEOUT_MS) -> Handover | None:
+    """Ask the window listening on ``name`` to come to the front.
+
+    RAISED when it answered, SILENT when it took the connection but never answered,
+    None when nobody listens (no window, or a socket file left by a killed one).
+    Blocking: for a process whose own event loop does not run yet.
+    """
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    if not socket.waitForConnected(timeout_ms):
+        return None
+    socket.write(_RAISE)
+    socket.waitForBytesWritten(timeout_ms)
+    answer = b""
+    while not answer.endswith(b"\n") and socket.waitForReadyRead(timeout_ms):
+        answer += bytes(socket.readAll().data())
+    socket.disconnectFromServer()
+    return Handover.RAISED if answer == _RAISED else Handover.SILENT
+
+
+class InstanceGuard(QObject):
+    """Holds the directory's local server name for as long as the window runs; a
+    second launch on the same directory asks this one to come to the front instead
+    of opening a second login."""
+
+    activated = Signal()   # another launch asked for this window
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        # No access options: with them Qt renames its socket over an existing one, so a
+        # second launch would take the name from a live window instead of failing.
+        self._server = QLocalServer(self)
+        self._server.newConnection.connect(self._accept)
+
+    def claim(self, timeout_ms: int = HANDOVER_TIMEOUT_MS) -> Handover:
+        """Hand over to a running window, or become the one."""
+        answer = ask_running_window(self.name, timeout_ms)
+        if answer is not None:
+            return answer
+        if self._server.listen(self.name):
+            return Handover.OWNER
+        if self._server.serverError() != QAbstractSocket.SocketError.AddressInUseError:
+            return Handover.UNGUARDED   # e.g. no writable temp dir: better than no window
+        # The name is taken: by a window that started at the same moment (ask again), or
+        # by a socket file a killed window left behind, which nobody answers on. (Two
+        # launches racing over such a file can still both start: rare and harmless.)
+        answer = ask_running_window(self.name, timeout_ms)
+        if answer is not None:
+            return answer
+        QLocalServer.removeServer(self.name)
+        return Handover.OWNER if self._server.listen(self.name) else Handover.UNGUARDED
+
+    def close(self) -> None:
+        self._server.close()
+
+    def _accept(self) -> None:
+        while (socket := self._server.nextPendingConnection()) is not None:
+            socket.setParent(self)
+            socket.readyRead.connect(partial(self._read, socket))
+            socket.disconnected.connect(socket.deleteLater)
+            self._read(socket)   # what arrived before readyRead was connected
+
+    def _read(self, socket: QLocalSocket) -> None:
+        if not socket.canReadLine():
+            return
+        line = bytes(socket.readLine().data())
+        if line == _RAISE:
+            self.activated.emit()
+            socket.write(_RAISED)
+            socket.flush()
+        socket.disconnectFromServer()
+
+
+def bring_to_front() -> None:
+    """Show the running window on top: a dialog in front (the login, a message) above
+    the workbench; a minimized workbench restored. Where the window manager refuses to
+    hand over the focus, the taskbar entry at least flashes."""
+    windows: list[QWidget] = [w for w in QApplication.topLevelWidgets()
+                              if isinstance(w, QMainWindow) and w.isVisible()]
+    modal = QApplication.activeModalWidget()
+    if modal is not None:
+        windows.append(modal)
+    for window in windows:
+        if window.isMinimized():
+            window.setWindowState(window.windowState() & ~Qt.WindowState.WindowMinimized)
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        QApplication.alert(window)
+
+
+# ---- start-up ------------------------------------------------------------------------
 
 
 def log_in(station: Workstation) -> ClerkSession | None:
@@ -29,11 +209,41 @@ def log_in(station: Workstation) -> ClerkSession | None:
     return session
 
 
-def run() -> int:
+def start_application() -> QApplication:
+    """The application object, named, styled and speaking Chinese."""
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("一窗通")
+    install_translations(app)
     apply_style(app)
+    return app
+
+
+def run() -> int:
+    """The window's life; the exit status: 0 closed normally (or handed over to the
+    window already open on this data directory), 1 that window did not answer,
+    2 the installation could not be opened."""
+    app = start_application()
+    directory = data_dir()
+    guard = InstanceGuard(instance_name(directory), app)
+    handover = guard.claim()
+    if handover is Handover.RAISED:
+        return 0
+    if handover is Handover.SILENT:
+        QMessageBox.warning(
+            None, "一窗通已经打开",
+            f"本机已有一个一窗通窗口在使用数据目录：\n{directory}\n\n"
+            "它暂时没有响应（可能正在启动或处理中）。请稍候，在任务栏中切换到那个窗口；"
+            "不要再打开第二个。")
+        return 1
+    guard.activated.connect(bring_to_front)
+    try:
+        return _open_and_log_in(app)
+    finally:
+        guard.close()   # at once: the next launch must not find a name nobody answers
+
+
+def _open_and_log_in(app: QApplication) -> int:
     try:
         station = open_workstation()
     except (ConfigError, DatabaseError, OSError) as exc:

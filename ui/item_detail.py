@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from itertools import pairwise
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QFocusEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -34,10 +36,15 @@ def _cell(text: str, *, center: bool = False) -> QTableWidgetItem:
 
 
 class MaterialTable(QTableWidget):
-    """Read-only table of materials in checklist order."""
+    """Read-only table of materials in checklist order.
+
+    One Tab stop: arrows move inside it, Tab leaves it (a table's default is Tab from
+    cell to cell, which kept the keyboard in it for ever).
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(MATERIAL_COLUMNS), parent)
+        self.setTabKeyNavigation(False)
         self.setHorizontalHeaderLabels(MATERIAL_COLUMNS)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -50,6 +57,18 @@ class MaterialTable(QTableWidget):
         # Wrapped rows take their height from the column widths, which settle only once
         # the table is laid out: follow every width change.
         header.sectionResized.connect(lambda *_: self.resizeRowsToContents())
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        # Reached by Tab, show where the arrows start: the faint cell frame alone was
+        # easy to miss.
+        super().focusInEvent(event)
+        if self.rowCount() and not self.selectionModel().hasSelection():
+            # Not selectRow(): inside the Tab key's event it takes the key for a move
+            # and selects nothing.
+            flags = QItemSelectionModel.SelectionFlag
+            self.selectionModel().setCurrentIndex(
+                self.model().index(max(self.currentRow(), 0), 0),
+                flags.ClearAndSelect | flags.Rows)
 
     def show_materials(self, materials: list[Material],
                        item_names: list[str] | None = None) -> None:
@@ -74,7 +93,11 @@ class MaterialTable(QTableWidget):
 
 
 class ItemDetail(QWidget):
-    """Shows one item (with its scenario switches) or one bundle's merged list."""
+    """Shows one item (with its scenario switches) or one bundle's merged list.
+
+    Tab walks the page in reading order: the 办理情形 switches, the material table, the
+    print button (see :meth:`_order_tabs`).
+    """
 
     # (item or bundle code, chosen scenario ids): print its 一次性告知单
     print_requested = Signal(str, frozenset)
@@ -119,6 +142,9 @@ class ItemDetail(QWidget):
         layout.addWidget(self.materials_box, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        # Not a Tab stop of its own: it shows no focus mark, so Tab would seem to do
+        # nothing; it still scrolls to whichever control Tab reaches.
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         scroll.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -145,7 +171,9 @@ class ItemDetail(QWidget):
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts.addWidget(name, row, col * 2, Qt.AlignmentFlag.AlignTop)
-        self.facts.addWidget(text, row, col * 2 + 1)
+        # Top-aligned like its label: beside a long wrapped neighbour (设定依据) a
+        # centred value drifted away from its label.
+        self.facts.addWidget(text, row, col * 2 + 1, Qt.AlignmentFlag.AlignTop)
 
     def _clear_scenarios(self) -> None:
         for check in self._checks:
@@ -153,6 +181,13 @@ class ItemDetail(QWidget):
             check.hide()
             check.deleteLater()
         self._checks = []
+
+    def _order_tabs(self) -> None:
+        """Switches, table, button: the switches are made per item, after the table
+        and the button, and Qt would put new widgets last in the Tab chain."""
+        chain: list[QWidget] = [self, *self._checks, self.materials, self.print_button]
+        for before, after in pairwise(chain):
+            QWidget.setTabOrder(before, after)
 
     def request_print(self) -> None:
         if self._code:
@@ -187,6 +222,7 @@ class ItemDetail(QWidget):
             self._checks.append(check)
         self.scenario_box.setVisible(bool(item.scenarios))
         self.materials_box.setTitle("申请材料")
+        self._order_tabs()
         self._refresh_materials()
 
     def selected_scenarios(self) -> frozenset[str]:
@@ -212,6 +248,7 @@ class ItemDetail(QWidget):
         self.conditions.setVisible(bool(bundle.description))
         self._clear_scenarios()
         self.scenario_box.setVisible(False)
+        self._order_tabs()
         merged: tuple[BundleMaterial, ...] = bundle.merged_materials(items)
         names = ["、".join(items[c].name for c in bm.item_codes) for bm in merged]
         self.materials.show_materials([bm.material for bm in merged], names)

@@ -41,6 +41,9 @@ class MainWindow(QMainWindow):
                     min(800, avail.height()) if avail else 800)
 
         self.tabs = QTabWidget()
+        # Not a Tab stop: it would sit in every page's Tab walk doing nothing; the tabs
+        # are clicked, or reached by their shortcuts (F2…).
+        self.tabs.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.catalogue_panel = CataloguePanel(station.catalogue)
         self.tabs.addTab(self.catalogue_panel, "事项目录 (F2)")
         self.setCentralWidget(self.tabs)

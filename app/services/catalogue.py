@@ -34,8 +34,8 @@ from app.services.search import (
     CatalogueIndex,
     SearchEntry,
     SearchHit,
-    keyword_tokens,
     pinyin_keys,
+    search_tokens,
 )
 from app.storage.db import Database
 from app.storage.files import write_atomically
@@ -164,7 +164,7 @@ class CatalogueService:
                 department=item.department.name, level=str(item.level),
                 kind=str(item.kind), withdrawn_at=item.withdrawn_at,
                 name_pinyin=full, name_initials=initials,
-                search_keywords=keyword_tokens(item.keywords), body=body,
+                search_keywords=search_tokens(item.keywords, item.result), body=body,
                 body_sha256=digest))
         bundle_rows: list[Row] = []
         for bundle in catalogue.bundles:

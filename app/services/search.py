@@ -1,10 +1,11 @@
 """Instant catalogue search by Chinese substring, full pinyin, pinyin initials or code.
 
-A clerk types ``yyzz`` or ``yingyezhizhao`` or ``营业执照`` and expects 营业执照… items
+A clerk types ``yyzz`` or ``yingyezhizhao`` or ``营业执照`` and expects the items that
+hand out a 营业执照 (the catalogue's ``result``: 个体工商户设立登记, 营业执照遗失补领…)
 first; ``低保`` finds 最低生活保障… through the item's keywords (常用简称); ``个体 注销``
 needs both words. The index keeps, for every entry, its name, pinyin and initials, its
-keywords in the same three forms, all lower case; a query keeps the entries whose
-haystack contains every word (C-level ``in`` tests) and ranks only those.
+keywords and its result in the same three forms, all lower case; a query keeps the
+entries whose haystack contains every word (C-level ``in`` tests) and ranks only those.
 """
 
 from __future__ import annotations
@@ -52,6 +53,37 @@ def keyword_tokens(keywords: Iterable[str]) -> str:
     return "\x01".join(t for t in tokens if t)
 
 
+RESULT_MARK = "\x02"
+"""Separates the keyword tokens from the result tokens in the stored search keys.
+
+The keys live in one stored column (``search_keywords``): rows imported before results
+were searchable hold keyword tokens only, and still search as before.
+"""
+
+
+def search_tokens(keywords: Iterable[str], result: str) -> str:
+    """The search keys stored per item at import: its keywords' tokens (as
+    :func:`keyword_tokens`), then, after :data:`RESULT_MARK`, its result (办理结果) in
+    Chinese, full pinyin and initials, matched like the name."""
+    tokens = keyword_tokens(keywords)
+    result = result.strip()
+    if not result:
+        return tokens
+    full, initials = pinyin_keys(result)
+    return f"{tokens}{RESULT_MARK}{result.lower()}\x01{full}\x01{initials}"
+
+
+def _split_keys(keys: str) -> tuple[tuple[str, ...], tuple[str, str, str] | None]:
+    """Keyword tokens and (result, its pinyin, its initials) of stored search keys."""
+    keywords, mark, result = keys.partition(RESULT_MARK)
+    words = tuple(keywords.split("\x01")) if keywords else ()
+    if not mark:
+        return words, None
+    chinese, _, rest = result.partition("\x01")
+    pinyin, _, initials = rest.partition("\x01")
+    return words, (chinese, pinyin, initials)
+
+
 @dataclass(frozen=True, slots=True)
 class SearchEntry:
     """One searchable thing: an item or a bundle."""
@@ -62,13 +94,14 @@ class SearchEntry:
     department: str
     pinyin: str
     initials: str
-    keywords: str = ""  # keyword_tokens() of the item's keywords
+    keywords: str = ""  # search_tokens() of the item's keywords and result
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     entry: SearchEntry
     rank: int  # lower is better; see CatalogueIndex.search
+    produces: bool = False  # the entry's result (办理结果) matches every word
 
 
 def query_words(query: str) -> list[str]:
@@ -92,16 +125,24 @@ class CatalogueIndex:
         self._names = [e.name.lower() for e in self._entries]
         self._initials = [e.initials for e in self._entries]
         self._name_lengths = [len(e.name) for e in self._entries]
-        self._keywords = [tuple(e.keywords.split("\x01")) if e.keywords else ()
-                          for e in self._entries]
+        keys = [_split_keys(e.keywords) for e in self._entries]
+        self._keywords = [words for words, _ in keys]
+        self._results = [result for _, result in keys]
+        # One string per result, for a C-level ``in`` before the ranking in Python.
+        self._result_hays = ["\x01".join(result) if result else "" for _, result in keys]
         self._departments = [e.department.lower() for e in self._entries]
         # Codes sorted, for prefix look-ups by bisection: a typed or scanned code prefix
         # shared by a whole department can match thousands of entries.
         self._sorted_codes = sorted((c, i) for i, c in enumerate(self._codes))
-        self._haystacks = [
-            "\x01".join((e.initials, e.pinyin, name, e.keywords, e.department.lower()))
-            for e, name in zip(self._entries, self._names, strict=True)
+        # Everything but the result, and everything: a word found only in the result
+        # skips the name's ranking in Python.
+        self._word_hays = [
+            "\x01".join((e.initials, e.pinyin, name, *words, e.department.lower()))
+            for e, name, words in zip(self._entries, self._names, self._keywords, strict=True)
         ]
+        self._haystacks = [f"{hay}{RESULT_MARK}{result}" if result else hay
+                           for hay, result in zip(self._word_hays, self._result_hays,
+                                                  strict=True)]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -116,8 +157,13 @@ class CatalogueIndex:
         Ranks per word: the name or its initials 0 exact, 2 prefix, 4 substring; the
         full pinyin one step later (2, 4, 6); a keyword later still (3, 5, 7), so what
         the clerk typed shows in the name before it shows only in a keyword; the
-        department alone 10. Several words: every word must match and the worst word's
-        rank counts. Ties go to the shorter name.
+        department alone 10; the result (办理结果) alone 11 and up (the name's ranks
+        plus 11). Several words: every word must match and the worst word's rank counts.
+
+        Entries whose result matches every word come first: whoever types 营业执照
+        wants the items that hand one out (个体工商户设立登记) before an item that only
+        names it. Among those and among the rest, better rank first; ties go to the
+        shorter name.
         """
         words = query_words(query)
         if not words:
@@ -133,18 +179,49 @@ class CatalogueIndex:
         candidates = [i for i, hay in enumerate(self._haystacks) if first in hay]
         for word in rest:
             candidates = [i for i in candidates if word in self._haystacks[i]]
-        scored: list[tuple[int, int, int]] = []
-        rank_word, lengths = self._rank_word, self._name_lengths
+        # (0 when the result matches every word else 1, worst word's rank, name length, i)
+        scored: list[tuple[int, int, int, int]] = []
+        rank_word, rank_result = self._rank_word, self._rank_result
+        lengths, word_hays, result_hays = self._name_lengths, self._word_hays, self._result_hays
         for i in candidates:
             worst = 0
+            word_hay, result_hay = word_hays[i], result_hays[i]
+            produces = bool(result_hay)
             for w in words:
-                r = rank_word(i, w)
+                r = rank_word(i, w) if w in word_hay else None
+                if produces or r is None:
+                    in_result = rank_result(i, w) if w in result_hay else None
+                    if in_result is None:
+                        produces = False
+                    elif r is None:
+                        r = _RESULT_ONLY + in_result
                 if r is None:
                     break
                 worst = max(worst, r)
             else:
-                scored.append((worst, lengths[i], i))
-        return [SearchHit(self._entries[i], r) for r, _, i in heapq.nsmallest(limit, scored)]
+                scored.append((0 if produces else 1, worst, lengths[i], i))
+        return [SearchHit(self._entries[i], r, produces=tier == 0)
+                for tier, r, _, i in heapq.nsmallest(limit, scored)]
+
+    def _rank_result(self, i: int, q: str) -> int | None:
+        """How well ``q`` matches the entry's result, on the name's scale; None: not."""
+        result = self._results[i]
+        if result is None:
+            return None
+        chinese, pinyin, initials = result
+        best = _NONE
+        at = chinese.find(q)
+        if at >= 0:
+            best = (0 if len(chinese) == len(q) else 2) if at == 0 else 4
+        if best > 0 and q.isascii():
+            at = initials.find(q)
+            if at >= 0:
+                best = min(best, (0 if len(initials) == len(q) else 2) if at == 0 else 4)
+            if best > 2 and len(q) > 1:  # one letter inside a syllable is noise
+                at = pinyin.find(q)
+                if at >= 0:
+                    best = min(best, (2 if len(pinyin) == len(q) else 4) if at == 0 else 6)
+        return None if best == _NONE else best
 
     def _rank_word(self, i: int, q: str) -> int | None:
         # Called for every candidate on every keystroke: plain comparisons, no helpers.
@@ -205,4 +282,5 @@ class CatalogueIndex:
 
 
 _NONE = 99  # "no match yet" inside _rank_word
+_RESULT_ONLY = 11  # a word found only in the result ranks after the department (10)
 _CODE_QUERY = re.compile(r"[0-9a-z\-]*[0-9][0-9a-z\-]*")
