@@ -141,6 +141,9 @@ def cmd_recover(ws: Workstation, args: argparse.Namespace) -> None:
     if isinstance(marks, list) and marks:
         lines.append("办件编号将从以下编号之后继续：" + "、".join(
             f"终端{t} {d} 第{q}号" for t, d, q in marks))
+    docnos = done.get("document_numbers_resumed_above")
+    if isinstance(docnos, list) and docnos:
+        lines.append("文号将从以下文号之后继续：" + "、".join(str(d) for d in docnos))
     if not has_accounts:
         ws.accounts.create_first_admin(password)
         lines.append("已创建管理员 admin（使用刚才设置的密码）")

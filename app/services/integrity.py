@@ -187,10 +187,13 @@ class IntegrityService:
                                        "（被人改动过）"))
         if findings:
             marks = "、".join(f"终端{t} {d} 第{q}号" for (_s, t), (d, q) in state.numbers.items())
+            docnos = "、".join(f"{p}〔{y}〕第{t}-{q:04d}号"
+                               for (p, y, _s, t), q in sorted(state.docnos.items()))
             raise IntegrityAlarm(
                 "数据完整性检查未通过：" + "；".join(f.problem for f in findings[:3])
                 + (f"（另有{len(findings) - 3}处）" if len(findings) > 3 else "")
                 + (f"。本机已发出的办件编号至 {marks}" if marks else "")
+                + (f"，文号至 {docnos}" if docnos else "")
                 + "。为免重复发号，程序停止：请从备份恢复（yichuang restore 备份目录），"
                 "或由管理员核实后执行 yichuang recover --reason 原因（编号将从上述编号之后继续）。")
 
@@ -369,13 +372,16 @@ class IntegrityService:
                 elif counter.last_seq < seq:
                     counter.last_seq = seq
                     bumped.append((terminal, day, seq))
+            docnos_bumped = []
             for (prefix, year, site, terminal), seq in state.docnos.items():
                 doc = session.get(DocumentNumberCounter, (prefix, year, site, terminal))
-                if doc is None:
-                    session.add(DocumentNumberCounter(prefix=prefix, year=year, site=site,
-                                                      terminal=terminal, last_seq=seq))
-                elif doc.last_seq < seq:
-                    doc.last_seq = seq
+                if doc is None or doc.last_seq < seq:
+                    if doc is None:
+                        session.add(DocumentNumberCounter(prefix=prefix, year=year, site=site,
+                                                          terminal=terminal, last_seq=seq))
+                    else:
+                        doc.last_seq = seq
+                    docnos_bumped.append(f"{prefix}〔{year}〕第{terminal}-{seq:04d}号")
             meta_set(session, "last_recovery", f"{_utc_now().isoformat(timespec='seconds')} "
                      f"{os_user or _os_user()}: {reason}")
             lines = self._present_lines(session)
@@ -386,6 +392,7 @@ class IntegrityService:
                         for (s, t), (d, q) in state.numbers.items()],
             "docnos": state.docno_lines()}, *lines)
         return {"install_id": install_id, "numbers_resumed_above": bumped,
+                "document_numbers_resumed_above": docnos_bumped,
                 "previous_install_id": state.install_id}
 
 

@@ -123,10 +123,11 @@ def test_a_restored_old_database_never_reissues_a_document_number(fresh_ws: Work
     for suffix in ("-wal", "-shm"):
         db.with_name(db.name + suffix).unlink(missing_ok=True)
     old.replace(db)
-    with pytest.raises(IntegrityAlarm):
+    with pytest.raises(IntegrityAlarm, match="文号至 城关市监受〔2026〕第01-0002号"):
         open_workstation(fresh_ws.settings.data_dir)
     ws = open_workstation(fresh_ws.settings.data_dir, check=False, seed=False)
-    ws.integrity.recover("数据库从旧副本恢复", os_user="tester")
+    done = ws.integrity.recover("数据库从旧副本恢复", os_user="tester")
+    assert done["document_numbers_resumed_above"] == ["城关市监受〔2026〕第01-0002号"]
     ws.close()
     ws = open_workstation(fresh_ws.settings.data_dir)
     try:
