@@ -16,6 +16,8 @@ from app.services.calendar import CalendarService
 from app.services.case_list import CaseList
 from app.services.cases import CaseService
 from app.services.catalogue import CatalogueService
+from app.services.consultations import ConsultationService
+from app.services.credit import CreditService
 from app.services.deadlines import DeadlineRecompute
 from app.services.integrity import IntegrityService
 from app.services.printing import DocumentService, SystemSpooler
@@ -40,6 +42,8 @@ class Workstation:
     integrity: IntegrityService
     deadlines: DeadlineRecompute
     case_list: CaseList
+    credit: CreditService
+    consultations: ConsultationService
     in_use: InUse | None = None
 
     def clerk(self, session: ClerkSession) -> Clerk:
@@ -105,8 +109,9 @@ def _open(settings: Settings, *, check: bool, adopt: bool,
     calendar = CalendarService(db)
     accounts = AccountService(db)
     refused = DEMO_SITE_CODE if not settings.standalone else None
+    credit = CreditService(db)
     cases = CaseService(db, catalogue, calendar, integrity, refused_site=refused,
-                        notices=settings.notices)
+                        notices=settings.notices, credit=credit)
     documents = DocumentService(settings, db, catalogue, cases,
                                 BlobStore(settings.data_dir / "blobs"), integrity.witness,
                                 system_spooler=system_spooler)
@@ -114,7 +119,8 @@ def _open(settings: Settings, *, check: bool, adopt: bool,
                                   lambda rows: integrity.witness.record(events=rows))
     case_list = CaseList(db, calendar, settings.yellow_warning_days)
     return Workstation(settings, db, catalogue, calendar, accounts, cases, documents,
-                       integrity, deadlines, case_list)
+                       integrity, deadlines, case_list, credit,
+                       ConsultationService(db, catalogue))
 
 
 def _seed_once(station: Workstation, *, first_start: bool) -> None:

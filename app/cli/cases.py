@@ -177,6 +177,24 @@ def _precheck(item: ServiceItem, scenarios: frozenset[str], states: list[Materia
         raise CaseRuleError(problems)
 
 
+def _credit_precheck(ws: Workstation, applicant: Applicant, decision: Decision | None,
+                     states: list[MaterialState]) -> None:
+    """The 信用核查 rule (no 容缺 or 告知承诺 for a 失信 applicant), before any write."""
+    from app.domain.credit import credit_refusal
+    from app.services.cases import CaseRuleError
+    from app.services.credit import CreditCheckError
+
+    if decision is None:
+        return
+    try:
+        check = ws.credit.check(applicant.id_type, applicant.id_number)
+    except CreditCheckError:
+        return   # open_case names the bad number along with the applicant's other problems
+    problems = credit_refusal(check, decision, states, dt.date.today())
+    if problems:
+        raise CaseRuleError(problems)
+
+
 def cmd_case_new(ws: Workstation, args: argparse.Namespace) -> None:
     from app.services.catalogue import NotFound
     from app.services.permissions import Action
@@ -195,6 +213,8 @@ def cmd_case_new(ws: Workstation, args: argparse.Namespace) -> None:
     applicant, agent = _applicant(args), _agent(args)
     _precheck(item, scenarios, states, decision, args.reason or "")
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
+    # After the login: whether someone is on the 失信名单 is for operators only.
+    _credit_precheck(ws, applicant, decision, states)
     case = ws.cases.open_case(item.code, applicant, clerk, agent=agent)
     if states or scenarios:
         case = ws.cases.record_materials(case.id, states, clerk, scenario_ids=scenarios)
@@ -271,6 +291,8 @@ def cmd_case_show(ws: Workstation, args: argparse.Namespace) -> None:
     data = _outcome(ws, case)
     data["documents"] = [{"kind": d.kind, "outcome": d.outcome, "reprint": d.reprint,
                           "printed_at": d.printed_at} for d in ws.documents.history(case.id)]
+    credit = ws.cases.credit_facts(case.id)
+    data["credit"] = credit.to_json() if credit else None
 
     def text() -> str:
         lines = [_summary_line(data)]
@@ -280,6 +302,8 @@ def cmd_case_show(ws: Workstation, args: argparse.Namespace) -> None:
                   for m in data["materials"]]
         if data["reason"]:
             lines.append(f"  理由或说明：{data['reason']}")
+        if credit is not None:
+            lines.append(f"  {credit.summary()}")
         lines += [f"  已打印：{d['kind']} {d['outcome']}{'（补打）' if d['reprint'] else ''} "
                   f"{d['printed_at']}" for d in data["documents"]]
         return "\n".join(lines)

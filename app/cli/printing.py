@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from app.workstation import Workstation
 
 
-def _print_target(args: argparse.Namespace) -> Any:
+def print_target(args: argparse.Namespace) -> Any:
     from app.documents.targets import PrintTarget
 
     chosen = [t for t in (("pdf", args.pdf), ("system", args.printer), ("escpos", args.escpos))
@@ -31,7 +31,7 @@ def _print_target(args: argparse.Namespace) -> Any:
         raise UsageError(str(exc)) from exc
 
 
-def _scenarios(ws: Workstation, args: argparse.Namespace, kind: DocumentKind) -> frozenset[str]:
+def checked_scenarios(ws: Workstation, args: argparse.Namespace, kind: DocumentKind) -> frozenset[str]:
     """The --scenario ids, checked against the item: a 情形's name is not its id."""
     given = [s.strip() for s in args.scenario]
     if not given:
@@ -69,11 +69,11 @@ def cmd_print(ws: Workstation, args: argparse.Namespace) -> None:
     from app.storage.files import check_output_path
 
     kind = DocumentKind(args.kind)
-    target = _print_target(args)
+    target = print_target(args)
     # Arguments first: a wrong path or 情形 should not cost a login.
     if target is not None and target.scheme == "pdf":
         check_output_path(Path(target.address), ws.settings.data_dir, force=args.force)
-    scenarios = _scenarios(ws, args, kind)
+    scenarios = checked_scenarios(ws, args, kind)
     if kind is DocumentKind.TICKET:
         if args.ahead < 0:
             raise UsageError("--ahead 不能为负数")

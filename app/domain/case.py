@@ -67,6 +67,34 @@ class CaseEventKind(StrEnum):
     DELIVERED = "delivered"                # 出件: the result handed over or mailed
 
 
+def normalise_identity(id_type: IdType, number: str, *, today: dt.date) -> str:
+    """Check an identity number by its type; returns it normalised.
+
+    Cases, the credit list and the consultation log all go through this one function,
+    so a number typed at the window matches the same number in an imported list.
+    Raises :class:`app.domain.identity.IdentityError`.
+    """
+    # Imported here: the command parser imports this module, and ``yichuang --version``
+    # must not load python-stdnum's tables.
+    from app.domain.identity import (
+        IdentityError,
+        check_hmt_residence_id,
+        check_resident_id,
+        check_uscc,
+    )
+
+    if id_type is IdType.RESIDENT_ID:
+        return check_resident_id(number, today=today).number
+    if id_type is IdType.USCC:
+        return check_uscc(number)
+    if id_type is IdType.HMT_RESIDENCE:
+        return check_hmt_residence_id(number, today=today)
+    value = number.strip().upper()
+    if not 5 <= len(value) <= 32:
+        raise IdentityError(f"{id_type}号码长度应为5至32位。")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Applicant:
     kind: ApplicantKind

@@ -26,7 +26,6 @@ from app.domain.case import (
     CaseTransitionError,
     Clerk,
     Decision,
-    IdType,
     MaterialState,
     agent_to_json,
     applicant_to_json,
@@ -35,14 +34,10 @@ from app.domain.case import (
     clock_start,
     material_state_to_json,
 )
+from app.domain.case import normalise_identity as normalise_identity  # its long-time home
 from app.domain.catalogue import TimeLimit
-from app.domain.identity import (
-    IdentityError,
-    check_hmt_residence_id,
-    check_phone,
-    check_resident_id,
-    check_uscc,
-)
+from app.domain.credit import CreditCheck, credit_refusal
+from app.domain.identity import IdentityError, check_phone
 from app.domain.notice import (
     NoticeConfigError,
     NoticeFacts,
@@ -55,8 +50,10 @@ from app.domain.numbering import CaseNumberError
 from app.domain.pickup import DeliveredFacts, Delivery, check_delivery
 from app.domain.text_checks import forbidden_character
 from app.errors import UserError
+from app.notifications import changes_of
 from app.services.calendar import CalendarService
 from app.services.catalogue import CatalogueService, NotFound
+from app.services.credit import CreditService
 from app.services.integrity import IntegrityService
 from app.services.permissions import Action, require
 from app.storage.case_log import (
@@ -80,20 +77,6 @@ class CaseRuleError(UserError, ValueError):
         super().__init__("；".join(self.problems))
 
 
-def normalise_identity(id_type: IdType, number: str, *, today: dt.date) -> str:
-    """Check an identity number by its type; returns it normalised."""
-    if id_type is IdType.RESIDENT_ID:
-        return check_resident_id(number, today=today).number
-    if id_type is IdType.USCC:
-        return check_uscc(number)
-    if id_type is IdType.HMT_RESIDENCE:
-        return check_hmt_residence_id(number, today=today)
-    value = number.strip().upper()
-    if not 5 <= len(value) <= 32:
-        raise IdentityError(f"{id_type}号码长度应为5至32位。")
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class EventFacts:
     """What a document takes from the event it states."""
@@ -109,8 +92,10 @@ class CaseService:
     def __init__(self, db: Database, catalogue: CatalogueService,
                  calendar: CalendarService, integrity: IntegrityService, *,
                  refused_site: str | None = None,
-                 notices: NoticeSettings | None = None) -> None:
+                 notices: NoticeSettings | None = None,
+                 credit: CreditService | None = None) -> None:
         self._db = db
+        self._credit = credit or CreditService(db)
         # The site's legal frame (seal, authorities, 补正期限): frozen into each decision.
         self.notices = notices or NoticeSettings("")
         self._integrity = integrity
@@ -159,7 +144,12 @@ class CaseService:
     def open_case(self, item_code: str, applicant: Applicant, clerk: Clerk, *,
                   agent: Agent | None = None, queue_ticket: str = "",
                   today: dt.date | None = None) -> CaseState:
-        """收件: give the case its final number and record who applies for what."""
+        """收件: give the case its final number and record who applies for what.
+
+        The applicant's 信用核查 is done here and frozen in the OPENED event (see
+        :meth:`credit_facts`): whether 容缺 or 告知承诺 may be offered is then known from
+        the log, with the list version and its age, however the list changes later.
+        """
         today = today or dt.date.today()
         require(clerk.role, Action.WRITE_CASES)
         if self._refused_site is not None and clerk.site == self._refused_site:
@@ -194,14 +184,18 @@ class CaseService:
             write_projection(row, state)
             session.add(row)
             session.flush()
+            credit = self._credit.check_in(session, applicant.id_type, applicant.id_number,
+                                           today)
             event = append_event(session, case_id, 1, CaseEventKind.OPENED, {
                 "number": state.number, "item_code": item.code,
                 "item_version": item.version, "item_name": item.name,
                 "applicant": applicant_to_json(applicant), "agent": agent_to_json(agent),
                 "bundle_code": state.bundle_code, "parent_id": state.parent_id,
                 "queue_ticket": queue_ticket, "opened_on": today.isoformat(),
+                "credit": credit.to_json(),
             }, clerk, base_version=0, occurred_at=occurred)
         self._integrity.witness.record(events=[event], numbers=[number])
+        changes_of(self._db).case_changed(case_id)
         return state
 
     def _apply(self, case_id: str, kind: CaseEventKind, clerk: Clerk,
@@ -230,6 +224,7 @@ class CaseService:
             write_projection(row, after)
         # ``docnos`` is filled by ``build`` inside the transaction that just committed.
         self._integrity.witness.record(events=[event], docnos=docnos)
+        changes_of(self._db).case_changed(case_id)
         return after
 
     def record_materials(self, case_id: str, states: Sequence[MaterialState], clerk: Clerk,
@@ -270,6 +265,10 @@ class CaseService:
         remedy) are worked out here and frozen in the event: every print renders them.
         A 不予受理 names its ground; without one it is "not ours" when another competent
         authority is named, else "不符合受理条件".
+
+        容缺受理 and 告知承诺 are refused for an applicant on the 失信名单, by the check
+        the case recorded; if the list was replaced since, the applicant is checked again
+        and the new result goes into the DECIDED event (``credit``, ``credit_rechecked``).
         """
         day = today or dt.date.today()
         if decision is Decision.REJECT and ground is None:
@@ -283,6 +282,8 @@ class CaseService:
             problems = check_decision(decision, item.kind,
                                       item.checklist(frozenset(case.scenarios)),
                                       case.materials, reason, today=day)
+            credit, rechecked = self._credit_at_decision(session, case, day)
+            problems += credit_refusal(credit, decision, case.materials, day)
             if (decision is Decision.REJECT and ground is RejectionGround.NOT_COMPETENT
                     and not competent_authority.strip()):
                 problems.append("不属于本机关职权的，请写明应向哪个机关申请。")
@@ -312,6 +313,8 @@ class CaseService:
             payload: dict[str, Any] = {"decision": str(decision), "reason": reason.strip(),
                                        "competent_authority": competent_authority.strip(),
                                        "notice": frame.to_json()}
+            if rechecked and credit is not None:
+                payload.update(credit=credit.to_json(), credit_rechecked=True)
             if decision in (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT):
                 start = clock_start(decision, day, case.materials)
                 try:
@@ -326,6 +329,30 @@ class CaseService:
 
         state = self._apply(case_id, CaseEventKind.DECIDED, clerk, build, docnos=issued)
         return state
+
+    def _credit_at_decision(self, session: Session, case: CaseState, day: dt.date
+                            ) -> tuple[CreditCheck | None, bool]:
+        """The check a decision rests on, and whether it was made afresh just now.
+
+        The recorded one while the list is the one it was made against: a decision is
+        reproducible from the log. A case opened before checks were recorded has none;
+        it is checked once a list exists.
+        """
+        recorded = _recorded_credit(session, case.id)
+        version, imported = self._credit.current_key(session)
+        if recorded is not None and recorded.same_list(version, imported):
+            return recorded, False
+        if recorded is None and not version:
+            return None, False
+        return self._credit.check_in(session, case.applicant.id_type,
+                                     case.applicant.id_number, day), True
+
+    def credit_facts(self, case_id: str) -> CreditCheck | None:
+        """The 信用核查 the case rests on: the latest one its log recorded (at 收件, or a
+        re-check at a decision after the list changed); None for a case opened before
+        checks were recorded."""
+        with self._db.read() as session:
+            return _recorded_credit(session, case_id)
 
     def _deadline(self, start: dt.date, limit: TimeLimit) -> dt.date:
         try:
@@ -426,3 +453,15 @@ class CaseService:
             self._integrity.check_case(session, case_id)
             return state_from_row(row)
 
+
+def _recorded_credit(session: Session, case_id: str) -> CreditCheck | None:
+    rows = session.scalars(
+        select(CaseEventRow).where(
+            CaseEventRow.case_id == case_id,
+            CaseEventRow.kind.in_([str(CaseEventKind.OPENED), str(CaseEventKind.DECIDED)]))
+        .order_by(CaseEventRow.case_seq.desc()))
+    for row in rows:
+        found = row.payload.get("credit") if isinstance(row.payload, dict) else None
+        if found:
+            return CreditCheck.from_json(found)
+    return None

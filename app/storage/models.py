@@ -319,3 +319,63 @@ class LoginAttempt(Base):
     locked_wall: Mapped[dt.datetime | None] = mapped_column(DateTime)
     locked_mono: Mapped[float | None] = mapped_column(Float)
     boot_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+# ---- credit list (信用核查) and consultations (咨询登记) --------------------------------
+
+
+class CreditListRow(Base):
+    """One import of the 失信名单; the entries table holds the current one's entries."""
+
+    __tablename__ = "credit_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    publisher: Mapped[str] = mapped_column(String(200), default="")
+    published_at: Mapped[dt.date] = mapped_column(Date)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime)   # UTC
+    imported_by: Mapped[str] = mapped_column(String(64), default="")
+    origin: Mapped[str] = mapped_column(String(500))   # file path or "server"
+    sha256: Mapped[str] = mapped_column(String(64))
+    entry_count: Mapped[int] = mapped_column(Integer)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class CreditEntryRow(Base):
+    """One subject of the current list, looked up by its normalised number."""
+
+    __tablename__ = "credit_entries"
+    __table_args__ = (UniqueConstraint("id_number", "id_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_type: Mapped[str] = mapped_column(String(32))
+    id_number: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    measure: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(200), default="")
+    until: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class ConsultationRow(Base):
+    """One enquiry that opened no case (首问负责制: it is logged all the same)."""
+
+    __tablename__ = "consultations"
+    __table_args__ = (Index("ix_consultations_item_day", "item_code", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)       # UTC
+    day: Mapped[dt.date] = mapped_column(Date, index=True)  # the clerk's local day
+    site: Mapped[str] = mapped_column(String(12))
+    terminal: Mapped[str] = mapped_column(String(2))
+    window: Mapped[str] = mapped_column(String(8))
+    clerk_id: Mapped[str] = mapped_column(String(36))
+    clerk_name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    id_type: Mapped[str] = mapped_column(String(32), default="")
+    id_number: Mapped[str] = mapped_column(String(64), default="")
+    item_code: Mapped[str] = mapped_column(String(64), default="")
+    item_name: Mapped[str] = mapped_column(String(200), default="")   # as it was then
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text, default="")
+    checklist: Mapped[bool] = mapped_column(Boolean, default=False)   # 一次性告知单 given

@@ -57,6 +57,17 @@ def test_old_database_upgrades_and_keeps_everything(fixture: Path, tmp_path: Pat
             assert facts is not None and facts.notice is not None
             assert facts.notice.document_number == "城关市监受〔2026〕第01-0001号"
         assert report.cases == 1
+        credit = ws.cases.credit_facts(case.id)
+        if fixture.stem >= "schema-0005":   # the 失信名单 and 咨询登记 came with 0005
+            status = ws.credit.status()
+            assert status is not None and (status.version, status.entries) == ("2026.11.19", 2)
+            assert credit is not None and credit.hit and credit.list_version == "2026.11.19"
+            assert credit.entry is not None and credit.entry.measure == "限制适用告知承诺制和容缺受理"
+            assert [(c.name, c.question) for c in ws.consultations.find()] == [
+                ("李华", "开餐馆要办什么证？")]
+        else:   # recorded nothing then, and the upgrade invents nothing
+            assert credit is None and ws.credit.status() is None
+            assert ws.consultations.find() == []
     finally:
         ws.close()
 
