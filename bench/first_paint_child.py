@@ -15,9 +15,9 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.workstation import open_workstation
-from ui.login import LoginDialog
-from ui.main_window import MainWindow
-from ui.style import apply_style
+from ui.widgets.style import apply_style
+from ui.workbench.login import LoginDialog
+from ui.workbench.main_window import MainWindow
 
 
 class _FirstPaint(QObject):

@@ -18,9 +18,11 @@ from app.config import ConfigError, data_dir
 from app.services.accounts import ClerkSession
 from app.storage.db import DatabaseError
 from app.workstation import Workstation, open_workstation
-from ui.login import ChangePasswordDialog, LoginDialog
-from ui.main_window import MainWindow
-from ui.style import apply_style
+from ui import ops
+from ui.documents.spooler import qt_spooler
+from ui.widgets.style import apply_style
+from ui.workbench.login import ChangePasswordDialog, LoginDialog
+from ui.workbench.main_window import CLOSE_WAIT_MS, MainWindow
 
 # How long a second launch waits for the first window to answer. Generous: the first
 # one may still be opening its database (a first start seeds the catalogue).
@@ -245,7 +247,8 @@ def run() -> int:
 
 def _open_and_log_in(app: QApplication) -> int:
     try:
-        station = open_workstation()
+        # System printers print through Qt in the window (the CLI keeps CUPS).
+        station = open_workstation(system_spooler=qt_spooler)
     except (ConfigError, DatabaseError, OSError) as exc:
         QMessageBox.critical(None, "一窗通无法启动", f"{exc}\n\n可运行 yichuang doctor 检查本机环境。")
         return 2
@@ -257,4 +260,6 @@ def _open_and_log_in(app: QApplication) -> int:
         window.showMaximized()  # a window PC does nothing else all day
         return app.exec()
     finally:
+        # The window waited already; this covers work started outside it (the login's).
+        ops.wait_idle(CLOSE_WAIT_MS)
         station.close()

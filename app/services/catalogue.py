@@ -28,6 +28,7 @@ from app.domain.catalogue_format import (
 )
 from app.domain.catalogue_writer import bundle_to_json, catalogue_to_json, item_to_json
 from app.errors import UserError
+from app.notifications import changes_of
 from app.services.calendar import ReferenceFileRefused, read_reference_file
 from app.services.reference_cache import ReferenceCache
 from app.services.search import (
@@ -217,6 +218,7 @@ class CatalogueService:
             raise
         finally:
             self._snap.invalidate()
+        changes_of(self._db).catalogue_changed()
         return ImportResult(catalogue.version, len(items), len(new_rows),
                             len(catalogue.bundles), unchanged=False)
 

@@ -29,6 +29,7 @@ from app.domain.catalogue import ServiceItem
 from app.domain.notice import NoticeFacts, decision_basis
 from app.domain.numbering import CaseNumber, CaseNumberError
 from app.errors import IntegrityProblem, UserError
+from app.notifications import changes_of
 from app.services.cases import CaseRuleError, CaseService
 from app.services.catalogue import CatalogueService, NotFound
 from app.services.document_archive import (
@@ -163,6 +164,7 @@ class DocumentService:
         self._catalogue = catalogue
         self._cases = cases
         self.archive = DocumentArchive(db, blobs, witness)
+        self._changes = changes_of(db)
         self.system_spooler: SystemSpooler = system_spooler or _cups_spooler
         # The print time on stamps and 补打 marks (local, to the second).
         self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now().replace(microsecond=0)
@@ -405,6 +407,8 @@ class DocumentService:
                 problems.append(f"未能存入办件档案（{exc}），请通知管理员")
         if problems:
             message += "。" + "；".join(problems)
+        if doc.case_id:   # an attempt, an export or a failure: the case's archive grew
+            self._changes.document_printed(doc.case_id, doc.kind.value)
         return PrintOutcome(ok, where, message, sha, kept, doc.reprint)
 
     def _check_still_allowed(self, doc: RenderedDocument) -> None:

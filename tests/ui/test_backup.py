@@ -11,7 +11,8 @@ from pytestqt.qtbot import QtBot
 from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.services.backup import BackupService
 from app.workstation import open_workstation
-from ui.main_window import MainWindow
+from ui import ops
+from ui.workbench.main_window import MainWindow
 
 
 @pytest.fixture
@@ -24,6 +25,7 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     win = MainWindow(station, station.accounts.login(DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD))
     qtbot.addWidget(win)
     yield win
+    ops.wait_idle(30_000)
     station.close()
 
 

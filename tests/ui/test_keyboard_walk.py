@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.workstation import Workstation
-from ui.main_window import MainWindow
+from ui.workbench.main_window import MainWindow
 
 GETI_SHELI = "gtgshsldj"   # 个体工商户设立登记: three 办理情形
 MOST_STOPS = 40            # far more than any page has: a walk this long is a trap
@@ -27,6 +27,7 @@ def _window(qtbot: QtBot, station: Workstation) -> MainWindow:
     window.activateWindow()
     # Focus events reach widgets of the active window only.
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    qtbot.waitUntil(lambda: window.catalogue_panel.index is not None)   # loaded off-thread
     return window
 
 
@@ -55,7 +56,8 @@ def _walk(qtbot: QtBot, window: MainWindow, key: Qt.Key) -> list[QWidget]:
 def _open(qtbot: QtBot, window: MainWindow, query: str) -> None:
     panel = window.catalogue_panel
     qtbot.keyClicks(panel.search, query)
-    qtbot.keyClick(panel.search, Qt.Key.Key_Return)
+    with qtbot.waitSignal(panel.opened):   # the item is read off the GUI thread
+        qtbot.keyClick(panel.search, Qt.Key.Key_Return)
     assert panel.stack.currentWidget() is panel.detail
 
 

@@ -22,15 +22,17 @@ from app.domain.case import (
 from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.workstation import Workstation, open_workstation
 from tests.support import FOOD, PaperTray, accepted_case
-from ui.case_documents import CaseDocumentsDialog
-from ui.main_window import MainWindow
-from ui.print_preview import DocumentPreview
+from ui import ops
+from ui.cases.documents import CaseDocumentsDialog
+from ui.documents.print_preview import DocumentPreview
+from ui.documents.spooler import qt_spooler
+from ui.workbench.main_window import MainWindow
 
 
 def _station(home: Path, printers: str) -> Workstation:
     home.mkdir(parents=True, exist_ok=True)
     (home / "settings.toml").write_text(f"[printers]\n{printers}\n", encoding="utf-8")
-    return open_workstation(home)
+    return open_workstation(home, system_spooler=qt_spooler)   # as ui.app opens it
 
 
 @pytest.fixture
@@ -44,6 +46,7 @@ def window(qtbot: QtBot, tmp_path: Path, request: pytest.FixtureRequest
     win.show()
     win.activateWindow()
     yield win
+    ops.wait_idle(30_000)
     station.close()
 
 
@@ -111,7 +114,8 @@ def test_f6_finds_a_scanned_case_and_prints_then_reprints(qtbot: QtBot, window: 
     assert dialogs, "F6 opened no dialog"
     dialog = dialogs[-1]
     qtbot.keyClicks(dialog.number, case.number)   # a barcode scanner types, then Enter
-    qtbot.keyClick(dialog.number, Qt.Key.Key_Return)
+    with qtbot.waitSignal(dialog.case_shown):
+        qtbot.keyClick(dialog.number, Qt.Key.Key_Return)
     labels = [dialog.kinds.item(i).text() for i in range(dialog.kinds.count())]
     assert labels == ["收件凭证", "受理通知书", "取件通知单", "取件通知单（小票）"]
     qtbot.keyClick(dialog.kinds, Qt.Key.Key_Down)
@@ -121,6 +125,8 @@ def test_f6_finds_a_scanned_case_and_prints_then_reprints(qtbot: QtBot, window: 
     with qtbot.waitSignal(preview.printed, timeout=20000):
         qtbot.keyClick(preview, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(preview, Qt.Key.Key_Escape)
+    # The core's document_printed event makes the dialog re-read the case.
+    qtbot.waitUntil(lambda: dialog.history.rowCount() == 1)
     assert len(tray.sheets) == 1
     assert "受理通知书" in _sheet_text(tray.sheets[0], tmp_path)
     assert "补打" not in _sheet_text(tray.sheets[0], tmp_path)
@@ -139,7 +145,8 @@ def test_an_unknown_case_number_is_told_in_chinese(qtbot: QtBot, window: MainWin
     window.print_case_documents()
     dialog = window.findChildren(CaseDocumentsDialog)[-1]
     qtbot.keyClicks(dialog.number, "330100001012026112300019")
-    qtbot.keyClick(dialog.number, Qt.Key.Key_Return)
+    with qtbot.waitSignal(dialog.lookup_failed):
+        qtbot.keyClick(dialog.number, Qt.Key.Key_Return)
     assert "没有" in dialog.error.text() or "校验位" in dialog.error.text()
     assert dialog.kinds.count() == 0
 
@@ -181,7 +188,8 @@ def test_ctrl_p_in_f6_prints_without_a_preview(qtbot: QtBot, window: MainWindow,
     window.print_case_documents()
     dialog = window.findChildren(CaseDocumentsDialog)[-1]
     qtbot.keyClicks(dialog.number, case.number)
-    qtbot.keyClick(dialog.number, Qt.Key.Key_Return)
+    with qtbot.waitSignal(dialog.case_shown):
+        qtbot.keyClick(dialog.number, Qt.Key.Key_Return)
     dialog.kinds.setCurrentRow(0)   # 收件凭证
     dialog.activateWindow()         # as the window manager does for a new dialog
     qtbot.waitUntil(dialog.isActiveWindow, timeout=5000)
@@ -189,6 +197,7 @@ def test_ctrl_p_in_f6_prints_without_a_preview(qtbot: QtBot, window: MainWindow,
         qtbot.keyClick(dialog.kinds, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     assert printed.args is not None and printed.args[0].ok, dialog.status.text()
     assert not window.findChildren(DocumentPreview)
+    qtbot.waitUntil(lambda: dialog.history.rowCount() == 1)   # re-read on document_printed
     assert len(tray.sheets) == 1 and "收件凭证" in _sheet_text(tray.sheets[0], tmp_path)
     assert dialog.kinds.item(0).text().startswith("收件凭证　（已打印")
     assert dialog.history.rowCount() == 1
@@ -204,7 +213,8 @@ def test_f6_refuses_a_case_whose_row_was_edited_by_hand(qtbot: QtBot,
     window.print_case_documents()
     dialog = window.findChildren(CaseDocumentsDialog)[-1]
     qtbot.keyClicks(dialog.number, case.number)
-    qtbot.keyClick(dialog.number, Qt.Key.Key_Return)
+    with qtbot.waitSignal(dialog.lookup_failed):
+        qtbot.keyClick(dialog.number, Qt.Key.Key_Return)
     assert "与办件记录不一致（申请人姓名）" in dialog.error.text()
     assert "yichuang audit verify" in dialog.error.text()
     assert dialog.kinds.count() == 0

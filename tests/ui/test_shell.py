@@ -9,9 +9,9 @@ from pytestqt.qtbot import QtBot
 
 from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.workstation import Workstation
-from ui.catalogue_panel import ResultRole
-from ui.login import ChangePasswordDialog, LoginDialog
-from ui.main_window import MainWindow
+from ui.catalogue.panel import ResultRole
+from ui.workbench.login import ChangePasswordDialog, LoginDialog
+from ui.workbench.main_window import MainWindow
 
 NEW_PASSWORD = "Window2026a"
 
@@ -42,6 +42,7 @@ def _main_window(qtbot: QtBot, station: Workstation) -> MainWindow:
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.catalogue_panel.index is not None)   # loaded off-thread
     return window
 
 
@@ -88,7 +89,8 @@ def test_search_open_item_and_back_with_keyboard(qtbot: QtBot, station: Workstat
     qtbot.keyClicks(panel.search, "yyzz")
     first = panel.model.index(0, 0).data(ResultRole)
     assert first.name.startswith("营业执照")
-    qtbot.keyClick(panel.search, Qt.Key.Key_Return)
+    with qtbot.waitSignal(panel.opened):
+        qtbot.keyClick(panel.search, Qt.Key.Key_Return)
     assert panel.stack.currentWidget() is panel.detail
     item = station.catalogue.item(first.code)
     assert panel.detail.title.text() == item.name
@@ -117,7 +119,8 @@ def test_arrow_keys_choose_the_result_enter_opens(qtbot: QtBot, station: Worksta
     assert panel.model.rowCount() >= 2
     qtbot.keyClick(panel.search, Qt.Key.Key_Down)
     second = panel.model.index(1, 0).data(ResultRole)
-    qtbot.keyClick(panel.search, Qt.Key.Key_Return)
+    with qtbot.waitSignal(panel.opened):
+        qtbot.keyClick(panel.search, Qt.Key.Key_Return)
     expected = (f"【一件事】{second.name}" if second.kind == "bundle" else second.name)
     assert panel.detail.title.text() == expected
 
@@ -127,7 +130,8 @@ def test_bundle_shows_merged_materials(qtbot: QtBot, station: Workstation) -> No
     panel = window.catalogue_panel
     _type_chinese(panel.search, "开办餐饮店")
     assert panel.model.index(0, 0).data(ResultRole).kind == "bundle"
-    qtbot.keyClick(panel.search, Qt.Key.Key_Return)
+    with qtbot.waitSignal(panel.opened):
+        qtbot.keyClick(panel.search, Qt.Key.Key_Return)
     bundle = station.catalogue.bundle(panel.model.index(0, 0).data(ResultRole).code)
     merged = bundle.merged_materials(station.catalogue.current().by_code)
     total = sum(len(station.catalogue.item(c).checklist()) for c in bundle.item_codes)
@@ -189,7 +193,8 @@ def test_f2_returns_to_the_search_from_the_detail(qtbot: QtBot, station: Worksta
     qtbot.waitUntil(window.isActiveWindow)
     panel = window.catalogue_panel
     qtbot.keyClicks(panel.search, "cjr")
-    qtbot.keyClick(panel.search, Qt.Key.Key_Return)
+    with qtbot.waitSignal(panel.opened):
+        qtbot.keyClick(panel.search, Qt.Key.Key_Return)
     assert panel.stack.currentIndex() == 1
     qtbot.keyClick(panel.detail, Qt.Key.Key_F2)
     assert panel.stack.currentIndex() == 0

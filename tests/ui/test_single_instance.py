@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.workstation import Workstation
 from ui.app import Handover, InstanceGuard, ask_running_window, bring_to_front, instance_name
-from ui.main_window import MainWindow
+from ui.workbench.main_window import MainWindow
 
 SCRIPT = Path(sys.executable).parent / "yichuang"
 LAUNCH_TIMEOUT = 120   # seconds: only so that a hung launch fails instead of hanging the run

@@ -21,7 +21,7 @@ from app.documents.targets import PrintError
 from app.domain.case import Clerk
 from app.workstation import Workstation
 from tests.support import accepted_case
-from ui.system_printer import paint_pdf, print_pdf
+from ui.documents.system_printer import paint_pdf, print_pdf
 
 
 def test_each_page_reaches_the_printer_with_a_readable_barcode(qtbot: QtBot,

@@ -3,11 +3,15 @@
 Keyboard: typing searches at once; ↓/↑ move in the results; Enter opens the highlighted
 result (the first one if none); Esc goes back from the detail to the search box, and in
 the search box clears it.
+
+The search index is loaded in the background and searched in memory on each key; it is
+reloaded when the catalogue changes (here or in another process), never polled. Opening
+an item reads it in the background too.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -18,8 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.catalogue import CatalogueService, NotFound, SearchResult
-from ui.item_detail import ItemDetail
+from app.domain.catalogue import Bundle, ServiceItem
+from app.services.catalogue import CatalogueService, SearchResult
+from app.services.search import CatalogueIndex
+from ui.catalogue.item_detail import ItemDetail
+from ui.events import ChangeEvents
+from ui.ops import Operation
 
 ResultRole = Qt.ItemDataRole.UserRole + 1
 RESULT_LIMIT = 100
@@ -79,9 +87,17 @@ class _SearchBox(QLineEdit):
 class CataloguePanel(QWidget):
     """Page 0: search and results; page 1: the item or bundle detail."""
 
-    def __init__(self, catalogue: CatalogueService, parent: QWidget | None = None) -> None:
+    index_loaded = Signal()   # a (new) search index is in and the results show it
+    opened = Signal()         # the detail page shows what Enter asked for
+
+    def __init__(self, catalogue: CatalogueService, events: ChangeEvents | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._catalogue = catalogue
+        self.index: CatalogueIndex | None = None
+        self._loading: Operation[CatalogueIndex] | None = None
+        self._reload_again = False
+        self._opening: Operation[ServiceItem | tuple[Bundle, dict[str, ServiceItem]]] | None = None
         self.model = SearchResultsModel()
         self.results = QListView()
         self.results.setModel(self.model)
@@ -94,7 +110,7 @@ class CataloguePanel(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._run_search)
         self.search.returnPressed.connect(self._open_current)
-        self.count = QLabel()
+        self.count = QLabel("正在载入事项目录…")
         self.count.setObjectName("hint")
 
         search_page = QWidget()
@@ -109,7 +125,31 @@ class CataloguePanel(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
-        self._run_search("")
+        if events is not None:
+            events.catalogue_changed.connect(self.reload)
+            events.database_changed.connect(self.reload)
+        self.reload()
+
+    def reload(self) -> None:
+        """Fetch the current search index in the background (kept if unchanged)."""
+        if self._loading is not None and not self._loading.done:
+            self._reload_again = True   # the change may have come after that read began
+            return
+        self._loading = Operation(self, self._catalogue.index, self._index_arrived).failure(
+            self._index_failed).run()
+
+    def _index_arrived(self, index: CatalogueIndex) -> None:
+        if self._reload_again:
+            self._reload_again = False
+            self.reload()
+        if index is self.index:
+            return   # the cached snapshot: the clerk's results and selection stay
+        self.index = index
+        self._run_search(self.search.text())
+        self.index_loaded.emit()
+
+    def _index_failed(self, exc: Exception) -> None:
+        self.count.setText(f"事项目录无法载入：{exc}")
 
     def focus_search(self) -> None:
         self.stack.setCurrentIndex(0)
@@ -117,11 +157,14 @@ class CataloguePanel(QWidget):
         self.search.selectAll()
 
     def _run_search(self, text: str) -> None:
-        results = self._catalogue.search(text, limit=RESULT_LIMIT)
+        if self.index is None:
+            return   # still loading: the search runs once the index is in
+        results = [SearchResult(h.entry.kind, h.entry.code, h.entry.name, h.entry.department,
+                                h.rank) for h in self.index.search(text, RESULT_LIMIT)]
         self.model.set_results(results)
         if results:
             self.results.setCurrentIndex(self.model.index(0, 0))
-        total = len(self._catalogue.index())
+        total = len(self.index)
         if text.strip():
             if len(results) >= RESULT_LIMIT:
                 found = f"结果较多，显示最相关的 {RESULT_LIMIT} 项，可再多输入几个字缩小范围"
@@ -142,17 +185,30 @@ class CataloguePanel(QWidget):
 
     def _open_index(self, index: QModelIndex) -> None:
         result: SearchResult = index.data(ResultRole)
-        try:
+        catalogue = self._catalogue
+
+        def read() -> ServiceItem | tuple[Bundle, dict[str, ServiceItem]]:
             if result.kind == "bundle":
-                bundle = self._catalogue.bundle(result.code)
-                self.detail.show_bundle(bundle, self._catalogue.bundle_items(bundle))
-            else:
-                self.detail.show_item(self._catalogue.item(result.code))
-        except NotFound as exc:  # the catalogue changed under the list
-            self.count.setText(str(exc))
-            return
+                bundle = catalogue.bundle(result.code)
+                return bundle, catalogue.bundle_items(bundle)
+            return catalogue.item(result.code)
+
+        if self._opening is not None:
+            self._opening.cancel()   # the clerk chose another one meanwhile: show that
+        self._opening = Operation(self, read, self._show).failure(self._open_failed).run()
+
+    def _show(self, found: ServiceItem | tuple[Bundle, dict[str, ServiceItem]]) -> None:
+        if isinstance(found, tuple):
+            self.detail.show_bundle(*found)
+        else:
+            self.detail.show_item(found)
         self.stack.setCurrentIndex(1)
         self.detail.setFocus()
+        self.opened.emit()
+
+    def _open_failed(self, exc: Exception) -> None:
+        # NotFound: the catalogue changed under the list.
+        self.count.setText(str(exc))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape and self.stack.currentIndex() == 1:

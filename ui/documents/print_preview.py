@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 from app.documents.targets import PrintTarget
 from app.domain.case import Clerk
 from app.services.printing import DocumentService, PrintOutcome, RenderedDocument
-from ui.system_printer import load_pdf
-from ui.tasks import run_in_background
+from ui.documents.system_printer import load_pdf
+from ui.ops import Operation
 
 
 class DocumentPreview(QDialog):
@@ -101,7 +101,7 @@ class DocumentPreview(QDialog):
         layout.addWidget(self.views, 1)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
-        run_in_background(self, make, self._show, self._render_failed)
+        Operation(self, make, self._show).failure(self._render_failed).run()
 
     # -- showing ------------------------------------------------------------------------
 
@@ -144,8 +144,9 @@ class DocumentPreview(QDialog):
             button.setEnabled(False)
         self.status.setStyleSheet("")
         self.status.setText("正在打印…")
-        run_in_background(self, lambda: self._documents.print(doc, self._clerk, target),
-                          self._printed, self._print_crashed)
+        documents, clerk = self._documents, self._clerk
+        Operation(self, lambda: documents.print(doc, clerk, target), self._printed).failure(
+            self._print_crashed).run()
 
     def _printed(self, outcome: PrintOutcome) -> None:
         self.last_outcome = outcome

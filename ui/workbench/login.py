@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.accounts import AccountService, ClerkSession, LoginError, PasswordPolicyError
-from ui.tasks import run_in_background
+from ui.ops import Operation
 
 
 class _FormDialog(QDialog):
@@ -68,7 +68,7 @@ class _FormDialog(QDialog):
         """Run the account call off the main thread (Argon2id is deliberately slow)."""
         self.error.setText(progress)
         self.setEnabled(False)
-        run_in_background(self, work, self._succeeded, self._failed_and_enable)
+        Operation(self, work, self._succeeded).failure(self._failed_and_enable).run()
 
     def _succeeded(self, session: ClerkSession) -> None:
         self.session = session

@@ -1,18 +1,33 @@
-"""The workbench: panels in tabs (the catalogue browser first), menus, the status bar."""
+"""The workbench: panels in tabs (the catalogue browser first), menus, the status bar.
+
+Closing waits (boundedly, saying so in the status bar) for the background operations
+still running — a print being archived, the backup — so that none of them is cut off
+when the program then disposes of the database engine.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app import __version__
 from app.domain.case import Clerk
-from app.services.accounts import ROLE_NAMES, ClerkSession
+from app.notifications import DatabaseWatch, changes_of
+from app.services.accounts import ClerkSession
 from app.workstation import Workstation
-from ui.catalogue_panel import CataloguePanel
-from ui.login import ChangePasswordDialog
-from ui.tasks import run_in_background
+from ui import ops
+from ui.catalogue.panel import CataloguePanel
+from ui.events import ChangeEvents
+from ui.ops import Operation
+from ui.workbench.login import ChangePasswordDialog
+from ui.workbench.status_bar import WorkbenchStatusBar
+
+# How long closing waits for running operations (a slow printer driver) before it
+# closes anyway; the status bar says what it waits for meanwhile.
+CLOSE_WAIT_MS = 30_000
 
 SHORTCUTS = (
     ("F2 / Ctrl+F", "事项搜索"),
@@ -40,18 +55,29 @@ class MainWindow(QMainWindow):
         self.resize(min(1280, avail.width()) if avail else 1280,
                     min(800, avail.height()) if avail else 800)
 
+        hub = changes_of(station.db)
+        self._watch = DatabaseWatch(s.database_path, hub)
+        self.events = ChangeEvents(hub, self._watch, self)
+        self.close_wait_ms = CLOSE_WAIT_MS
+        self._waiting_to_close = False
+        self._stop_waiting = False
+        self._closed = False
+
         self.tabs = QTabWidget()
         # Not a Tab stop: it would sit in every page's Tab walk doing nothing; the tabs
         # are clicked, or reached by their shortcuts (F2…).
         self.tabs.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.catalogue_panel = CataloguePanel(station.catalogue)
+        self.catalogue_panel = CataloguePanel(station.catalogue, self.events)
         self.tabs.addTab(self.catalogue_panel, "事项目录 (F2)")
         self.setCentralWidget(self.tabs)
         self._build_menus()
-        self._build_status_bar()
+        self.status = WorkbenchStatusBar(s, session)
+        self.setStatusBar(self.status)
+        # Kept as the window's own names: tests and later panels read them.
+        self.site_label, self.window_label = self.status.site_label, self.status.window_label
+        self.clerk_label, self.backup_label = self.status.clerk_label, self.status.backup_label
+        self.connection_label = self.status.connection_label
         self.catalogue_panel.detail.print_requested.connect(self.print_checklist)
-        # Printing on system printers goes through Qt in the window (CUPS in the CLI).
-        station.documents.system_spooler = _qt_spooler
         self.catalogue_panel.focus_search()
         # The daily backup to the configured USB disk or share: now, then hourly (the
         # window stays open across midnight); it copies while the clerk keeps working.
@@ -66,26 +92,48 @@ class MainWindow(QMainWindow):
         from app.services.backup import BackupService
 
         service = BackupService(self.station.settings, self.station.db)
-        run_in_background(self, service.backup_if_due, self._backup_done, self._backup_failed)
+        Operation(self, service.backup_if_due, self._backup_done).failure(
+            self.status.backup_failed).run()
 
     def _backup_done(self, info: object) -> None:
         path = getattr(info, "path", None)
-        if path is not None:
-            self.backup_label.setText(f"今日已备份 {path.name[-15:]}")
-            self.backup_label.setStyleSheet("color: #2e7d32;")
+        self.status.backup_done(path if isinstance(path, Path) else None)
 
-    def _backup_failed(self, exc: Exception) -> None:
-        self.backup_label.setText("自动备份失败")
-        self.backup_label.setStyleSheet("color: #c62828;")
-        self.backup_label.setToolTip(str(exc))
-        self.statusBar().showMessage(f"自动备份失败：{exc}（请检查U盘或共享目录）", 15000)
+    # -- closing ------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        running = ops.running()
+        if running and not self._stop_waiting:
+            event.ignore()
+            self.status.showMessage(f"正在等待 {running} 项后台操作（打印、备份等）完成，随后关闭…")
+            if not self._waiting_to_close:
+                self._waiting_to_close = True
+                self.setEnabled(False)   # nothing new may start while we wait
+                ops.tracker().idle.connect(self._close_when_idle)
+                QTimer.singleShot(self.close_wait_ms, self._give_up_waiting)
+            return
+        if self._waiting_to_close:
+            ops.tracker().idle.disconnect(self._close_when_idle)
+        self._closed = True
+        self.events.stop()
+        self._watch.close()
+        super().closeEvent(event)
+
+    def _close_when_idle(self) -> None:
+        if not self._closed:
+            self.close()
+
+    def _give_up_waiting(self) -> None:
+        if not self._closed:
+            self._stop_waiting = True
+            self.close()
 
     @property
     def clerk(self) -> Clerk:
         return self.station.clerk(self.session)
 
     def print_checklist(self, code: str, scenarios: frozenset[str]) -> None:
-        from ui.print_preview import DocumentPreview
+        from ui.documents.print_preview import DocumentPreview
 
         documents, clerk = self.station.documents, self.clerk
         preview = DocumentPreview(
@@ -93,9 +141,9 @@ class MainWindow(QMainWindow):
         preview.open()
 
     def print_case_documents(self) -> None:
-        from ui.case_documents import CaseDocumentsDialog
+        from ui.cases.documents import CaseDocumentsDialog
 
-        CaseDocumentsDialog(self.station.documents, self.clerk, self).open()
+        CaseDocumentsDialog(self.station.documents, self.clerk, self.events, self).open()
 
     def _action(self, text: str, keys: list[QKeySequence], slot: object) -> QAction:
         action = QAction(text, self)
@@ -120,26 +168,6 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self._action("快捷键", [QKeySequence("F1")], self.show_shortcuts))
         help_menu.addAction(self._action("关于一窗通", [], self.show_about))
 
-    def _build_status_bar(self) -> None:
-        s = self.station.settings
-        status = self.statusBar()
-        demo = "（演示站点）" if s.is_demo_site else ""
-        self.site_label = QLabel(f"站点：{s.site_name}{demo}")
-        self.window_label = QLabel(f"窗口：{s.window}号　终端：{s.terminal}")
-        self.clerk_label = QLabel(
-            f"工作人员：{self.session.display_name}（{ROLE_NAMES[self.session.role]}）")
-        # Sync does not exist yet: standalone is the truth, a server URL means "not yet
-        # connected" until the sync engine reports otherwise.
-        text = "● 单机模式" if s.standalone else "● 离线（尚未连接服务器）"
-        self.connection_label = QLabel(text)
-        self.connection_label.setStyleSheet("color: #777;")
-        for widget in (self.site_label, self.window_label, self.clerk_label):
-            status.addWidget(widget)
-        self.backup_label = QLabel("自动备份：已配置" if s.backup_dir else "自动备份：未配置")
-        self.backup_label.setStyleSheet("color: #777;" if s.backup_dir else "color: #c62828;")
-        status.addPermanentWidget(self.backup_label)
-        status.addPermanentWidget(self.connection_label)
-
     def show_catalogue(self) -> None:
         self.tabs.setCurrentWidget(self.catalogue_panel)
         self.catalogue_panel.focus_search()
@@ -149,7 +177,8 @@ class MainWindow(QMainWindow):
                                       parent=self)
         if dialog.exec() and dialog.session is not None:
             self.session = dialog.session
-            self.statusBar().showMessage("密码已修改。", 5000)
+            self.status.show_clerk(dialog.session)
+            self.status.showMessage("密码已修改。", 5000)
 
     def show_shortcuts(self) -> None:
         text = "\n".join(f"{keys}\t{what}" for keys, what in SHORTCUTS)
@@ -161,9 +190,3 @@ class MainWindow(QMainWindow):
                           f"一窗通 {__version__}\n政务服务综合窗口客户端\n\n"
                           f"数据目录：{s.data_dir}\n站点编码：{s.site_code}")
 
-
-def _qt_spooler(pdf: bytes, printer: str) -> None:
-    # QtPdf and QtPrintSupport load on the first print, not at start-up.
-    from ui.system_printer import print_pdf
-
-    print_pdf(pdf, printer)
