@@ -28,7 +28,7 @@ from app.domain.catalogue_format import (
 )
 from app.domain.catalogue_writer import bundle_to_json, catalogue_to_json, item_to_json
 from app.errors import UserError
-from app.notifications import changes_of
+from app.notifications import DatabaseChanged, changes_of
 from app.services.calendar import ReferenceFileRefused, read_reference_file
 from app.services.reference_cache import ReferenceCache
 from app.services.search import (
@@ -116,6 +116,10 @@ class CatalogueService:
         self._current: tuple[_Snapshot, Catalogue] | None = None
         self._snap = ReferenceCache(self._current_release_id, self._load_snapshot)
         self._items: dict[tuple[str, str], ServiceItem] = {}
+        # Another process's commit (an import from the CLI): recheck at the next read, so
+        # a reload triggered by the same notice never gets the old release.
+        changes_of(db).subscribe(
+            lambda change: self._snap.expire() if isinstance(change, DatabaseChanged) else None)
 
     # ---- import / export --------------------------------------------------------------
 

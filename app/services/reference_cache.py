@@ -42,6 +42,11 @@ class ReferenceCache(Generic[T]):
             self._value, self._stamp, self._checked = value, stamp, now
         return value
 
+    def expire(self) -> None:
+        """Check the fingerprint at the next get (another process may have changed it)."""
+        with self._lock:
+            self._checked = 0.0
+
     def invalidate(self) -> None:
         """Forget the value (this process changed the data itself)."""
         with self._lock:

@@ -113,3 +113,28 @@ def test_importing_a_catalogue_publishes_catalogue_changed(fresh_ws: Workstation
     changes_of(fresh_ws.db).subscribe(heard.append)
     assert not fresh_ws.catalogue.import_file(out).unchanged
     assert heard == [CatalogueChanged()]
+
+
+def test_a_catalogue_imported_by_another_process_is_read_at_once_after_the_notice(
+        fresh_ws: Workstation, tmp_path: Path) -> None:
+    from app.notifications import DatabaseChanged, DatabaseWatch
+    from app.workstation import open_workstation
+
+    before = fresh_ws.catalogue.current().version   # cached, checked just now
+    out = tmp_path / "export.json"
+    fresh_ws.catalogue.export_file(out)
+    out.write_text(out.read_text(encoding="utf-8").replace(
+        f'"version": "{before}"', '"version": "next"', 1), encoding="utf-8")
+    watch = DatabaseWatch(fresh_ws.settings.database_path, changes_of(fresh_ws.db))
+    watch.check()
+    other = open_workstation(fresh_ws.settings.data_dir, seed=False)   # "the CLI"
+    try:
+        other.catalogue.import_file(out)
+    finally:
+        other.close()
+    heard: list[Change] = []
+    changes_of(fresh_ws.db).subscribe(heard.append)
+    assert watch.check() and heard == [DatabaseChanged()]
+    # Within the cache's two seconds: without the notice this would still be the old one.
+    assert fresh_ws.catalogue.current().version == "next"
+    watch.close()
