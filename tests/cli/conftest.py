@@ -43,6 +43,16 @@ ADMIN, ADMIN_PASSWORD = "admin", "Guanli2026x"
 CLERK, CLERK_PASSWORD, CLERK_NAME = "lisi", "Chuangkou2026", "李四"
 
 
+def one_line_error(result: CliResult) -> str:
+    """Exit 2, nothing on stdout, exactly one line on stderr and no traceback; returns it."""
+    assert result.code == 2, result
+    assert result.out == ""
+    assert len(result.err_lines) == 1, result.err
+    assert result.err_lines[0].startswith("yichuang: ")
+    assert "Traceback" not in result.err
+    return str(result.err_lines[0])
+
+
 def run_cli(home: Path, *args: str, timeout: float = 60, stdin: str | None = None
             ) -> CliResult:
     cmd, env = cli_command(home, *args)

@@ -21,7 +21,7 @@ from app import __version__
 from app.domain.case import Applicant, ApplicantKind, Clerk, IdType
 from app.domain.checksum import mod11_2
 from app.workstation import open_workstation
-from tests.cli.conftest import as_admin, as_clerk
+from tests.cli.conftest import as_admin, as_clerk, one_line_error
 
 CliResult = Any  # tests/cli/conftest.py: code, out, err, err_lines
 Cli = Callable[..., CliResult]
@@ -53,14 +53,6 @@ def answers(seeded_cli_home: Path, cli: Cli) -> dict[str, CliResult]:
                    for key, args in READ_ONLY.items()}
         return {key: f.result() for key, f in futures.items()}
 
-
-def one_line_error(result: CliResult) -> str:
-    """Exit 2, nothing on stdout, exactly one line on stderr; returns that line."""
-    assert result.code == 2, result
-    assert result.out == ""
-    assert len(result.err_lines) == 1, result.err
-    assert result.err_lines[0].startswith("yichuang: ")
-    return result.err_lines[0]
 
 
 def write_json(path: Path, doc: Any) -> Path:

@@ -10,11 +10,11 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-CliResult = Any  # tests/cli/conftest.py: code, out, err, err_lines
+from tests.cli.conftest import CliResult, one_line_error
+
 Cli = Callable[..., CliResult]
 DEMO = json.loads((Path(__file__).resolve().parents[2] / "resources" / "catalogue"
                    / "demo.json").read_text(encoding="utf-8"))
@@ -51,14 +51,6 @@ def answers(seeded_cli_home: Path, cli: Cli) -> dict[str, CliResult]:
                    for key, args in COMMANDS.items()}
         return {key: f.result() for key, f in futures.items()}
 
-
-def one_line_error(result: CliResult) -> str:
-    """Exit 2, nothing on stdout, exactly one line on stderr; returns that line."""
-    assert result.code == 2, result
-    assert result.out == ""
-    assert len(result.err_lines) == 1, result.err
-    assert result.err_lines[0].startswith("yichuang: ")
-    return str(result.err_lines[0])
 
 
 # ---- catalog search --limit -------------------------------------------------------------

@@ -30,7 +30,7 @@ from app.domain.case import (
 from app.domain.checksum import mod11_2
 from app.domain.numbering import CaseNumber
 from app.workstation import Workstation, open_workstation
-from tests.cli.conftest import as_clerk
+from tests.cli.conftest import as_clerk, one_line_error
 
 CliResult = Any  # tests/cli/conftest.py: code, out, err, err_lines
 Cli = Callable[..., CliResult]
@@ -121,15 +121,6 @@ def pdf_pages(path: Path) -> int:
                           check=True).stdout
     return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))  # type: ignore[union-attr]
 
-
-def one_line_error(result: CliResult) -> str:
-    """Exit 2, nothing on stdout, exactly one line on stderr; returns that line."""
-    assert result.code == 2, result
-    assert result.out == ""
-    assert len(result.err_lines) == 1, result.err
-    assert result.err_lines[0].startswith("yichuang: ")
-    assert "Traceback" not in result.err
-    return str(result.err_lines[0])
 
 
 # ---- what works ------------------------------------------------------------------------
