@@ -20,6 +20,7 @@ from app.services.consultations import ConsultationService
 from app.services.credit import CreditService
 from app.services.deadlines import DeadlineRecompute
 from app.services.integrity import IntegrityService
+from app.services.pickup import PickupDesk
 from app.services.printing import DocumentService, SystemSpooler
 from app.storage.anchor import AnchorFile
 from app.storage.blobs import BlobStore
@@ -44,6 +45,7 @@ class Workstation:
     case_list: CaseList
     credit: CreditService
     consultations: ConsultationService
+    pickup: PickupDesk
     in_use: InUse | None = None
 
     def clerk(self, session: ClerkSession) -> Clerk:
@@ -120,7 +122,7 @@ def _open(settings: Settings, *, check: bool, adopt: bool,
     case_list = CaseList(db, calendar, settings.yellow_warning_days)
     return Workstation(settings, db, catalogue, calendar, accounts, cases, documents,
                        integrity, deadlines, case_list, credit,
-                       ConsultationService(db, catalogue))
+                       ConsultationService(db, catalogue), PickupDesk(db, cases))
 
 
 def _seed_once(station: Workstation, *, first_start: bool) -> None:

@@ -202,7 +202,14 @@ def cmd_case_new(ws: Workstation, args: argparse.Namespace) -> None:
     try:
         item = ws.catalogue.item(args.item)
     except NotFound as exc:
-        raise UsageError(str(exc)) from None
+        try:   # a 一件事 code: one case per item
+            bundle = ws.catalogue.bundle(args.item)
+        except NotFound:
+            raise UsageError(str(exc)) from None
+        from app.cli.case_bundle import new_bundle_cases
+
+        new_bundle_cases(ws, args, bundle)
+        return
     scenarios = frozenset(args.scenario)
     unknown = scenarios - {s.id for s in item.scenarios}
     if unknown:
@@ -245,7 +252,7 @@ def cmd_case_complete(ws: Workstation, args: argparse.Namespace) -> None:
 
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
     case = ws.documents.verified_case(args.number)
-    data = _outcome(ws, ws.cases.complete(case.id, clerk))
+    data = _outcome(ws, ws.pickup.complete(case.id, clerk))
     emit(args, data, _summary_line(data))
 
 
@@ -279,7 +286,7 @@ def cmd_case_deliver(ws: Workstation, args: argparse.Namespace) -> None:
     if delivery.method is DeliveryMethod.IN_PERSON:
         delivery = dataclasses.replace(delivery, recipient=case.applicant.name,
                                        id_type=case.applicant.id_type)
-    data = _outcome(ws, ws.cases.deliver(case.id, delivery, clerk))
+    data = _outcome(ws, ws.pickup.deliver(case.id, delivery, clerk))
     data["delivery"] = delivery.to_json()
     emit(args, data, lambda: _summary_line(data) + f"（{delivery.method}）；可打印送达回证："
          f"yichuang print service {data['number']}")
@@ -354,7 +361,7 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
 
     p = case.add_parser("new", parents=[common, operator_opts, decide_opts],
                         help="新办件：收件、材料、决定")
-    p.add_argument("item", metavar="ITEM", help="事项编码")
+    p.add_argument("item", metavar="ITEM", help="事项编码，或一件事编码（材料按合并清单序号标注）")
     p.add_argument("--name", required=True, help="申请人姓名或单位名称")
     p.add_argument("--id", required=True, help="证件号码（单位为统一社会信用代码）")
     p.add_argument("--id-type", help="证件类型，默认居民身份证（单位为统一社会信用代码）")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 
 from app.domain.case import Decision, MaterialState, MaterialStatus
-from app.domain.catalogue import ItemKind, Material, Necessity
+from app.domain.catalogue import BundleMaterial, ItemKind, Material, Necessity, ServiceItem
 
 MIN_REASON_LEN = 4
 # A reason or note is printed on the notice (the 不予受理 reason twice: in the decision's
@@ -87,3 +88,23 @@ def check_decision(decision: Decision, kind: ItemKind, checklist: Sequence[Mater
     if decision is Decision.ON_THE_SPOT and kind is not ItemKind.ON_THE_SPOT:
         problems.append("承诺件不能当场办结，请选择受理。")
     return problems
+
+
+def states_for_items(merged: Sequence[BundleMaterial], chosen: dict[str, MaterialState],
+                     items: dict[str, ServiceItem]) -> dict[str, list[MaterialState]]:
+    """一件事: the state of each merged material, given once, as each item records it.
+
+    ``chosen`` maps a merged material's ``merge_key`` to its state (keyed by any item's
+    material id); every item that asks for the material gets the same state under its own
+    material id and name, so a paper collected once counts for all.
+    """
+    out: dict[str, list[MaterialState]] = {code: [] for code in items}
+    for bm in merged:
+        state = chosen.get(bm.material.merge_key)
+        if state is None:
+            continue
+        for code in bm.item_codes:
+            for m in items[code].checklist():
+                if m.merge_key == bm.material.merge_key:
+                    out[code].append(replace(state, material_id=m.id, name=m.name))
+    return out

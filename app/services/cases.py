@@ -35,7 +35,7 @@ from app.domain.case import (
     material_state_to_json,
 )
 from app.domain.case import normalise_identity as normalise_identity  # its long-time home
-from app.domain.catalogue import TimeLimit
+from app.domain.catalogue import ServiceItem, TimeLimit
 from app.domain.credit import CreditCheck, credit_refusal
 from app.domain.identity import IdentityError, check_phone
 from app.domain.notice import (
@@ -46,8 +46,7 @@ from app.domain.notice import (
     document_number,
     frame_notice,
 )
-from app.domain.numbering import CaseNumberError
-from app.domain.pickup import DeliveredFacts, Delivery, check_delivery
+from app.domain.numbering import CaseNumber, CaseNumberError
 from app.domain.text_checks import forbidden_character
 from app.errors import UserError
 from app.notifications import changes_of
@@ -59,6 +58,7 @@ from app.services.permissions import Action, require
 from app.storage.case_log import (
     IssuedDocumentNumber,
     append_event,
+    latest_event,
     next_case_number,
     next_document_number,
     state_from_row,
@@ -150,58 +150,100 @@ class CaseService:
         :meth:`credit_facts`): whether 容缺 or 告知承诺 may be offered is then known from
         the log, with the list version and its age, however the list changes later.
         """
+        return self._open(([item_code], ""), applicant, clerk, agent, queue_ticket, today)[0]
+
+    def open_bundle(self, bundle_code: str, applicant: Applicant, clerk: Clerk, *,
+                    agent: Agent | None = None, queue_ticket: str = "",
+                    today: dt.date | None = None) -> list[CaseState]:
+        """一件事一次办: one case per item of the bundle, opened together in one
+        transaction; every case carries the bundle's code and the first case's id as
+        its parent, so the window and the county see them as one application."""
+        try:
+            bundle = self._catalogue.bundle(bundle_code)
+        except NotFound as exc:
+            raise CaseRuleError([str(exc)]) from exc
+        return self._open((list(bundle.item_codes), bundle.code), applicant, clerk, agent,
+                          queue_ticket, today)
+
+    def _open(self, what: tuple[list[str], str], applicant: Applicant, clerk: Clerk,
+              agent: Agent | None, queue_ticket: str, today: dt.date | None
+              ) -> list[CaseState]:
         today = today or dt.date.today()
         require(clerk.role, Action.WRITE_CASES)
         if self._refused_site is not None and clerk.site == self._refused_site:
             raise CaseRuleError([f"本机仍使用演示站点编码{clerk.site}，联网时不能受理（办件编号会与"
                                  "其他站点重复）：请管理员在 settings.toml 的 [site] code 中"
                                  "填写本站点编码。"])
-        try:
-            item = self._catalogue.item(item_code)
-        except NotFound as exc:
-            raise CaseRuleError([str(exc)]) from exc
-        if item.is_withdrawn(today):
-            raise CaseRuleError([f"事项“{item.name}”已于{item.withdrawn_at}停止办理。"])
+        codes, bundle_code = what
+        items = []
+        for code in codes:
+            try:
+                item = self._catalogue.item(code)
+            except NotFound as exc:
+                raise CaseRuleError([str(exc)]) from exc
+            if item.is_withdrawn(today):
+                raise CaseRuleError([f"事项“{item.name}”已于{item.withdrawn_at}停止办理。"])
+            items.append(item)
         applicant = self._checked_applicant(applicant, today)
         agent = self._checked_agent(agent, today) if agent else None
-        case_id = str(uuid.uuid4())
         covered = self._calendar.calendar().covered_years
+        states, events, numbers = [], [], []
         with self._db.write() as session:
             # A clock set back (or far off) would issue "final" numbers out of order.
             clock = self._integrity.clock_problem(covered)
             if clock:
                 raise CaseRuleError([clock])
-            number = next_case_number(session, clerk.site, clerk.terminal, today)
-            occurred = utc_now_iso()
-            opened_at = dt.datetime.fromisoformat(occurred).replace(tzinfo=None)
-            state = CaseState(
-                id=case_id, number=str(number), status=CaseStatus.RECEIVING,
-                item_code=item.code, item_version=item.version, item_name=item.name,
-                applicant=applicant, site=clerk.site, terminal=clerk.terminal,
-                window=clerk.window, clerk_id=clerk.clerk_id, opened_at=opened_at,
-                agent=agent, queue_ticket=queue_ticket, version=1)
-            row = CaseRow(id=case_id)
-            write_projection(row, state)
-            session.add(row)
-            session.flush()
             credit = self._credit.check_in(session, applicant.id_type, applicant.id_number,
                                            today)
-            event = append_event(session, case_id, 1, CaseEventKind.OPENED, {
-                "number": state.number, "item_code": item.code,
-                "item_version": item.version, "item_name": item.name,
-                "applicant": applicant_to_json(applicant), "agent": agent_to_json(agent),
-                "bundle_code": state.bundle_code, "parent_id": state.parent_id,
-                "queue_ticket": queue_ticket, "opened_on": today.isoformat(),
-                "credit": credit.to_json(),
-            }, clerk, base_version=0, occurred_at=occurred)
-        self._integrity.witness.record(events=[event], numbers=[number])
-        changes_of(self._db).case_changed(case_id)
-        return state
+            parent = ""
+            for item in items:
+                state, event, number = self._open_in(
+                    session, item, applicant, agent, clerk, today, queue_ticket,
+                    bundle_code, parent, credit.to_json())
+                parent = parent or (state.id if bundle_code else "")
+                states.append(state)
+                events.append(event)
+                numbers.append(number)
+        self._integrity.witness.record(events=events, numbers=numbers)
+        for state in states:
+            changes_of(self._db).case_changed(state.id)
+        return states
 
-    def _apply(self, case_id: str, kind: CaseEventKind, clerk: Clerk,
+    def _open_in(self, session: Session, item: ServiceItem, applicant: Applicant,
+                 agent: Agent | None, clerk: Clerk, today: dt.date, queue_ticket: str,
+                 bundle_code: str, parent_id: str, credit: dict[str, Any]
+                 ) -> tuple[CaseState, CaseEventRow, CaseNumber]:
+        """One case opened inside the caller's write transaction."""
+        case_id = str(uuid.uuid4())
+        number = next_case_number(session, clerk.site, clerk.terminal, today)
+        occurred = utc_now_iso()
+        opened_at = dt.datetime.fromisoformat(occurred).replace(tzinfo=None)
+        state = CaseState(
+            id=case_id, number=str(number), status=CaseStatus.RECEIVING,
+            item_code=item.code, item_version=item.version, item_name=item.name,
+            applicant=applicant, site=clerk.site, terminal=clerk.terminal,
+            window=clerk.window, clerk_id=clerk.clerk_id, opened_at=opened_at,
+            agent=agent, bundle_code=bundle_code, parent_id=parent_id,
+            queue_ticket=queue_ticket, version=1)
+        row = CaseRow(id=case_id)
+        write_projection(row, state)
+        session.add(row)
+        session.flush()
+        event = append_event(session, case_id, 1, CaseEventKind.OPENED, {
+            "number": state.number, "item_code": item.code,
+            "item_version": item.version, "item_name": item.name,
+            "applicant": applicant_to_json(applicant), "agent": agent_to_json(agent),
+            "bundle_code": state.bundle_code, "parent_id": state.parent_id,
+            "queue_ticket": queue_ticket, "opened_on": today.isoformat(),
+            "credit": credit,
+        }, clerk, base_version=0, occurred_at=occurred)
+        return state, event, number
+
+    def change(self, case_id: str, kind: CaseEventKind, clerk: Clerk,
                build: Callable[[CaseState, Session], dict[str, Any]], *,
                docnos: Sequence[IssuedDocumentNumber] = ()) -> CaseState:
-        """Load, check and change a case in one write transaction.
+        """Load, check and change a case in one write transaction: the one way a case
+        changes after it is opened (the pickup desk uses it too).
 
         ``build`` sees the case as it is under the write lock and returns the event
         payload (or raises CaseRuleError), so no other write can slip in between the
@@ -250,7 +292,7 @@ class CaseService:
             return {"materials": [material_state_to_json(s) for s in states],
                     "scenarios": sorted(chosen)}
 
-        return self._apply(case_id, CaseEventKind.MATERIALS_RECORDED, clerk, build)
+        return self.change(case_id, CaseEventKind.MATERIALS_RECORDED, clerk, build)
 
     def decide(self, case_id: str, decision: Decision, clerk: Clerk, *, reason: str = "",
                competent_authority: str = "", ground: RejectionGround | None = None,
@@ -327,7 +369,7 @@ class CaseService:
                                promised_estimated=estimated)
             return payload
 
-        state = self._apply(case_id, CaseEventKind.DECIDED, clerk, build, docnos=issued)
+        state = self.change(case_id, CaseEventKind.DECIDED, clerk, build, docnos=issued)
         return state
 
     def _credit_at_decision(self, session: Session, case: CaseState, day: dt.date
@@ -360,51 +402,6 @@ class CaseService:
         except CalendarNotCovered:
             return estimate_promised_date(start, limit)
 
-    def complete(self, case_id: str, clerk: Clerk) -> CaseState:
-        """办结 recorded at the window: the department's result has arrived for pickup.
-
-        A networked site hears this from the server (the same STATUS_CHANGED event); a
-        township centre offline records it when the result is brought to the window.
-        """
-        return self._apply(case_id, CaseEventKind.STATUS_CHANGED, clerk,
-                           lambda _case, _session: {"status": str(CaseStatus.COMPLETED),
-                                                    "source": "window"})
-
-    def deliver(self, case_id: str, delivery: Delivery, clerk: Clerk) -> CaseState:
-        """出件: the result handed to the applicant or a proxy, or posted (one event)."""
-
-        def build(case: CaseState, _session: Session) -> dict[str, Any]:
-            problems = check_delivery(case, delivery)
-            for label, value in (("领取人", delivery.recipient), ("备注", delivery.note),
-                                 ("地址", delivery.address)):
-                bad = forbidden_character(value)
-                if bad:
-                    problems.append(f"{label}中有不可见的控制字符（{bad}），请删除后重新输入。")
-            if problems:
-                raise CaseRuleError(problems)
-            number = delivery.id_number
-            if delivery.id_number.strip():
-                try:
-                    number = normalise_identity(delivery.id_type, delivery.id_number,
-                                                today=dt.date.today())
-                except IdentityError as exc:
-                    raise CaseRuleError([f"领取人证件：{exc}"]) from exc
-            return {"delivery": replace(delivery, id_number=number).to_json()}
-
-        return self._apply(case_id, CaseEventKind.DELIVERED, clerk, build)
-
-    def delivery_facts(self, case_id: str) -> DeliveredFacts | None:
-        """Who received the result, how and when (None before 出件)."""
-        with self._db.read() as session:
-            row = session.scalars(
-                select(CaseEventRow).where(CaseEventRow.case_id == case_id,
-                                           CaseEventRow.kind == str(CaseEventKind.DELIVERED))
-                .order_by(CaseEventRow.case_seq.desc()).limit(1)).first()
-        if row is None:
-            return None
-        at = dt.datetime.fromisoformat(row.occurred_at).astimezone().replace(tzinfo=None)
-        return DeliveredFacts(Delivery.from_json(row.payload["delivery"]), at, row.clerk_name)
-
     def get(self, case_id: str) -> CaseState:
         with self._db.read() as session:
             row = session.get(CaseRow, case_id)
@@ -426,10 +423,7 @@ class CaseService:
         kinds = ((CaseEventKind.MATERIALS_RECORDED, CaseEventKind.OPENED) if receipt
                  else (CaseEventKind.DECIDED,))
         with self._db.read() as session:
-            row = session.scalars(
-                select(CaseEventRow).where(CaseEventRow.case_id == case_id,
-                                           CaseEventRow.kind.in_([str(k) for k in kinds]))
-                .order_by(CaseEventRow.case_seq.desc()).limit(1)).first()
+            row = latest_event(session, case_id, kinds)
         if row is None:
             return None
         at = dt.datetime.fromisoformat(row.occurred_at).astimezone().replace(tzinfo=None)

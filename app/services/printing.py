@@ -43,6 +43,7 @@ from app.services.document_archive import (
 )
 from app.services.integrity import CaseIntegrityError, Witness
 from app.services.permissions import Action, require
+from app.services.pickup import delivery_facts
 from app.storage.blobs import BlobStore
 from app.storage.db import Database
 from app.storage.files import FileWriteError, check_output_path
@@ -163,6 +164,7 @@ class DocumentService:
         self._settings = settings
         self._catalogue = catalogue
         self._cases = cases
+        self._db = db
         self.archive = DocumentArchive(db, blobs, witness)
         self._changes = changes_of(db)
         self.system_spooler: SystemSpooler = system_spooler or _cups_spooler
@@ -300,7 +302,7 @@ class DocumentService:
             if kind is DocumentKind.SERVICE:
                 served = decisions.served_document(case, item, notice)
                 serves_notice = case.decision in (Decision.REJECT, Decision.CORRECTION)
-                delivered = None if serves_notice else self._cases.delivery_facts(case.id)
+                delivered = None if serves_notice else delivery_facts(self._db, case.id)
                 if delivered:   # the hand-over as recorded: its time and clerk
                     stamp = Stamp(stamp.site_name, stamp.window, delivered.clerk_name,
                                   self.now(), reprint=reprint, witness=stamp.witness,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,15 @@ def append_event(session: Session, case_id: str, case_seq: int, kind: CaseEventK
         blob_refs=[], client_time=row.occurred_at, state="pending", attempts=0,
         last_error=""))
     return row
+
+
+def latest_event(session: Session, case_id: str, kinds: Sequence[CaseEventKind]
+                 ) -> CaseEventRow | None:
+    """The case's most recent event of one of ``kinds`` (documents state such events)."""
+    return session.scalars(
+        select(CaseEventRow).where(CaseEventRow.case_id == case_id,
+                                   CaseEventRow.kind.in_([str(k) for k in kinds]))
+        .order_by(CaseEventRow.case_seq.desc()).limit(1)).first()
 
 
 def logged_event(row: CaseEventRow) -> LoggedEvent:

@@ -34,15 +34,15 @@ def done(ws: Workstation) -> str:
 def test_the_applicant_in_person_must_show_their_own_id(fresh_ws: Workstation) -> None:
     case_id = done(fresh_ws)
     with pytest.raises(CaseRuleError, match="领取人证件号码与申请人不一致"):
-        fresh_ws.cases.deliver(case_id, Delivery(DeliveryMethod.IN_PERSON, "王小明",
+        fresh_ws.pickup.deliver(case_id, Delivery(DeliveryMethod.IN_PERSON, "王小明",
                                                  id_number=PROXY_ID), clerk(fresh_ws))
-    after = fresh_ws.cases.deliver(case_id, Delivery(
+    after = fresh_ws.pickup.deliver(case_id, Delivery(
         DeliveryMethod.IN_PERSON, "王小明", id_number=applicant().id_number), clerk(fresh_ws))
     assert after.status is CaseStatus.DELIVERED
-    facts = fresh_ws.cases.delivery_facts(case_id)
+    facts = fresh_ws.pickup.delivery_facts(case_id)
     assert facts is not None and facts.delivery.method is DeliveryMethod.IN_PERSON
     with pytest.raises(CaseRuleError, match="不能重复出件"):
-        fresh_ws.cases.deliver(case_id, Delivery(DeliveryMethod.IN_PERSON, "王小明",
+        fresh_ws.pickup.deliver(case_id, Delivery(DeliveryMethod.IN_PERSON, "王小明",
                                                  id_number=applicant().id_number),
                                clerk(fresh_ws))
 
@@ -52,26 +52,26 @@ def test_a_proxy_needs_the_applicants_letter_unless_they_filed_the_case(
     case_id = done(fresh_ws)
     stranger = Delivery(DeliveryMethod.PROXY, "李四", id_number=PROXY_ID)
     with pytest.raises(CaseRuleError, match="查验申请人签署的授权委托书"):
-        fresh_ws.cases.deliver(case_id, stranger, clerk(fresh_ws))
+        fresh_ws.pickup.deliver(case_id, stranger, clerk(fresh_ws))
     # The village agent who filed it holds the 委托 already.
     c = clerk(fresh_ws)
     agent = Agent("李代办", IdType.RESIDENT_ID, PROXY_ID, village_agent=True)
     filed = fresh_ws.cases.open_case(GETI, applicant(), c, agent=agent)
     fresh_ws.cases.record_materials(filed.id, received(fresh_ws, GETI), c)
     fresh_ws.cases.decide(filed.id, Decision.ON_THE_SPOT, c)
-    after = fresh_ws.cases.deliver(filed.id, stranger, c)
+    after = fresh_ws.pickup.deliver(filed.id, stranger, c)
     assert after.status is CaseStatus.DELIVERED
 
 
 def test_a_case_not_yet_completed_cannot_be_handed_over(fresh_ws: Workstation) -> None:
     case = case_with(fresh_ws, FOOD, Decision.ACCEPT)
     with pytest.raises(CaseRuleError, match="尚未办结，不能出件"):
-        fresh_ws.cases.deliver(case.id, Delivery(DeliveryMethod.IN_PERSON, "王小明",
+        fresh_ws.pickup.deliver(case.id, Delivery(DeliveryMethod.IN_PERSON, "王小明",
                                                  id_number=applicant().id_number),
                                clerk(fresh_ws))
     # The result arrives at the window (offline: recorded there), then it can go out.
-    assert fresh_ws.cases.complete(case.id, clerk(fresh_ws)).status is CaseStatus.COMPLETED
-    assert fresh_ws.cases.deliver(case.id, Delivery(
+    assert fresh_ws.pickup.complete(case.id, clerk(fresh_ws)).status is CaseStatus.COMPLETED
+    assert fresh_ws.pickup.deliver(case.id, Delivery(
         DeliveryMethod.IN_PERSON, "王小明", id_number=applicant().id_number),
         clerk(fresh_ws)).status is CaseStatus.DELIVERED
     assert fresh_ws.integrity.verify().ok   # the log replays through both new events
@@ -81,9 +81,9 @@ def test_a_posted_result_records_carrier_and_tracking_on_the_service_receipt(
         fresh_ws: Workstation, tmp_path: Path) -> None:
     case_id = done(fresh_ws)
     with pytest.raises(CaseRuleError, match="快递公司和运单号"):
-        fresh_ws.cases.deliver(case_id, Delivery(DeliveryMethod.MAIL, "王小明",
+        fresh_ws.pickup.deliver(case_id, Delivery(DeliveryMethod.MAIL, "王小明",
                                                  address="城关镇解放路1号"), clerk(fresh_ws))
-    fresh_ws.cases.deliver(case_id, Delivery(DeliveryMethod.MAIL, "王小明", carrier="中国邮政EMS",
+    fresh_ws.pickup.deliver(case_id, Delivery(DeliveryMethod.MAIL, "王小明", carrier="中国邮政EMS",
                                              tracking="1187654321098", address="城关镇解放路1号"),
                            clerk(fresh_ws))
     case = fresh_ws.cases.get(case_id)

@@ -136,3 +136,15 @@ def test_the_result_is_completed_and_handed_to_a_proxy_with_the_letter(cli_home:
     assert out["status"] == CaseStatus.DELIVERED and out["delivery"]["method"] == "代领"
     two_ways = as_clerk(cli_home, "case", "deliver", number, "--mail", "--in-person")
     assert two_ways.code == 2 and "请选择一种出件方式" in two_ways.err
+
+
+def test_a_bundle_opens_and_accepts_one_case_per_item(cli_home: Path) -> None:
+    result = as_clerk(cli_home, "case", "new", "YJS330100-0001", "--name", "王小明", "--id", ID,
+                      "--received-all", "--decide", "受理", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["bundle_name"] == "开办餐饮店"
+    assert [c["status"] for c in data["cases"]] == [CaseStatus.ACCEPTED] * 3
+    bad = as_clerk(cli_home, "case", "new", "YJS330100-0001", "--name", "王小明", "--id", ID,
+                   "--material", "m1=收")
+    assert bad.code == 2 and "合并清单的序号" in bad.err
