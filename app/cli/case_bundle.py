@@ -23,13 +23,11 @@ def new_bundle_cases(ws: Workstation, args: argparse.Namespace, bundle: Bundle) 
         _applicant,
         _credit_precheck,
         _decide,
-        _decision,
-        _material,
         _outcome,
-        _precheck,
         _summary_line,
     )
     from app.domain.acceptance import states_for_items
+    from app.services.intake import decision_of, material_state, precheck
     from app.services.permissions import Action
 
     if args.scenario:
@@ -44,15 +42,15 @@ def new_bundle_cases(ws: Workstation, args: argparse.Namespace, bundle: Bundle) 
                              f"“{text}”无法识别")
         bm = merged[int(number) - 1]
         word, _sep, detail = rest.partition(":")
-        chosen[bm.material.merge_key] = _material(bm.material, word.strip(), detail.strip())
+        chosen[bm.material.merge_key] = material_state(bm.material, word.strip(), detail.strip())
     if args.received_all:
         for bm in merged:
-            chosen.setdefault(bm.material.merge_key, _material(bm.material, "收", ""))
+            chosen.setdefault(bm.material.merge_key, material_state(bm.material, "收", ""))
     per_item = states_for_items(merged, chosen, items)
-    decision = _decision(args.decide)
+    decision = decision_of(args.decide)
     applicant, agent = _applicant(args), _agent(args)
     for code in bundle.item_codes:   # every item's rules before anything is written
-        _precheck(items[code], frozenset(), per_item[code], decision, args.reason or "")
+        precheck(items[code], frozenset(), per_item[code], decision, args.reason or "")
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
     for code in bundle.item_codes:
         _credit_precheck(ws, applicant, decision, per_item[code])

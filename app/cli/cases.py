@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import sys
 from typing import TYPE_CHECKING, Any
 
 from app.cli.common import Parser, UsageError, emit, operator, operator_clerk
@@ -24,80 +25,11 @@ from app.domain.case import (
     Decision,
     IdType,
     MaterialState,
-    MaterialStatus,
 )
-from app.domain.catalogue import Material, ServiceItem
+from app.services.intake import decision_of, material_states, precheck
 
 if TYPE_CHECKING:
     from app.workstation import Workstation
-
-_STATES = {
-    MaterialStatus.RECEIVED: ("收", "received"),
-    MaterialStatus.MISSING: ("缺", "missing"),
-    MaterialStatus.FAULTY: ("误", "faulty"),
-    MaterialStatus.DEFERRED: ("容缺", "deferred"),
-    MaterialStatus.COMMITMENT: ("承诺", "commitment"),
-    MaterialStatus.SHARED: ("共享", "shared"),
-}
-_STATE_WORDS = {w: s for s, words in _STATES.items() for w in (s.value, *words)}
-_DECISIONS = {
-    Decision.ACCEPT: "accept", Decision.ACCEPT_DEFERRED: "defer",
-    Decision.CORRECTION: "correct", Decision.REJECT: "reject", Decision.ON_THE_SPOT: "done",
-}
-_DECISION_WORDS = {w: d for d, e in _DECISIONS.items() for w in (d.value, e)}
-
-
-def _material(spec: Material, state_word: str, detail: str) -> MaterialState:
-    status = _STATE_WORDS.get(state_word)
-    if status is None:
-        raise UsageError(f"材料 {spec.id} 的状态“{state_word}”无法识别，可用："
-                         + "、".join(f"{s.value}（{w[0]}）" for s, w in _STATES.items()))
-    if status is MaterialStatus.RECEIVED:
-        return MaterialState(spec.id, spec.name, status, detail or str(spec.form), spec.copies)
-    if status is MaterialStatus.FAULTY:
-        if not detail:
-            raise UsageError(f"材料 {spec.id} 标为有误，请写明问题：{spec.id}=误:问题所在")
-        return MaterialState(spec.id, spec.name, status, fault=detail)
-    if status is MaterialStatus.DEFERRED:
-        try:
-            until = dt.date.fromisoformat(detail)
-        except ValueError:
-            raise UsageError(f"材料 {spec.id} 容缺后补须写补交日期：{spec.id}=容缺:2026-12-05"
-                             ) from None
-        return MaterialState(spec.id, spec.name, status, deferred_until=until)
-    return MaterialState(spec.id, spec.name, status)
-
-
-def _materials(item: ServiceItem, scenarios: frozenset[str], given: list[str],
-               received_all: bool, before: tuple[MaterialState, ...] = ()
-               ) -> list[MaterialState]:
-    checklist = {m.id: m for m in item.checklist(scenarios)}
-    states = {s.material_id: s for s in before if s.material_id in checklist}
-    for text in given:
-        mid, sep, rest = text.partition("=")
-        if not sep:
-            raise UsageError(f"--material “{text}”应写成 材料编号=状态，如 m1=收")
-        spec = checklist.get(mid.strip())
-        if spec is None:
-            raise UsageError(f"事项“{item.name}”（在所选办理情形下）没有材料“{mid.strip()}”，可用："
-                             + "、".join(f"{m.id} {m.name}" for m in checklist.values()))
-        word, _sep, detail = rest.partition(":")
-        states[spec.id] = _material(spec, word.strip(), detail.strip())
-    if received_all:
-        for spec in checklist.values():
-            states.setdefault(spec.id, _material(spec, "收", ""))
-    return [states[mid] for mid in checklist if mid in states]
-
-
-def _decision(word: str | None) -> Decision | None:
-    if word is None:
-        return None
-    decision = _DECISION_WORDS.get(word.strip())
-    if decision is None:
-        raise UsageError(f"决定“{word}”无法识别，可用：" + "、".join(
-            f"{d.value}（{e}）" for d, e in _DECISIONS.items()))
-    return decision
-
 
 def _applicant(args: argparse.Namespace) -> Applicant:
     kind = ApplicantKind.ORGANISATION if args.org else ApplicantKind.PERSON
@@ -153,28 +85,13 @@ def _summary_line(data: dict[str, Any]) -> str:
 
 
 def _decide(ws: Workstation, case: CaseState, args: argparse.Namespace, clerk: Any) -> CaseState:
-    decision = _decision(args.decide)
+    decision = decision_of(args.decide)
     if decision is None:
         if args.reason or args.competent:
             raise UsageError("--reason、--competent 须与 --decide 一起使用")
         return case
     return ws.cases.decide(case.id, decision, clerk, reason=args.reason or "",
                            competent_authority=args.competent or "")
-
-
-def _precheck(item: ServiceItem, scenarios: frozenset[str], states: list[MaterialState],
-              decision: Decision | None, reason: str) -> None:
-    """The rules the services will apply, checked before anything is written: a command
-    that cannot go all the way leaves no half-made case behind."""
-    from app.domain.acceptance import check_decision, check_materials
-    from app.services.cases import CaseRuleError
-
-    today = dt.date.today()
-    checklist = item.checklist(scenarios)
-    problems = (check_decision(decision, item.kind, checklist, states, reason, today=today)
-                if decision else check_materials(checklist, states, today=today, complete=False))
-    if problems:
-        raise CaseRuleError(problems)
 
 
 def _credit_precheck(ws: Workstation, applicant: Applicant, decision: Decision | None,
@@ -215,10 +132,10 @@ def cmd_case_new(ws: Workstation, args: argparse.Namespace) -> None:
     if unknown:
         raise UsageError(f"事项“{item.name}”没有办理情形“{'、'.join(sorted(unknown))}”，可用："
                          + "、".join(f"{s.id} {s.name}" for s in item.scenarios))
-    decision = _decision(args.decide)   # a typo is found before the password prompt
-    states = _materials(item, scenarios, args.material, args.received_all)
+    decision = decision_of(args.decide)   # a typo is found before the password prompt
+    states = material_states(item, scenarios, args.material, args.received_all)
     applicant, agent = _applicant(args), _agent(args)
-    _precheck(item, scenarios, states, decision, args.reason or "")
+    precheck(item, scenarios, states, decision, args.reason or "")
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
     # After the login: whether someone is on the 失信名单 is for operators only.
     _credit_precheck(ws, applicant, decision, states)
@@ -237,7 +154,7 @@ def cmd_case_supplement(ws: Workstation, args: argparse.Namespace) -> None:
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
     case = ws.documents.verified_case(args.number)
     item = ws.catalogue.item_version(case.item_code, case.item_version)
-    states = _materials(item, frozenset(case.scenarios), args.material, args.received_all,
+    states = material_states(item, frozenset(case.scenarios), args.material, args.received_all,
                         case.materials)
     if args.material or args.received_all:
         case = ws.cases.record_materials(case.id, states, clerk)
@@ -290,6 +207,28 @@ def cmd_case_deliver(ws: Workstation, args: argparse.Namespace) -> None:
     data["delivery"] = delivery.to_json()
     emit(args, data, lambda: _summary_line(data) + f"（{delivery.method}）；可打印送达回证："
          f"yichuang print service {data['number']}")
+
+
+def cmd_case_import(ws: Workstation, args: argparse.Namespace) -> None:
+    """A batch collected offline (村代办员): each application on its own, each failure
+    named; the exit status is 2 if any failed (those changed nothing)."""
+    from pathlib import Path
+
+    from app.services.intake import read_batch, run_batch
+    from app.services.permissions import Action
+
+    doc = read_batch(Path(args.file))   # a bad file is named before the password prompt
+    clerk = operator_clerk(ws, args, Action.WRITE_CASES)
+    report = run_batch(ws, doc, clerk)
+    ok = [o for o in report.outcomes if o.ok]
+    emit(args, report, lambda: "\n".join(
+        [f"共 {len(report.outcomes)} 件，收件 {len(ok)} 件，未收件 {report.failed} 件"]
+        + [f"  {o.message}：{'、'.join(o.case_numbers)}" for o in ok]))
+    for o in report.outcomes:
+        if not o.ok:
+            print(f"yichuang: {o.message}", file=sys.stderr)
+    if report.failed:
+        raise SystemExit(2)
 
 
 def cmd_case_show(ws: Workstation, args: argparse.Namespace) -> None:
@@ -403,6 +342,11 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
     p.add_argument("--recipient", help="邮寄收件人（默认申请人）")
     p.add_argument("--address", help="收件地址（默认申请人登记的地址）")
     p.set_defaults(fn=cmd_case_deliver, writes=True)
+
+    p = case.add_parser("import", parents=[common, operator_opts],
+                        help="导入村代办员离线收集的申请（每件单独成败，逐件说明）")
+    p.add_argument("file", metavar="FILE", help="申请批量文件（JSON，格式见 docs/operations.md）")
+    p.set_defaults(fn=cmd_case_import, writes=True)
 
     p = case.add_parser("show", parents=[common, operator_opts], help="显示办件")
     p.add_argument("number", metavar="NO", help="办件编号")
