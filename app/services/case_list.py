@@ -17,7 +17,7 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from app.domain.calendar import WorkCalendar
-from app.domain.case import CaseStatus
+from app.domain.case import Applicant, CaseStatus, applicant_from_json
 from app.services.calendar import CalendarService
 from app.storage.db import Database
 from app.storage.models import CaseRow
@@ -99,6 +99,18 @@ class CaseList:
         if query.flagged_only:
             summaries = [s for s in summaries if s.flag is not Flag.NONE]
         return summaries
+
+    def returning_applicant(self, id_number: str) -> Applicant | None:
+        """The applicant as their latest case recorded them (phone, address, legal
+        representative), found by the whole ID number — so a returning applicant's data
+        is offered, masked by the window until the clerk opens it, not typed again."""
+        number = id_number.strip().upper()
+        if not _ID_LIKE.fullmatch(number):
+            return None
+        with self._db.read() as session:
+            row = session.scalars(select(CaseRow).where(CaseRow.applicant_id_number == number)
+                                  .order_by(CaseRow.opened_at.desc()).limit(1)).first()
+            return applicant_from_json(row.applicant) if row is not None else None
 
     def _horizon(self, day: dt.date) -> dt.date:
         calendar = self._calendar.calendar()

@@ -57,3 +57,21 @@ def test_filters_by_status_item_and_applicant(fresh_ws: Workstation) -> None:
     assert find(CaseQuery(opened_on=dt.date.today() - dt.timedelta(days=1))) == []
     # A name with a LIKE wildcard finds only itself.
     assert find(CaseQuery(applicant="%")) == []
+
+
+def test_a_returning_applicant_is_found_by_the_whole_id_number_only(
+        fresh_ws: Workstation) -> None:
+    from dataclasses import replace
+
+    from app.domain.case import Applicant
+    from tests.app.test_documents import applicant, clerk
+
+    first = replace(applicant(), phone="13800138000", address="城关镇解放路1号")
+    fresh_ws.cases.open_case(FOOD, first, clerk(fresh_ws))
+    moved = replace(first, address="城关镇人民路8号")
+    fresh_ws.cases.open_case(FOOD, moved, clerk(fresh_ws))
+    found = fresh_ws.case_list.returning_applicant(first.id_number.lower())
+    assert isinstance(found, Applicant) and found.address == "城关镇人民路8号"   # the latest
+    assert found.phone == "13800138000"
+    assert fresh_ws.case_list.returning_applicant(first.id_number[:10]) is None
+    assert fresh_ws.case_list.returning_applicant("王小明") is None
