@@ -83,6 +83,12 @@ def normalise_identity(id_type: IdType, number: str, *, today: dt.date) -> str:
         check_uscc,
     )
 
+    try:
+        # A plain "居民身份证" (from a form's drop-down or a JSON file) is the same type:
+        # compared by identity it would skip the check digit.
+        id_type = IdType(id_type)
+    except ValueError:
+        raise IdentityError(f"证件类型“{id_type}”无法识别。") from None
     if id_type is IdType.RESIDENT_ID:
         return check_resident_id(number, today=today).number
     if id_type is IdType.USCC:

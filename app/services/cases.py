@@ -20,12 +20,14 @@ from app.domain.calendar import CalendarNotCovered, estimate_promised_date
 from app.domain.case import (
     Agent,
     Applicant,
+    ApplicantKind,
     CaseEventKind,
     CaseState,
     CaseStatus,
     CaseTransitionError,
     Clerk,
     Decision,
+    IdType,
     MaterialState,
     agent_to_json,
     applicant_to_json,
@@ -106,6 +108,10 @@ class CaseService:
         self._refused_site = refused_site
 
     def _checked_applicant(self, a: Applicant, today: dt.date) -> Applicant:
+        try:   # plain strings from a form or a file become the enums the rules compare
+            a = replace(a, kind=ApplicantKind(a.kind), id_type=IdType(a.id_type))
+        except ValueError as exc:
+            raise CaseRuleError([f"申请人类型或证件类型无法识别：{exc}"]) from exc
         problems = []
         if not a.name.strip():
             problems.append("请填写申请人姓名或名称。")
@@ -130,6 +136,10 @@ class CaseService:
         return replace(a, name=a.name.strip(), id_number=number, phone=phone)
 
     def _checked_agent(self, a: Agent, today: dt.date) -> Agent:
+        try:
+            a = replace(a, id_type=IdType(a.id_type))
+        except ValueError as exc:
+            raise CaseRuleError([f"代理人证件类型无法识别：{exc}"]) from exc
         try:
             number = normalise_identity(a.id_type, a.id_number, today=today)
         except IdentityError as exc:

@@ -494,3 +494,18 @@ def test_the_promised_period_of_a_deferred_acceptance_runs_from_the_last_deadlin
     assert clock_start(Decision.ACCEPT_DEFERRED, day, later) == D("2026-11-24")
     assert clock_start(Decision.ACCEPT, day, later) == day
     assert clock_start(Decision.ACCEPT_DEFERRED, day, later[2:]) == day
+
+
+def test_an_id_type_given_as_plain_text_still_gets_its_check_digit_checked(
+        fresh_ws: Workstation) -> None:
+    # A form's drop-down or a JSON file gives "居民身份证", not IdType.RESIDENT_ID: compared
+    # by identity it used to fall through to the 5-32 characters rule.
+    from dataclasses import replace as swap
+
+    bad = swap(Applicant(ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID,
+                         "330102198001010027"), id_type="居民身份证", kind="自然人")  # type: ignore[arg-type]
+    with pytest.raises(CaseRuleError, match="校验"):
+        fresh_ws.cases.open_case(FOOD, bad, clerk(fresh_ws))
+    good = swap(bad, id_number="330102198001010026")
+    case = fresh_ws.cases.open_case(FOOD, good, clerk(fresh_ws))
+    assert case.applicant.id_type is IdType.RESIDENT_ID
