@@ -220,8 +220,12 @@ class Operation(Generic[T]):
         if self._relay is not None:
             raise RuntimeError("an operation runs once")
         relay = _Relay(self._finished, self._progressed)
+        # Owned by Qt (a parent on the main thread), not by Python: the worker's last
+        # reference may drop on its own thread after delivery, and a Python-owned relay
+        # would then be deleted there, racing the deleteLater below (a crash, rarely).
+        relay.setParent(tracker())
         self._relay = relay
-        _live.add(self)   # the relay has no Qt parent: keep it until it delivers
+        _live.add(self)   # the operation itself: kept until it delivers
         tracker().count += 1
         reporter = Reporter(relay, self._cancel)
         _thread_pool().start(_Job(lambda: self._work(reporter), relay, self._cancel))

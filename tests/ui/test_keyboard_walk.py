@@ -72,7 +72,7 @@ def test_tab_walks_the_item_page_switches_table_and_print_button_and_comes_back(
     stops = _walk(qtbot, window, Qt.Key.Key_Tab)
     # Every control of the page, each once, in reading order: switches, list, button;
     # nothing else of the window (the hidden search page, the tab bar) in between.
-    assert stops == [*checks, detail.materials, detail.print_button]
+    assert stops == [*checks, detail.materials, detail.accept_button, detail.print_button]
 
 
 def test_shift_tab_walks_the_item_page_backwards(qtbot: QtBot, station: Workstation) -> None:
@@ -81,7 +81,8 @@ def test_shift_tab_walks_the_item_page_backwards(qtbot: QtBot, station: Workstat
     detail = window.catalogue_panel.detail
     checks = [c for c in detail.findChildren(QCheckBox) if c.isVisible()]
     stops = _walk(qtbot, window, Qt.Key.Key_Backtab)
-    assert stops == [detail.print_button, detail.materials, *reversed(checks)]
+    assert stops == [detail.print_button, detail.accept_button, detail.materials,
+                     *reversed(checks)]
 
 
 def test_the_material_table_is_one_tab_stop_and_arrows_move_inside_it(
@@ -94,7 +95,7 @@ def test_the_material_table_is_one_tab_stop_and_arrows_move_inside_it(
     qtbot.keyClick(table, Qt.Key.Key_Down)
     assert table.currentRow() == 1 and window.focusWidget() is table
     qtbot.keyClick(table, Qt.Key.Key_Tab)
-    assert window.focusWidget() is window.catalogue_panel.detail.print_button
+    assert window.focusWidget() is window.catalogue_panel.detail.accept_button
 
 
 def test_a_scenario_switch_is_toggled_with_the_space_bar_after_tabbing_to_it(
@@ -142,7 +143,7 @@ def test_tab_walks_a_second_item_page_without_the_first_ones_switches(
     checks = [c for c in detail.findChildren(QCheckBox) if c.isVisible()]
     assert [c.text() for c in checks] == ["营业执照毁损（非遗失）", "委托他人代为办理"]
     assert _walk(qtbot, window, Qt.Key.Key_Tab) == [*checks, detail.materials,
-                                                    detail.print_button]
+                                                    detail.accept_button, detail.print_button]
 
 
 def test_tabbing_into_the_material_table_highlights_its_first_row(

@@ -101,6 +101,8 @@ class ItemDetail(QWidget):
 
     # (item or bundle code, chosen scenario ids): print its 一次性告知单
     print_requested = Signal(str, frozenset)
+    # (the ServiceItem shown, chosen scenario ids): start 收件 of a case for it (F3)
+    accept_requested = Signal(object, frozenset)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -122,14 +124,19 @@ class ItemDetail(QWidget):
         self.materials_box = QGroupBox("申请材料")
         self.materials = MaterialTable()
         QVBoxLayout(self.materials_box).addWidget(self.materials)
-        hint = QLabel("Ctrl+P 打印一次性告知单　Esc 返回搜索")
+        hint = QLabel("F3 收件　Ctrl+P 打印一次性告知单　Esc 返回搜索")
         hint.setObjectName("hint")
         self.print_button = QPushButton("打印一次性告知单 (Ctrl+P)")
         self.print_button.clicked.connect(self.request_print)
         shortcut = QShortcut(QKeySequence("Ctrl+P"), self, self.request_print)
         shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.accept_button = QPushButton("收件 (F3)")
+        self.accept_button.clicked.connect(self.request_acceptance)
+        accept_key = QShortcut(QKeySequence("F3"), self, self.request_acceptance)
+        accept_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         bottom = QHBoxLayout()
         bottom.addWidget(hint, 1)
+        bottom.addWidget(self.accept_button)
         bottom.addWidget(self.print_button)
 
         body = QWidget()
@@ -185,7 +192,8 @@ class ItemDetail(QWidget):
     def _order_tabs(self) -> None:
         """Switches, table, button: the switches are made per item, after the table
         and the button, and Qt would put new widgets last in the Tab chain."""
-        chain: list[QWidget] = [self, *self._checks, self.materials, self.print_button]
+        chain: list[QWidget] = [self, *self._checks, self.materials, self.accept_button,
+                                self.print_button]
         for before, after in pairwise(chain):
             QWidget.setTabOrder(before, after)
 
@@ -193,9 +201,14 @@ class ItemDetail(QWidget):
         if self._code:
             self.print_requested.emit(self._code, self.selected_scenarios())
 
+    def request_acceptance(self) -> None:
+        if self._item is not None:   # a bundle is received item by item for now
+            self.accept_requested.emit(self._item, self.selected_scenarios())
+
     def show_item(self, item: ServiceItem) -> None:
         self._item = item
         self._code = item.code
+        self.accept_button.setEnabled(True)
         self.title.setText(item.name)
         self.subtitle.setText(f"{item.department.name}　事项编码 {item.code}（版本 {item.version}）")
         self._clear_facts()
@@ -237,6 +250,7 @@ class ItemDetail(QWidget):
     def show_bundle(self, bundle: Bundle, items: dict[str, ServiceItem]) -> None:
         self._item = None
         self._code = bundle.code
+        self.accept_button.setEnabled(False)
         self.title.setText(f"【一件事】{bundle.name}")
         self.subtitle.setText(f"一件事一次办　编码 {bundle.code}")
         self._clear_facts()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app import __version__
 from app.domain.case import Clerk
+from app.domain.catalogue import ServiceItem
 from app.notifications import DatabaseWatch, changes_of
 from app.services.accounts import ClerkSession
 from app.workstation import Workstation
@@ -22,6 +23,7 @@ from ui import ops
 from ui.catalogue.panel import CataloguePanel
 from ui.events import ChangeEvents
 from ui.ops import Operation
+from ui.workbench.acceptance import AcceptancePanel
 from ui.workbench.login import ChangePasswordDialog
 from ui.workbench.status_bar import WorkbenchStatusBar
 
@@ -34,6 +36,10 @@ SHORTCUTS = (
     ("↓ ↑", "在结果中移动"),
     ("Enter", "打开事项"),
     ("Esc", "返回搜索 / 清空搜索"),
+    ("F3", "收件（事项页）：登记申请人，核验材料，作出受理决定"),
+    ("1-6 / 0", "收件材料：已收取 缺失 有误 容缺 告知承诺 共享获取 / 清除"),
+    ("F4 / Ctrl+A", "其余材料全部收取"),
+    ("F9 F10 F11 F12", "受理（即办） 补正 不予受理 容缺受理"),
     ("Ctrl+P", "打印一次性告知单（事项页）/ 打印（预览中）"),
     ("F6", "文书打印 / 补打（输入或扫描办件编号；Enter 预览，Ctrl+P 直接打印）"),
     ("F1", "快捷键说明"),
@@ -78,6 +84,8 @@ class MainWindow(QMainWindow):
         self.clerk_label, self.backup_label = self.status.clerk_label, self.status.backup_label
         self.connection_label = self.status.connection_label
         self.catalogue_panel.detail.print_requested.connect(self.print_checklist)
+        self.catalogue_panel.detail.accept_requested.connect(self.start_acceptance)
+        self.acceptance: AcceptancePanel | None = None
         self.catalogue_panel.focus_search()
         # The daily backup to the configured USB disk or share: now, then hourly (the
         # window stays open across midnight); it copies while the clerk keeps working.
@@ -139,6 +147,28 @@ class MainWindow(QMainWindow):
         preview = DocumentPreview(
             documents, clerk, lambda: documents.render_checklist(code, clerk, scenarios), self)
         preview.open()
+
+    def start_acceptance(self, item: ServiceItem, scenarios: frozenset[str]) -> None:
+        """F3 on an item page: the 收件受理 tab for a new case of ``item``."""
+        old = self.acceptance
+        if old is not None and old.typed_anything():
+            answer = QMessageBox.question(
+                self, "放弃收件", f"正在收件的“{old.item.name}”尚未登记申请人，放弃已输入的内容？",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                self.tabs.setCurrentWidget(old)
+                return
+        panel = AcceptancePanel(self.station, self.clerk, item, scenarios)
+        panel.finished.connect(self.show_catalogue)
+        if old is not None:
+            index = self.tabs.indexOf(old)
+            self.tabs.removeTab(index)
+            old.deleteLater()
+        self.acceptance = panel
+        self.tabs.addTab(panel, "收件受理 (F3)")
+        self.tabs.setCurrentWidget(panel)
+        panel.form.focus_first()
 
     def print_case_documents(self) -> None:
         from ui.cases.documents import CaseDocumentsDialog

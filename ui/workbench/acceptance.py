@@ -1,0 +1,258 @@
+"""收件受理: from an item chosen in the catalogue to the printed decision notice.
+
+Two pages: the applicant form (the case is opened — numbered — when it is submitted),
+then the material checklist with the decision bar. F9 受理/即办, F10 补正, F11 不予受理,
+F12 容缺受理 confirm first (with the promised date) and then record the marks and the
+decision in one background operation; the decision's notice then opens in the print
+preview, where Enter prints it. Every service call goes through :class:`ui.ops.Operation`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from app.documents.form import DocumentKind
+from app.domain.case import CaseState, CaseStatus, Clerk, Decision
+from app.domain.catalogue import ServiceItem
+from app.errors import UserError
+from app.services.cases import CaseRuleError
+from app.workstation import Workstation
+from ui.documents.print_preview import DocumentPreview
+from ui.ops import Operation
+from ui.workbench.applicant_form import ApplicantForm
+from ui.workbench.checklist_table import ChecklistTable
+from ui.workbench.decision_bar import (
+    ConfirmDecision,
+    DecisionBar,
+    PromisedPreview,
+    decision_summary,
+    preview_promised,
+)
+from ui.workbench.material_marks import decision_keys, ordered_states
+
+NOTICE_OF = {
+    Decision.ACCEPT: DocumentKind.ACCEPTANCE, Decision.ON_THE_SPOT: DocumentKind.ACCEPTANCE,
+    Decision.ACCEPT_DEFERRED: DocumentKind.DEFERRED,
+    Decision.CORRECTION: DocumentKind.CORRECTION, Decision.REJECT: DocumentKind.REJECTION,
+}
+CHECKLIST_HINT = ("↑↓ 选择材料　1 已收取　2 缺失　3 有误　4 容缺　5 告知承诺　6 共享获取　"
+                  "0 清除　F4/Ctrl+A 其余全部收取　F9 受理　F10 补正　F11 不予受理　F12 容缺受理")
+
+
+@dataclass(frozen=True)
+class _Decided:
+    case: CaseState            # as it stands after the call (marks recorded at least)
+    problems: list[str]        # the decision's refusal; empty when it was taken
+
+
+def _problems_of(exc: Exception) -> list[str]:
+    if isinstance(exc, CaseRuleError):
+        return exc.problems
+    if isinstance(exc, UserError):
+        return [str(exc)]
+    return [f"操作失败：{exc}"]
+
+
+class AcceptancePanel(QWidget):
+    case_opened = Signal(object)   # CaseState
+    decided = Signal(object)       # CaseState after the decision
+    finished = Signal()            # Esc after the decision: back to the catalogue
+
+    def __init__(self, station: Workstation, clerk: Clerk, item: ServiceItem,
+                 scenarios: frozenset[str], parent: QWidget | None = None,
+                 today: Callable[[], dt.date] = dt.date.today) -> None:
+        super().__init__(parent)
+        self._station = station
+        self._clerk = clerk
+        self.item = item
+        self.scenarios = scenarios
+        self._today = today
+        self.case: CaseState | None = None
+        self.preview: DocumentPreview | None = None
+        self.confirm: ConfirmDecision | None = None
+        self._busy = False
+        self._last_reason = ("", "")
+
+        self.title = QLabel(f"收件：{item.name}")
+        self.title.setObjectName("title")
+        chosen = [s.name for s in item.scenarios if s.id in scenarios]
+        self.subtitle = QLabel(f"{item.department.name}　{item.kind}　承诺时限 {item.promised_limit}"
+                               + (f"　办理情形：{'、'.join(chosen)}" if chosen else ""))
+        self.subtitle.setObjectName("subtitle")
+        self.subtitle.setWordWrap(True)
+        self.form = ApplicantForm()
+        self.form.submitted.connect(self.open_case)
+        self.table = ChecklistTable()
+        self.table.marks_changed.connect(self._marks_changed)
+        self.table.refused.connect(self._say_problem)
+        self.bar = DecisionBar(item.kind)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        hint = QLabel(CHECKLIST_HINT)
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+        checklist_page = QWidget()
+        page = QVBoxLayout(checklist_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.addWidget(self.table, 1)
+        page.addWidget(hint)
+        page.addWidget(self.message)
+        page.addWidget(self.bar)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.form)
+        self.stack.addWidget(checklist_page)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+        layout.addWidget(self.stack, 1)
+
+        keys: list[tuple[str, Callable[[], None]]] = [
+            ("F4", self.table.mark_all_received)]
+        keys += [(dk.key, self._decision_key(dk.decision)) for dk in decision_keys(item.kind)]
+        for key, slot in keys:
+            shortcut = QShortcut(QKeySequence(key), self, slot)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.form.focus_first()
+
+    def _decision_key(self, decision: Decision) -> Callable[[], None]:
+        return lambda: self.ask_decision(decision)
+
+    @property
+    def checklist_shown(self) -> bool:
+        return self.stack.currentIndex() == 1
+
+    def typed_anything(self) -> bool:
+        return self.case is None and self.form.typed_anything()
+
+    # -- 1. the applicant: open the case ---------------------------------------------------
+
+    def open_case(self) -> None:
+        if self.case is not None or self.form.busy:
+            return
+        self.form.busy = True
+        self.form.clear_problems()
+        cases, code, clerk = self._station.cases, self.item.code, self._clerk
+        applicant, agent = self.form.applicant(), self.form.agent()
+        Operation(self, lambda: cases.open_case(code, applicant, clerk, agent=agent),
+                  self._opened).failure(self._open_failed).run()
+
+    def _open_failed(self, exc: Exception) -> None:
+        self.form.busy = False
+        self.form.show_problems(_problems_of(exc))
+
+    def _opened(self, case: CaseState) -> None:
+        self.form.busy = False
+        self.case = case
+        self.title.setText(f"收件：{self.item.name}　办件编号 {case.number}")
+        self.subtitle.setText(f"申请人：{case.applicant.name}（{case.applicant.id_type} "
+                              f"{case.applicant.id_number}）　{self.subtitle.text()}")
+        self.table.today = self._today()
+        self.table.show_checklist(self.item.checklist(self.scenarios))
+        self.stack.setCurrentIndex(1)
+        self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+        self._marks_changed()
+        self.case_opened.emit(case)
+
+    # -- 2. the checklist -------------------------------------------------------------------
+
+    def _marks_changed(self) -> None:
+        self.bar.show_state(self.table.checklist, self.table.marks, self._today())
+        self.message.clear()
+
+    def _say_problem(self, text: str) -> None:
+        self.message.setStyleSheet("color: #b00020;")
+        self.message.setText(text)
+
+    # -- 3. the decision --------------------------------------------------------------------
+
+    def ask_decision(self, decision: Decision) -> None:
+        if self.case is None or not self.checklist_shown or self._busy:
+            return
+        if self.case.decision is not None and self.case.status is not CaseStatus.CORRECTION:
+            self._say_problem(f"本办件已作出“{self.case.decision}”决定。按 Esc 返回事项目录。")
+            return
+        if not self.bar.open.get(decision, False):
+            self._say_problem(f"不能{decision}：{self.bar.first_problem.get(decision, '')}")
+            return
+        self._busy = True
+        states = ordered_states(self.table.checklist, self.table.marks)
+        calendar, limit, today = self._station.calendar, self.item.promised_limit, self._today()
+        Operation(self, lambda: preview_promised(calendar, decision, limit, states, today),
+                  lambda promised: self._confirm(decision, promised)).failure(
+            self._failed).run()
+
+    def _confirm(self, decision: Decision, promised: PromisedPreview | None) -> None:
+        self._busy = False
+        assert self.case is not None
+        summary = decision_summary(decision, self.case.applicant.name, self.item.name,
+                                   self.case.number, self.table.checklist, self.table.marks)
+        reason, authority = self._last_reason
+        self.confirm = ConfirmDecision(decision, summary, promised,
+                                       lambda r, a: self.decide(decision, r, a), self,
+                                       reason=reason, authority=authority)
+        self.confirm.open()
+
+    def decide(self, decision: Decision, reason: str = "", authority: str = "") -> None:
+        if self.case is None or self._busy:
+            return
+        self._busy = True
+        self._last_reason = (reason, authority)
+        cases, clerk, case = self._station.cases, self._clerk, self.case
+        states = ordered_states(self.table.checklist, self.table.marks)
+        scenarios = self.scenarios
+
+        def work() -> _Decided:
+            current = case
+            if tuple(states) != current.materials or set(scenarios) != set(current.scenarios):
+                current = cases.record_materials(case.id, states, clerk, scenario_ids=scenarios)
+            try:
+                return _Decided(cases.decide(case.id, decision, clerk, reason=reason,
+                                             competent_authority=authority), [])
+            except CaseRuleError as exc:
+                return _Decided(current, exc.problems)
+
+        self.message.setStyleSheet("")
+        self.message.setText(f"正在记录“{decision}”决定…")
+        Operation(self, work, self._decided).failure(self._failed).run()
+
+    def _failed(self, exc: Exception) -> None:
+        self._busy = False
+        self._say_problem("；".join(_problems_of(exc)))
+
+    def _decided(self, result: _Decided) -> None:
+        self._busy = False
+        self.case = result.case
+        if result.problems:
+            self._say_problem("不能作出决定：\n" + "\n".join(f"• {p}" for p in result.problems))
+            return
+        case = result.case
+        assert case.decision is not None
+        promised = ""
+        if case.promised_date is not None:
+            estimated = "（估算）" if case.promised_estimated else ""
+            promised = f"，承诺办结日期 {case.promised_date:%Y年%m月%d日}{estimated}"
+        self.message.setStyleSheet("color: #1e7d32; font-weight: bold;")
+        self.message.setText(f"办件 {case.number} {case.status}{promised}。"
+                             "通知书已打开预览：Enter 打印，Esc 关闭；再按 Esc 返回事项目录。")
+        self.decided.emit(case)
+        self.open_notice(NOTICE_OF[case.decision])
+
+    def open_notice(self, kind: DocumentKind) -> None:
+        if self.case is None:
+            return
+        documents, clerk, number = self._station.documents, self._clerk, self.case.number
+        self.preview = DocumentPreview(
+            documents, clerk, lambda: documents.render_case_document(kind, number, clerk), self)
+        self.preview.open()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and (self.case is None or self.case.decision):
+            self.finished.emit()
+            return
+        super().keyPressEvent(event)
