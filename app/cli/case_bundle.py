@@ -27,7 +27,8 @@ def new_bundle_cases(ws: Workstation, args: argparse.Namespace, bundle: Bundle) 
         _summary_line,
     )
     from app.domain.acceptance import states_for_items
-    from app.services.intake import decision_of, material_state, precheck
+    from app.errors import UserError
+    from app.services.intake import decision_of, left_behind, material_state, precheck
     from app.services.permissions import Action
 
     if args.scenario:
@@ -50,16 +51,20 @@ def new_bundle_cases(ws: Workstation, args: argparse.Namespace, bundle: Bundle) 
     decision = decision_of(args.decide)
     applicant, agent = _applicant(args), _agent(args)
     for code in bundle.item_codes:   # every item's rules before anything is written
-        precheck(items[code], frozenset(), per_item[code], decision, args.reason or "")
+        precheck(items[code], frozenset(), per_item[code], decision, args.reason or "",
+                 ws.cases, args.competent or "")
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
     for code in bundle.item_codes:
         _credit_precheck(ws, applicant, decision, per_item[code])
     cases = ws.cases.open_bundle(bundle.code, applicant, clerk, agent=agent)
     done = []
-    for case in cases:
-        if per_item[case.item_code]:
-            case = ws.cases.record_materials(case.id, per_item[case.item_code], clerk)
-        done.append(_outcome(ws, _decide(ws, case, args, clerk)))
+    for n, case in enumerate(cases):
+        try:
+            if per_item[case.item_code]:
+                case = ws.cases.record_materials(case.id, per_item[case.item_code], clerk)
+            done.append(_outcome(ws, _decide(ws, case, args, clerk)))
+        except UserError as exc:   # checked above; if it still fails, say where it stopped
+            raise left_behind([c.number for c in cases[n:]], exc) from exc
     data = {"bundle_code": bundle.code, "bundle_name": bundle.name, "cases": done}
     emit(args, data, lambda: f"一件事“{bundle.name}”：\n" + "\n".join(
         "  " + _summary_line(d) for d in done))

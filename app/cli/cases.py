@@ -26,7 +26,6 @@ from app.domain.case import (
     IdType,
     MaterialState,
 )
-from app.services.intake import decision_of, material_states, precheck
 
 if TYPE_CHECKING:
     from app.workstation import Workstation
@@ -85,6 +84,8 @@ def _summary_line(data: dict[str, Any]) -> str:
 
 
 def _decide(ws: Workstation, case: CaseState, args: argparse.Namespace, clerk: Any) -> CaseState:
+    from app.services.intake import decision_of
+
     decision = decision_of(args.decide)
     if decision is None:
         if args.reason or args.competent:
@@ -132,23 +133,31 @@ def cmd_case_new(ws: Workstation, args: argparse.Namespace) -> None:
     if unknown:
         raise UsageError(f"事项“{item.name}”没有办理情形“{'、'.join(sorted(unknown))}”，可用："
                          + "、".join(f"{s.id} {s.name}" for s in item.scenarios))
+    from app.errors import UserError
+    from app.services.intake import decision_of, left_behind, material_states, precheck
+
     decision = decision_of(args.decide)   # a typo is found before the password prompt
     states = material_states(item, scenarios, args.material, args.received_all)
     applicant, agent = _applicant(args), _agent(args)
-    precheck(item, scenarios, states, decision, args.reason or "")
+    precheck(item, scenarios, states, decision, args.reason or "", ws.cases,
+             args.competent or "")
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
     # After the login: whether someone is on the 失信名单 is for operators only.
     _credit_precheck(ws, applicant, decision, states)
     case = ws.cases.open_case(item.code, applicant, clerk, agent=agent)
-    if states or scenarios:
-        case = ws.cases.record_materials(case.id, states, clerk, scenario_ids=scenarios)
-    case = _decide(ws, case, args, clerk)
+    try:
+        if states or scenarios:
+            case = ws.cases.record_materials(case.id, states, clerk, scenario_ids=scenarios)
+        case = _decide(ws, case, args, clerk)
+    except UserError as exc:
+        raise left_behind([case.number], exc) from exc
     data = _outcome(ws, case)
     emit(args, data, _summary_line(data))
 
 
 def cmd_case_supplement(ws: Workstation, args: argparse.Namespace) -> None:
     """A return visit (补正, 容缺): the materials brought now, then a decision."""
+    from app.services.intake import material_states
     from app.services.permissions import Action
 
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)

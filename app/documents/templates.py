@@ -275,6 +275,14 @@ def pickup(case: CaseState, item: ServiceItem, stamp: Stamp) -> FormDocument:
     return _notice(DocumentKind.PICKUP, case, stamp, blocks, f"办件编号：{case.number}")
 
 
+def _proxy_reason(proxy: Delivery, case: CaseState) -> str:
+    """Why someone else took the result, as it was checked: the letter seen, or the
+    agent who filed the case (whose 委托 is on file)."""
+    if proxy.proxy_letter:
+        return f"{proxy.recipient}（持申请人授权委托书代领）"
+    return f"{proxy.recipient}（受托代理人代领，委托材料已在案）"
+
+
 def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp, served: str,
                     issuer: str = "", delivery: Delivery | None = None) -> FormDocument:
     """送达回证: what was delivered (``served``: the result, or a 不予受理决定书 / 补正材料
@@ -294,14 +302,15 @@ def service_receipt(case: CaseState, item: ServiceItem, stamp: Stamp, served: st
     blocks = (
         Fields((("送达文书", served),
                 ("办件编号", case.number),
-                ("受送达人", case.applicant.name),
+                ("受送达人", case.applicant.name + (
+                    f"（邮寄收件人：{mail.recipient}）" if mail and mail.recipient
+                    and mail.recipient != case.applicant.name else "")),
                 ("送达地点", mail.address or case.applicant.address if mail else
                  f"{stamp.site_name} {stamp.window}号窗口"),
                 ("送达方式", way),
                 ("收件人签名", blank + nbsp * 30 + "年" + nbsp * 6 + "月" + nbsp * 6 + "日"
                  + nbsp * 6 + "时"),
-                ("代收人及代收理由", (f"{proxy.recipient}（持申请人授权委托书代领）" if proxy
-                                     else blank)),
+                ("代收人及代收理由", (_proxy_reason(proxy, case) if proxy else blank)),
                 ("代收人与受送达人关系", proxy.relation or nbsp if proxy else nbsp),
                 ("代收人证件号码", mask_id(proxy.id_number) if proxy else nbsp),
                 ("送达人", f"{stamp.clerk_name}" + blank),

@@ -336,19 +336,11 @@ class CaseService:
                                       case.materials, reason, today=day)
             credit, rechecked = self._credit_at_decision(session, case, day)
             problems += credit_refusal(credit, decision, case.materials, day)
-            if (decision is Decision.REJECT and ground is RejectionGround.NOT_COMPETENT
-                    and not competent_authority.strip()):
-                problems.append("不属于本机关职权的，请写明应向哪个机关申请。")
-            try:
-                frame = frame_notice(item, str(decision), self.notices, ground=ground)
-            except NoticeConfigError as exc:
-                problems.append(str(exc))
+            problems += self.notice_problems(item, decision, competent_authority, ground,
+                                             covered)
             if problems:
                 raise CaseRuleError(problems)
-            # A clock set back would date the notice, and number it, out of order.
-            clock = self._integrity.clock_problem(covered)
-            if clock:
-                raise CaseRuleError([clock])
+            frame = frame_notice(item, str(decision), self.notices, ground=ground)
             authority = self.notices.authority(item.department.name, remedy=False)
             try:
                 number = next_document_number(session, authority.prefix, day.year,
@@ -381,6 +373,32 @@ class CaseService:
 
         state = self.change(case_id, CaseEventKind.DECIDED, clerk, build, docnos=issued)
         return state
+
+    def notice_problems(self, item: ServiceItem, decision: Decision,
+                        competent_authority: str = "",
+                        ground: RejectionGround | None = None,
+                        covered_years: frozenset[int] | None = None) -> list[str]:
+        """Why a notice for ``decision`` on ``item`` could not be issued at this site
+        (settings, a missing competent authority, the clock); read-only, so a caller
+        can ask before it opens a case that would then be left half made."""
+        problems = []
+        if decision is Decision.REJECT and ground is None:
+            ground = (RejectionGround.NOT_COMPETENT if competent_authority.strip()
+                      else RejectionGround.NOT_ELIGIBLE)
+        if (decision is Decision.REJECT and ground is RejectionGround.NOT_COMPETENT
+                and not competent_authority.strip()):
+            problems.append("不属于本机关职权的，请写明应向哪个机关申请。")
+        try:
+            frame_notice(item, str(decision), self.notices, ground=ground)
+        except NoticeConfigError as exc:
+            problems.append(str(exc))
+        # A clock set back would date the notice, and number it, out of order.
+        covered = (self._calendar.calendar().covered_years if covered_years is None
+                   else covered_years)
+        clock = self._integrity.clock_problem(covered)
+        if clock:
+            problems.append(clock)
+        return problems
 
     def _credit_at_decision(self, session: Session, case: CaseState, day: dt.date
                             ) -> tuple[CreditCheck | None, bool]:

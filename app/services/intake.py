@@ -118,17 +118,30 @@ def decision_of(word: str | None) -> Decision | None:
 
 
 def precheck(item: ServiceItem, scenarios: frozenset[str], states: list[MaterialState],
-             decision: Decision | None, reason: str) -> None:
+             decision: Decision | None, reason: str, cases: Any = None,
+             competent_authority: str = "") -> None:
     """The rules the services will apply, checked before anything is written: an
-    application that cannot go all the way leaves no half-made case behind."""
+    application that cannot go all the way leaves no half-made case behind. With
+    ``cases`` (the CaseService) also what the notice needs of the site's settings."""
     from app.services.cases import CaseRuleError
 
     today = dt.date.today()
     checklist = item.checklist(scenarios)
     problems = (check_decision(decision, item.kind, checklist, states, reason, today=today)
                 if decision else check_materials(checklist, states, today=today, complete=False))
+    if decision and cases is not None:
+        problems += cases.notice_problems(item, decision, competent_authority)
     if problems:
         raise CaseRuleError(problems)
+
+
+def left_behind(case_numbers: list[str], exc: Exception) -> Exception:
+    """What to say when a step after 收件 still failed: the case exists, and its number is
+    named so the clerk finds it (``case supplement``) instead of opening it again."""
+    from app.services.cases import CaseRuleError
+
+    return CaseRuleError([f"已收件（办件编号 {'、'.join(case_numbers)}，状态 收件中），但未能继续："
+                          f"{exc}；请用 case supplement 办件编号 继续办理。"])
 
 
 # ---- a batch collected offline -------------------------------------------------------------
@@ -226,11 +239,19 @@ def run_batch(ws: Any, doc: dict[str, Any], clerk: Clerk) -> BatchReport:
     common_agent = doc.get("agent")
     for n, app in enumerate(doc["applications"], 1):
         where = f"第{n}件申请"
-        name = str(app.get("applicant", {}).get("name", "")) if isinstance(app, dict) else ""
+        who = app.get("applicant") if isinstance(app, dict) else None
+        name = str(who.get("name", "")) if isinstance(who, dict) else ""
         try:
             if not isinstance(app, dict):
                 raise IntakeError(f"{where}应为一个对象")
             numbers = _one(ws, app, common_agent, clerk, where)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # Garbage inside one application fails that application, not the batch.
+            if isinstance(exc, UserError):
+                report.outcomes.append(BatchOutcome(n, name, False, f"{where}（{name}）：{exc}"))
+            else:
+                report.outcomes.append(BatchOutcome(
+                    n, name, False, f"{where}（{name}）：内容无法识别（{type(exc).__name__}: {exc}）"))
         except (UserError, NotFound, CaseRuleError) as exc:
             report.outcomes.append(BatchOutcome(n, name, False, f"{where}（{name}）：{exc}"))
         else:
@@ -242,7 +263,13 @@ def run_batch(ws: Any, doc: dict[str, Any], clerk: Clerk) -> BatchReport:
 def _one(ws: Any, app: dict[str, Any], common_agent: Any, clerk: Clerk, where: str
          ) -> tuple[str, ...]:
     item = ws.catalogue.item(_text(app, "item", where, required=True))
-    scenarios = frozenset(app.get("scenarios") or [])
+    raw = app.get("scenarios") or []
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        raise IntakeError(f"{where}的 scenarios 应为办理情形编号的列表，如 [\"s1\"]")
+    scenarios = frozenset(raw)
+    unknown = scenarios - {s.id for s in item.scenarios}
+    if unknown:
+        raise IntakeError(f"{where}：事项“{item.name}”没有办理情形“{'、'.join(sorted(unknown))}”")
     given = app.get("materials") or []
     if isinstance(given, dict):
         given = [f"{k}={v}" for k, v in given.items()]
@@ -253,7 +280,8 @@ def _one(ws: Any, app: dict[str, Any], common_agent: Any, clerk: Clerk, where: s
     reason = _text(app, "reason", where)
     applicant = applicant_of(app.get("applicant"), where)
     agent = agent_of(app.get("agent", common_agent), where)
-    precheck(item, scenarios, states, decision, reason)
+    competent = _text(app, "competent_authority", where)
+    precheck(item, scenarios, states, decision, reason, ws.cases, competent)
     if decision:   # 失信 applicants get no 容缺 or 告知承诺: refused before anything is written
         from app.domain.credit import credit_refusal
         from app.services.cases import CaseRuleError
@@ -263,9 +291,12 @@ def _one(ws: Any, app: dict[str, Any], common_agent: Any, clerk: Clerk, where: s
         if problems:
             raise CaseRuleError(problems)
     case = ws.cases.open_case(item.code, applicant, clerk, agent=agent)
-    if states or scenarios:
-        case = ws.cases.record_materials(case.id, states, clerk, scenario_ids=scenarios)
-    if decision:
-        case = ws.cases.decide(case.id, decision, clerk, reason=reason,
-                               competent_authority=_text(app, "competent_authority", where))
+    try:
+        if states or scenarios:
+            case = ws.cases.record_materials(case.id, states, clerk, scenario_ids=scenarios)
+        if decision:
+            case = ws.cases.decide(case.id, decision, clerk, reason=reason,
+                                   competent_authority=competent)
+    except UserError as exc:
+        raise left_behind([case.number], exc) from exc
     return (case.number,)

@@ -41,22 +41,26 @@ class PickupDesk:
         """出件: the result handed to the applicant or a proxy, or posted (one event)."""
 
         def build(case: CaseState, _session: Session) -> dict[str, Any]:
-            problems = check_delivery(case, delivery)
+            problems = []
             for label, value in (("领取人", delivery.recipient), ("备注", delivery.note),
-                                 ("地址", delivery.address)):
+                                 ("地址", delivery.address), ("快递公司", delivery.carrier),
+                                 ("运单号", delivery.tracking), ("关系", delivery.relation)):
                 bad = forbidden_character(value)
                 if bad:
                     problems.append(f"{label}中有不可见的控制字符（{bad}），请删除后重新输入。")
+            given = delivery
+            if delivery.id_number.strip():
+                # Normalised before it is compared: "330102 19800101 002x" is the
+                # applicant's own number, whether they come in person or "as a proxy".
+                try:
+                    given = replace(delivery, id_number=normalise_identity(
+                        delivery.id_type, delivery.id_number, today=dt.date.today()))
+                except IdentityError as exc:
+                    problems.append(f"领取人证件：{exc}")
+            problems += check_delivery(case, given)
             if problems:
                 raise CaseRuleError(problems)
-            number = delivery.id_number
-            if delivery.id_number.strip():
-                try:
-                    number = normalise_identity(delivery.id_type, delivery.id_number,
-                                                today=dt.date.today())
-                except IdentityError as exc:
-                    raise CaseRuleError([f"领取人证件：{exc}"]) from exc
-            return {"delivery": replace(delivery, id_number=number).to_json()}
+            return {"delivery": given.to_json()}
 
         return self._cases.change(case_id, CaseEventKind.DELIVERED, clerk, build)
 
