@@ -20,6 +20,7 @@ from app.services.consultations import ConsultationService
 from app.services.credit import CreditService
 from app.services.deadlines import DeadlineRecompute
 from app.services.integrity import IntegrityService
+from app.services.drafts import DraftStore
 from app.services.pickup import PickupDesk
 from app.services.printing import DocumentService, SystemSpooler
 from app.storage.anchor import AnchorFile
@@ -46,6 +47,7 @@ class Workstation:
     credit: CreditService
     consultations: ConsultationService
     pickup: PickupDesk
+    drafts: DraftStore
     in_use: InUse | None = None
 
     def clerk(self, session: ClerkSession) -> Clerk:
@@ -122,7 +124,8 @@ def _open(settings: Settings, *, check: bool, adopt: bool,
     case_list = CaseList(db, calendar, settings.yellow_warning_days)
     return Workstation(settings, db, catalogue, calendar, accounts, cases, documents,
                        integrity, deadlines, case_list, credit,
-                       ConsultationService(db, catalogue), PickupDesk(db, cases))
+                       ConsultationService(db, catalogue), PickupDesk(db, cases),
+                       DraftStore(settings.data_dir, settings.terminal))
 
 
 def _seed_once(station: Workstation, *, first_start: bool) -> None:

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
@@ -22,6 +22,7 @@ from app.domain.case import CaseState, CaseStatus, Clerk, Decision
 from app.domain.catalogue import ServiceItem
 from app.errors import UserError
 from app.services.cases import CaseRuleError
+from app.services.drafts import AcceptanceDraft
 from app.workstation import Workstation
 from ui.documents.print_preview import DocumentPreview
 from ui.ops import Operation
@@ -45,6 +46,8 @@ CHECKLIST_HINT = ("↑↓ 选择材料　1 已收取　2 缺失　3 有误　4 �
                   "0 清除　F4/Ctrl+A 其余全部收取　F9 受理　F10 补正　F11 不予受理　F12 容缺受理")
 
 
+DRAFT_DELAY_MS = 1000   # after the last keystroke; the draft is a few hundred bytes
+
 @dataclass(frozen=True)
 class _Decided:
     case: CaseState            # as it stands after the call (marks recorded at least)
@@ -66,7 +69,8 @@ class AcceptancePanel(QWidget):
 
     def __init__(self, station: Workstation, clerk: Clerk, item: ServiceItem,
                  scenarios: frozenset[str], parent: QWidget | None = None,
-                 today: Callable[[], dt.date] = dt.date.today) -> None:
+                 today: Callable[[], dt.date] = dt.date.today,
+                 draft: AcceptanceDraft | None = None) -> None:
         super().__init__(parent)
         self._station = station
         self._clerk = clerk
@@ -88,6 +92,13 @@ class AcceptancePanel(QWidget):
         self.subtitle.setWordWrap(True)
         self.form = ApplicantForm()
         self.form.submitted.connect(self.open_case)
+        # The form is kept as a draft a second after the last keystroke (off the GUI
+        # thread), so a crash loses at most that second; opening the case clears it.
+        self._draft_timer = QTimer(self)
+        self._draft_timer.setSingleShot(True)
+        self._draft_timer.setInterval(DRAFT_DELAY_MS)
+        self._draft_timer.timeout.connect(self.save_draft)
+        self.form.changed.connect(self._draft_timer.start)
         self.table = ChecklistTable()
         self.table.marks_changed.connect(self._marks_changed)
         self.table.refused.connect(self._say_problem)
@@ -119,6 +130,24 @@ class AcceptancePanel(QWidget):
             shortcut = QShortcut(QKeySequence(key), self, slot)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.form.focus_first()
+        if draft is not None:
+            self.form.restore(draft.form)
+            self.message.setText(f"已恢复上次未完成的收件（保存于 {draft.saved_at.replace('T', ' ')}）")
+
+    def save_draft(self) -> None:
+        if self.case is not None:
+            return
+        drafts = self._station.drafts
+        draft = AcceptanceDraft(self.item.code, tuple(sorted(self.scenarios)),
+                                self.form.values())
+        Operation(self, lambda: drafts.save(draft), lambda _none: None).failure(
+            lambda exc: self.message.setText(f"草稿未能保存：{exc}")).run()
+
+    def discard_draft(self) -> None:
+        """The clerk gave the form up (or opened the case): nothing to offer back."""
+        self._draft_timer.stop()
+        drafts = self._station.drafts
+        Operation(self, drafts.clear, lambda _none: None).run()
 
     def _decision_key(self, decision: Decision) -> Callable[[], None]:
         return lambda: self.ask_decision(decision)
@@ -149,6 +178,7 @@ class AcceptancePanel(QWidget):
     def _opened(self, case: CaseState) -> None:
         self.form.busy = False
         self.case = case
+        self.discard_draft()   # the applicant is in the case record now
         self.title.setText(f"收件：{self.item.name}　办件编号 {case.number}")
         self.subtitle.setText(f"申请人：{case.applicant.name}（{case.applicant.id_type} "
                               f"{case.applicant.id_number}）　{self.subtitle.text()}")

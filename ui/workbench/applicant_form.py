@@ -33,6 +33,7 @@ PERSON_ID_TYPES = [t for t in IdType if t is not IdType.USCC]
 class ApplicantForm(QWidget):
     submitted = Signal()        # the clerk asked to open the case with what is typed
     problems_shown = Signal()   # the services' problems are beside the form
+    changed = Signal()          # anything typed or switched (the draft is saved after it)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,6 +106,32 @@ class ApplicantForm(QWidget):
         self._kind_changed()
         self._agent_toggled(False)
         self.busy = False
+        for edit in self._edits_all():
+            edit.textEdited.connect(self.changed)
+        for box in (self.kind, self.id_type, self.agent_id_type):
+            box.activated.connect(self.changed)
+        for check in (self.has_agent, self.village_agent):
+            check.toggled.connect(self.changed)
+
+    def restore(self, values: dict[str, str | bool]) -> None:
+        """Fill the form from a draft (:meth:`values` as it was saved)."""
+        def pick(box: QComboBox, text: object) -> None:
+            index = box.findText(str(text))
+            if index >= 0:
+                box.setCurrentIndex(index)
+
+        pick(self.kind, values.get("kind", ""))
+        pick(self.id_type, values.get("id_type", ""))
+        pick(self.agent_id_type, values.get("agent_id_type", ""))
+        for key, edit in (("name", self.name), ("id_number", self.id_number),
+                          ("phone", self.phone), ("legal_rep", self.legal_rep),
+                          ("address", self.address), ("agent_name", self.agent_name),
+                          ("agent_id_number", self.agent_id_number),
+                          ("agent_relation", self.agent_relation)):
+            value = values.get(key, "")
+            edit.setText(value if isinstance(value, str) else "")
+        self.has_agent.setChecked(values.get("has_agent") is True)
+        self.village_agent.setChecked(values.get("village_agent") is True)
 
     # -- shape --------------------------------------------------------------------------
 
@@ -175,6 +202,7 @@ class ApplicantForm(QWidget):
                 "phone": self.phone.text(), "legal_rep": self.legal_rep.text(),
                 "address": self.address.text(), "has_agent": self.has_agent.isChecked(),
                 "agent_name": self.agent_name.text(), "agent_id_number": self.agent_id_number.text(),
+                "agent_id_type": str(self.agent_id_type.currentData()),
                 "agent_relation": self.agent_relation.text(),
                 "village_agent": self.village_agent.isChecked()}
 

@@ -16,8 +16,10 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 from app import __version__
 from app.domain.case import Clerk
 from app.domain.catalogue import ServiceItem
+from app.errors import UserError
 from app.notifications import DatabaseWatch, changes_of
 from app.services.accounts import ClerkSession
+from app.services.drafts import AcceptanceDraft
 from app.workstation import Workstation
 from ui import ops
 from ui.catalogue.panel import CataloguePanel
@@ -87,6 +89,7 @@ class MainWindow(QMainWindow):
         self.catalogue_panel.detail.accept_requested.connect(self.start_acceptance)
         self.acceptance: AcceptancePanel | None = None
         self.catalogue_panel.focus_search()
+        self._offer_draft()
         # The daily backup to the configured USB disk or share: now, then hourly (the
         # window stays open across midnight); it copies while the clerk keeps working.
         self._backup_timer = QTimer(self)
@@ -148,7 +151,30 @@ class MainWindow(QMainWindow):
             documents, clerk, lambda: documents.render_checklist(code, clerk, scenarios), self)
         preview.open()
 
-    def start_acceptance(self, item: ServiceItem, scenarios: frozenset[str]) -> None:
+    def _offer_draft(self) -> None:
+        """A form left unsubmitted by a crash or a power cut comes back at start."""
+        drafts, catalogue = self.station.drafts, self.station.catalogue
+
+        def load() -> tuple[ServiceItem, AcceptanceDraft] | None:
+            draft = drafts.load()
+            if draft is None:
+                return None
+            try:
+                return catalogue.item(draft.item_code), draft
+            except UserError:   # the item left the catalogue since: nothing to resume
+                drafts.clear()
+                return None
+
+        def resume(found: tuple[ServiceItem, AcceptanceDraft] | None) -> None:
+            if found is not None and self.acceptance is None:
+                item, draft = found
+                known = {s.id for s in item.scenarios}
+                self.start_acceptance(item, frozenset(draft.scenarios) & known, draft)
+
+        Operation(self, load, resume).run()
+
+    def start_acceptance(self, item: ServiceItem, scenarios: frozenset[str],
+                         draft: AcceptanceDraft | None = None) -> None:
         """F3 on an item page: the 收件受理 tab for a new case of ``item``."""
         old = self.acceptance
         if old is not None and old.typed_anything():
@@ -159,7 +185,8 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 self.tabs.setCurrentWidget(old)
                 return
-        panel = AcceptancePanel(self.station, self.clerk, item, scenarios)
+            old.discard_draft()
+        panel = AcceptancePanel(self.station, self.clerk, item, scenarios, draft=draft)
         panel.finished.connect(self.show_catalogue)
         if old is not None:
             index = self.tabs.indexOf(old)
