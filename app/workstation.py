@@ -19,8 +19,8 @@ from app.services.catalogue import CatalogueService
 from app.services.consultations import ConsultationService
 from app.services.credit import CreditService
 from app.services.deadlines import DeadlineRecompute
-from app.services.integrity import IntegrityService
 from app.services.drafts import DraftStore
+from app.services.integrity import IntegrityService
 from app.services.pickup import PickupDesk
 from app.services.printing import DocumentService, SystemSpooler
 from app.storage.anchor import AnchorFile

@@ -13,6 +13,7 @@ ignored, never an error at start-up.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -71,14 +72,9 @@ class DraftStore:
         except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             aside = self.path.with_suffix(".unreadable")
             log.warning("draft %s unreadable (%s); moved to %s", self.path, exc, aside)
-            try:
+            with contextlib.suppress(OSError):   # a read-only folder: ignored all the same
                 os.replace(self.path, aside)
-            except OSError:
-                pass
             return None
 
     def clear(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        self.path.unlink(missing_ok=True)
