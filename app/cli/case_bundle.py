@@ -21,14 +21,19 @@ def new_bundle_cases(ws: Workstation, args: argparse.Namespace, bundle: Bundle) 
     from app.cli.cases import (
         _agent,
         _applicant,
-        _credit_precheck,
-        _decide,
+                _decide,
         _outcome,
         _summary_line,
     )
     from app.domain.acceptance import states_for_items
     from app.errors import UserError
-    from app.services.intake import decision_of, left_behind, material_state, precheck
+    from app.services.intake import (
+        credit_precheck,
+        decision_of,
+        left_behind,
+        material_state,
+        precheck,
+    )
     from app.services.permissions import Action
 
     if args.scenario:
@@ -55,7 +60,7 @@ def new_bundle_cases(ws: Workstation, args: argparse.Namespace, bundle: Bundle) 
                  ws.cases, args.competent or "")
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
     for code in bundle.item_codes:
-        _credit_precheck(ws, applicant, decision, per_item[code])
+        credit_precheck(ws.credit, applicant, decision, per_item[code])
     cases = ws.cases.open_bundle(bundle.code, applicant, clerk, agent=agent)
     done = []
     for n, case in enumerate(cases):

@@ -22,9 +22,7 @@ from app.domain.case import (
     Applicant,
     ApplicantKind,
     CaseState,
-    Decision,
     IdType,
-    MaterialState,
 )
 
 if TYPE_CHECKING:
@@ -95,24 +93,6 @@ def _decide(ws: Workstation, case: CaseState, args: argparse.Namespace, clerk: A
                            competent_authority=args.competent or "")
 
 
-def _credit_precheck(ws: Workstation, applicant: Applicant, decision: Decision | None,
-                     states: list[MaterialState]) -> None:
-    """The 信用核查 rule (no 容缺 or 告知承诺 for a 失信 applicant), before any write."""
-    from app.domain.credit import credit_refusal
-    from app.services.cases import CaseRuleError
-    from app.services.credit import CreditCheckError
-
-    if decision is None:
-        return
-    try:
-        check = ws.credit.check(applicant.id_type, applicant.id_number)
-    except CreditCheckError:
-        return   # open_case names the bad number along with the applicant's other problems
-    problems = credit_refusal(check, decision, states, dt.date.today())
-    if problems:
-        raise CaseRuleError(problems)
-
-
 def cmd_case_new(ws: Workstation, args: argparse.Namespace) -> None:
     from app.services.catalogue import NotFound
     from app.services.permissions import Action
@@ -134,7 +114,13 @@ def cmd_case_new(ws: Workstation, args: argparse.Namespace) -> None:
         raise UsageError(f"事项“{item.name}”没有办理情形“{'、'.join(sorted(unknown))}”，可用："
                          + "、".join(f"{s.id} {s.name}" for s in item.scenarios))
     from app.errors import UserError
-    from app.services.intake import decision_of, left_behind, material_states, precheck
+    from app.services.intake import (
+        credit_precheck,
+        decision_of,
+        left_behind,
+        material_states,
+        precheck,
+    )
 
     decision = decision_of(args.decide)   # a typo is found before the password prompt
     states = material_states(item, scenarios, args.material, args.received_all)
@@ -143,7 +129,7 @@ def cmd_case_new(ws: Workstation, args: argparse.Namespace) -> None:
              args.competent or "")
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
     # After the login: whether someone is on the 失信名单 is for operators only.
-    _credit_precheck(ws, applicant, decision, states)
+    credit_precheck(ws.credit, applicant, decision, states)
     case = ws.cases.open_case(item.code, applicant, clerk, agent=agent)
     try:
         if states or scenarios:

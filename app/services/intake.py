@@ -135,6 +135,24 @@ def precheck(item: ServiceItem, scenarios: frozenset[str], states: list[Material
         raise CaseRuleError(problems)
 
 
+def credit_precheck(credit: Any, applicant: Applicant, decision: Decision | None,
+                    states: list[MaterialState]) -> None:
+    """The 信用核查 rule (no 容缺 or 告知承诺 for a 失信 applicant), before any write."""
+    from app.domain.credit import credit_refusal
+    from app.services.cases import CaseRuleError
+    from app.services.credit import CreditCheckError
+
+    if decision is None:
+        return
+    try:
+        check = credit.check(applicant.id_type, applicant.id_number)
+    except CreditCheckError:
+        return   # open_case names the bad number along with the applicant's other problems
+    problems = credit_refusal(check, decision, states, dt.date.today())
+    if problems:
+        raise CaseRuleError(problems)
+
+
 def left_behind(case_numbers: list[str], exc: Exception) -> Exception:
     """What to say when a step after 收件 still failed: the case exists, and its number is
     named so the clerk finds it (``case supplement``) instead of opening it again."""
@@ -282,14 +300,7 @@ def _one(ws: Any, app: dict[str, Any], common_agent: Any, clerk: Clerk, where: s
     agent = agent_of(app.get("agent", common_agent), where)
     competent = _text(app, "competent_authority", where)
     precheck(item, scenarios, states, decision, reason, ws.cases, competent)
-    if decision:   # 失信 applicants get no 容缺 or 告知承诺: refused before anything is written
-        from app.domain.credit import credit_refusal
-        from app.services.cases import CaseRuleError
-
-        check = ws.credit.check(applicant.id_type, applicant.id_number)
-        problems = credit_refusal(check, decision, states, dt.date.today())
-        if problems:
-            raise CaseRuleError(problems)
+    credit_precheck(ws.credit, applicant, decision, states)
     case = ws.cases.open_case(item.code, applicant, clerk, agent=agent)
     try:
         if states or scenarios:
