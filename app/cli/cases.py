@@ -11,7 +11,6 @@ received in the form and number the checklist asks for.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import sys
 from typing import TYPE_CHECKING, Any
@@ -189,17 +188,14 @@ def _delivery(args: argparse.Namespace) -> Any:
 
 def cmd_case_deliver(ws: Workstation, args: argparse.Namespace) -> None:
     """出件 by barcode or number: who took it is checked against the case."""
-    from app.domain.pickup import DeliveryMethod
     from app.services.permissions import Action
 
     delivery = _delivery(args)
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
     case = ws.documents.verified_case(args.number)
-    if delivery.method is DeliveryMethod.IN_PERSON:
-        delivery = dataclasses.replace(delivery, recipient=case.applicant.name,
-                                       id_type=case.applicant.id_type)
     data = _outcome(ws, ws.pickup.deliver(case.id, delivery, clerk))
-    data["delivery"] = delivery.to_json()
+    recorded = ws.pickup.delivery_facts(case.id)
+    data["delivery"] = recorded.delivery.to_json() if recorded else delivery.to_json()
     emit(args, data, lambda: _summary_line(data) + f"（{delivery.method}）；可打印送达回证："
          f"yichuang print service {data['number']}")
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.case import CaseEventKind, CaseState, CaseStatus, Clerk, normalise_identity
 from app.domain.identity import IdentityError
-from app.domain.pickup import DeliveredFacts, Delivery, check_delivery
+from app.domain.pickup import DeliveredFacts, Delivery, DeliveryMethod, check_delivery
 from app.domain.text_checks import forbidden_character
 from app.services.cases import CaseRuleError, CaseService
 from app.storage.case_log import latest_event
@@ -49,12 +49,17 @@ class PickupDesk:
                 if bad:
                     problems.append(f"{label}中有不可见的控制字符（{bad}），请删除后重新输入。")
             given = delivery
-            if delivery.id_number.strip():
+            if given.method is DeliveryMethod.IN_PERSON:
+                # The applicant in person: recorded under their own name and ID type,
+                # whatever a caller filled in.
+                given = replace(given, recipient=case.applicant.name,
+                                id_type=case.applicant.id_type)
+            if given.id_number.strip():
                 # Normalised before it is compared: "330102 19800101 002x" is the
                 # applicant's own number, whether they come in person or "as a proxy".
                 try:
-                    given = replace(delivery, id_number=normalise_identity(
-                        delivery.id_type, delivery.id_number, today=dt.date.today()))
+                    given = replace(given, id_number=normalise_identity(
+                        given.id_type, given.id_number, today=dt.date.today()))
                 except IdentityError as exc:
                     problems.append(f"领取人证件：{exc}")
             problems += check_delivery(case, given)

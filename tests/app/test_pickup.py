@@ -92,3 +92,23 @@ def test_a_posted_result_records_carrier_and_tracking_on_the_service_receipt(
     assert "邮寄送达☑" in text and "直接送达□" in text
     assert "中国邮政EMS运单号1187654321098" in text and "城关镇解放路1号" in text
     assert doc.warnings == ()   # ☑ is in the document font
+
+
+def test_in_person_pickup_is_recorded_under_the_applicants_own_name_and_id_type(
+        fresh_ws: Workstation) -> None:
+    from dataclasses import replace
+
+    c = clerk(fresh_ws)
+    visitor = replace(applicant(), name="JOHN SMITH", id_type=IdType.PASSPORT,
+                      id_number="E12345678")
+    case = fresh_ws.cases.open_case(GETI, visitor, c)
+    fresh_ws.cases.record_materials(case.id, received(fresh_ws, GETI), c)
+    fresh_ws.cases.decide(case.id, Decision.ON_THE_SPOT, c)
+    # The caller left the recipient and type at their defaults (居民身份证).
+    fresh_ws.pickup.deliver(case.id, Delivery(DeliveryMethod.IN_PERSON,
+                                              id_number="e12345678"), c)
+    facts = fresh_ws.pickup.delivery_facts(case.id)
+    assert facts is not None
+    got = facts.delivery
+    assert (got.recipient, got.id_type, got.id_number) == ("JOHN SMITH", IdType.PASSPORT,
+                                                           "E12345678")
