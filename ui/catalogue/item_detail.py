@@ -7,7 +7,6 @@ from itertools import pairwise
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QGridLayout,
     QGroupBox,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.catalogue import Bundle, BundleMaterial, Material, ServiceItem
+from ui.widgets.tables import keyboard_rows
 
 MATERIAL_COLUMNS = ("序号", "材料名称", "形式", "份数", "必要性", "来源", "容缺", "告知承诺", "说明")
 
@@ -44,19 +44,10 @@ class MaterialTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(MATERIAL_COLUMNS), parent)
-        self.setTabKeyNavigation(False)
-        self.setHorizontalHeaderLabels(MATERIAL_COLUMNS)
-        self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setWordWrap(True)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(8, QHeaderView.ResizeMode.Stretch)
+        keyboard_rows(self, MATERIAL_COLUMNS, stretch=(1, 8))
         # Wrapped rows take their height from the column widths, which settle only once
         # the table is laid out: follow every width change.
-        header.sectionResized.connect(lambda *_: self.resizeRowsToContents())
+        self.horizontalHeader().sectionResized.connect(lambda *_: self.resizeRowsToContents())
 
     def focusInEvent(self, event: QFocusEvent) -> None:
         # Reached by Tab, show where the arrows start: the faint cell frame alone was

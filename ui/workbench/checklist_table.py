@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHeaderView,
     QTableWidget,
     QTableWidgetItem,
     QWidget,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.case import MaterialState, MaterialStatus
 from app.domain.catalogue import Material, Necessity
+from ui.widgets.tables import keyboard_rows
 from ui.workbench.material_marks import (
     KEY_MARKS,
     MarkRefused,
@@ -59,17 +59,8 @@ class ChecklistTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
-        self.setTabKeyNavigation(False)
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        keyboard_rows(self, COLUMNS, stretch=(1, STATE_COLUMN))
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setWordWrap(True)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(STATE_COLUMN, QHeaderView.ResizeMode.Stretch)
         self.checklist: tuple[Material, ...] = ()
         self.marks: dict[str, MaterialState] = {}
         self.today = dt.date.today()
