@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 from app.documents.form import DocumentKind
 from app.domain.case import CaseState, CaseStatus, Clerk, Decision
 from app.domain.catalogue import ServiceItem
+from app.domain.material_marks import decision_keys, ordered_states
 from app.errors import UserError
 from app.services.cases import CaseRuleError
 from app.services.drafts import AcceptanceDraft
@@ -35,7 +36,6 @@ from ui.workbench.decision_bar import (
     decision_summary,
     preview_promised,
 )
-from ui.workbench.material_marks import decision_keys, ordered_states
 
 NOTICE_OF = {
     Decision.ACCEPT: DocumentKind.ACCEPTANCE, Decision.ON_THE_SPOT: DocumentKind.ACCEPTANCE,

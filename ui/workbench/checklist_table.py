@@ -23,8 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.case import MaterialState, MaterialStatus
 from app.domain.catalogue import Material, Necessity
-from ui.widgets.tables import keyboard_rows
-from ui.workbench.material_marks import (
+from app.domain.material_marks import (
     KEY_MARKS,
     MarkRefused,
     mark,
@@ -32,6 +31,7 @@ from ui.workbench.material_marks import (
     received_by_default,
     refusal,
 )
+from ui.widgets.tables import keyboard_rows
 from ui.workbench.prompts import DatePrompt, TextPrompt
 
 COLUMNS = ("序号", "材料名称", "形式", "份数", "必要性", "来源", "可容缺/承诺", "核验情况")

@@ -31,8 +31,8 @@ from app.domain.acceptance import MIN_REASON_LEN
 from app.domain.calendar import CalendarNotCovered, estimate_promised_date
 from app.domain.case import Decision, MaterialState, MaterialStatus, clock_start
 from app.domain.catalogue import ItemKind, Material, TimeLimit
+from app.domain.material_marks import blocking, decision_keys
 from app.services.calendar import CalendarService
-from ui.workbench.material_marks import blocking, decision_keys
 
 _CLOCK_DECISIONS = (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT)
 
