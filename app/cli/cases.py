@@ -22,6 +22,7 @@ from app.domain.case import (
     ApplicantKind,
     CaseState,
     IdType,
+    MaterialStatus,
 )
 
 if TYPE_CHECKING:
@@ -142,18 +143,45 @@ def cmd_case_new(ws: Workstation, args: argparse.Namespace) -> None:
 
 def cmd_case_supplement(ws: Workstation, args: argparse.Namespace) -> None:
     """A return visit (补正, 容缺): the materials brought now, then a decision."""
+    from app.domain.case import deferred_outstanding
     from app.services.intake import material_states
     from app.services.permissions import Action
 
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
     case = ws.documents.verified_case(args.number)
     item = ws.catalogue.item_version(case.item_code, case.item_version)
+    if deferred_outstanding(case):
+        _supply_deferred(ws, case, item, args, clerk)
+        return
     states = material_states(item, frozenset(case.scenarios), args.material, args.received_all,
                         case.materials)
     if args.material or args.received_all:
         case = ws.cases.record_materials(case.id, states, clerk)
     case = _decide(ws, case, args, clerk)
     data = _outcome(ws, case)
+    emit(args, data, _summary_line(data))
+
+
+def _supply_deferred(ws: Workstation, case: CaseState, item: Any, args: argparse.Namespace,
+                     clerk: Any) -> None:
+    """容缺补交: the deferred materials brought now (``--received-all``: every one)."""
+    from app.domain.material_marks import received_by_default
+    from app.services.deferred_supply import supply_deferred
+    from app.services.intake import material_states
+
+    if args.decide or args.reason or args.competent:
+        raise UsageError(f"办件 {case.number} 已容缺受理，补交材料时不再作受理决定，"
+                         "请去掉 --decide、--reason、--competent")
+    if not (args.material or args.received_all):
+        raise UsageError("请用 --material 编号=收 写明补交的材料，或用 --received-all 表示全部补齐")
+    states = material_states(item, frozenset(case.scenarios), args.material, False,
+                             case.materials)
+    if args.received_all:
+        specs = {m.id: m for m in item.checklist(frozenset(case.scenarios))}
+        states = [received_by_default(specs[s.material_id])
+                  if s.status is MaterialStatus.DEFERRED and s.material_id in specs else s
+                  for s in states]
+    data = _outcome(ws, supply_deferred(ws.cases, case.id, states, clerk))
     emit(args, data, _summary_line(data))
 
 

@@ -65,6 +65,7 @@ class CaseEventKind(StrEnum):
     STATUS_CHANGED = "status_changed"      # back office, arrives through sync
     DEADLINE_RECOMPUTED = "deadline_recomputed"  # the working calendar changed under it
     DELIVERED = "delivered"                # 出件: the result handed over or mailed
+    DEFERRED_SUPPLIED = "deferred_supplied"  # 容缺补交: deferred materials brought in
 
 
 def normalise_identity(id_type: IdType, number: str, *, today: dt.date) -> str:
@@ -220,6 +221,13 @@ def clock_start(decision: Decision | None, accepted_on: dt.date,
     return max([accepted_on, *due])
 
 
+def deferred_outstanding(state: CaseState) -> list[MaterialState]:
+    """The 容缺 materials of an accepted case still to be brought in (补交)."""
+    if state.decision is not Decision.ACCEPT_DEFERRED or state.status not in _CLOCK_RUNNING:
+        return []
+    return [m for m in state.materials if m.status is MaterialStatus.DEFERRED]
+
+
 def status_after(decision: Decision) -> CaseStatus:
     return _DECISION_STATUS[decision]
 
@@ -243,6 +251,10 @@ def check_transition(state: CaseState, kind: CaseEventKind) -> None:
         raise CaseTransitionError(f"办件状态为“{state.status}”，不能再作受理决定。")
     if kind is CaseEventKind.DEADLINE_RECOMPUTED and state.status not in _CLOCK_RUNNING:
         raise CaseTransitionError(f"办件状态为“{state.status}”，承诺办结日期不再计算。")
+    if kind is CaseEventKind.DEFERRED_SUPPLIED and not deferred_outstanding(state):
+        raise CaseTransitionError(
+            f"办件状态为“{state.status}”，没有待补交的容缺材料。" if state.status in _CLOCK_RUNNING
+            else f"办件状态为“{state.status}”，不能再补交容缺材料。")
     if kind is CaseEventKind.DELIVERED and state.status is not CaseStatus.COMPLETED:
         raise CaseTransitionError(
             "办件已出件，不能重复出件。" if state.status is CaseStatus.DELIVERED else
@@ -279,6 +291,14 @@ def apply_event(state: CaseState, kind: CaseEventKind, payload: dict[str, Any]) 
         # Who received it and how live in the event (app.domain.pickup); the case only
         # moves on.
         return replace(state, status=CaseStatus.DELIVERED, version=state.version + 1)
+    if kind is CaseEventKind.DEFERRED_SUPPLIED:
+        materials = tuple(material_state_from_json(m) for m in payload["materials"])
+        after = replace(state, materials=materials, version=state.version + 1)
+        # The last deferred paper in: the acceptance stands unconditionally. The promised
+        # date stays as printed on the 容缺受理通知书.
+        if state.status is CaseStatus.ACCEPTED_DEFERRED and not deferred_outstanding(after):
+            after = replace(after, status=CaseStatus.ACCEPTED)
+        return after
     if kind is CaseEventKind.DEADLINE_RECOMPUTED:
         return replace(state, promised_date=_date(payload["promised_date"]),
                        promised_estimated=bool(payload.get("promised_estimated", False)),

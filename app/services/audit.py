@@ -275,7 +275,8 @@ def check_paper(db: Database, number: str, code: str) -> PaperCheck:
 
 
 _KIND_WORDS = {"opened": "收件", "materials_recorded": "收取材料", "decided": "作出决定",
-               "status_changed": "状态变更", "deadline_recomputed": "重算承诺日期"}
+               "status_changed": "状态变更", "deadline_recomputed": "重算承诺日期",
+               "delivered": "出件", "deferred_supplied": "容缺补交"}
 
 
 

@@ -448,7 +448,8 @@ class CaseService:
         """The event a document of the case states, as the log froze it: its latest
         decision (for the 收件凭证, its latest material record). Every print of one
         document shows these, never the reprinting clerk or the reprint time."""
-        kinds = ((CaseEventKind.MATERIALS_RECORDED, CaseEventKind.OPENED) if receipt
+        kinds = ((CaseEventKind.MATERIALS_RECORDED, CaseEventKind.OPENED,
+                  CaseEventKind.DEFERRED_SUPPLIED) if receipt
                  else (CaseEventKind.DECIDED,))
         with self._db.read() as session:
             row = latest_event(session, case_id, kinds)

@@ -57,6 +57,25 @@ def test_a_correction_and_the_return_visit_that_completes_it(cli_home: Path) -> 
     assert {m["id"]: m["status"] for m in data["materials"]}["m5"] == MaterialStatus.RECEIVED
 
 
+def test_a_deferred_acceptance_and_the_visit_that_brings_the_deferred_paper(
+        cli_home: Path) -> None:
+    first = new_case(cli_home, "--received-all", "--material", "m7=容缺:2030-01-04",
+                     "--decide", "容缺受理")
+    assert first["status"] == CaseStatus.ACCEPTED_DEFERRED
+    deciding = as_clerk(cli_home, "case", "supplement", str(first["number"]),
+                        "--received-all", "--decide", "受理")
+    assert deciding.code == 2 and "不再作受理决定" in deciding.err
+    back = as_clerk(cli_home, "case", "supplement", str(first["number"]), "--received-all",
+                    "--json")
+    assert back.code == 0, back.err
+    data = json.loads(back.out)
+    assert data["status"] == CaseStatus.ACCEPTED
+    assert {m["id"]: m["status"] for m in data["materials"]}["m7"] == MaterialStatus.RECEIVED
+    again = as_clerk(cli_home, "case", "supplement", str(first["number"]), "--material",
+                     "m7=收")
+    assert again.code == 2 and "不能再修改收件材料" in again.err
+
+
 def test_a_rejection_names_its_reason_and_the_competent_authority(cli_home: Path) -> None:
     data = new_case(cli_home, "--decide", "reject", "--reason", "申请经营的是药品零售",
                     "--competent", "示例县药品监督管理部门")

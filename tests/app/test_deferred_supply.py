@@ -1,0 +1,102 @@
+"""容缺补交: the deferred paper of a 容缺受理 brought in later — one event, checked, and
+the case is 已受理 once nothing is outstanding."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from app.domain.case import CaseStatus, Decision, MaterialState, MaterialStatus
+from app.domain.pickup import Delivery, DeliveryMethod
+from app.services.cases import CaseRuleError
+from app.services.deferred_supply import supply_deferred
+from app.workstation import Workstation
+from tests.app.test_documents import DAY, FOOD, applicant, case_with, clerk, marked, received
+
+DUE = DAY + dt.timedelta(days=5)
+
+
+def deferred_case(ws: Workstation) -> tuple[str, list[MaterialState]]:
+    m7 = marked(ws, FOOD, "m7", MaterialStatus.DEFERRED, deferred_until=DUE)
+    case = case_with(ws, FOOD, Decision.ACCEPT_DEFERRED, m7=m7)
+    assert case.status is CaseStatus.ACCEPTED_DEFERRED
+    return case.id, list(case.materials)
+
+
+def brought(states: list[MaterialState], mid: str, **kw: object) -> list[MaterialState]:
+    return [replace(s, status=MaterialStatus.RECEIVED, deferred_until=None,
+                    form_received="原件", copies_received=1, **kw)  # type: ignore[arg-type]
+            if s.material_id == mid else s for s in states]
+
+
+def test_the_last_deferred_material_brought_makes_the_case_accepted(
+        fresh_ws: Workstation) -> None:
+    case_id, states = deferred_case(fresh_ws)
+    promised = fresh_ws.cases.get(case_id).promised_date
+    after = supply_deferred(fresh_ws.cases, case_id, brought(states, "m7"), clerk(fresh_ws))
+    assert after.status is CaseStatus.ACCEPTED
+    assert after.promised_date == promised   # as printed on the 容缺受理通知书
+    assert {s.material_id: s.status for s in after.materials}["m7"] is MaterialStatus.RECEIVED
+    assert fresh_ws.integrity.verify().ok   # the log replays to exactly this case
+
+
+def test_supplying_twice_is_refused(fresh_ws: Workstation) -> None:
+    case_id, states = deferred_case(fresh_ws)
+    supply_deferred(fresh_ws.cases, case_id, brought(states, "m7"), clerk(fresh_ws))
+    with pytest.raises(CaseRuleError, match="没有待补交的容缺材料"):
+        supply_deferred(fresh_ws.cases, case_id, brought(states, "m7"), clerk(fresh_ws))
+
+
+def test_only_the_deferred_materials_may_change(fresh_ws: Workstation) -> None:
+    case_id, states = deferred_case(fresh_ws)
+    tampered = [replace(s, status=MaterialStatus.MISSING) if s.material_id == "m1" else s
+                for s in brought(states, "m7")]
+    with pytest.raises(CaseRuleError, match="不是待补交的容缺材料"):
+        supply_deferred(fresh_ws.cases, case_id, tampered, clerk(fresh_ws))
+    with pytest.raises(CaseRuleError, match="不能在补交时删除"):
+        supply_deferred(fresh_ws.cases, case_id, brought(states, "m7")[1:], clerk(fresh_ws))
+    assert fresh_ws.cases.get(case_id).status is CaseStatus.ACCEPTED_DEFERRED
+
+
+def test_a_deferred_material_cannot_be_supplied_as_missing_or_nothing(
+        fresh_ws: Workstation) -> None:
+    case_id, states = deferred_case(fresh_ws)
+    missing = [replace(s, status=MaterialStatus.MISSING, deferred_until=None)
+               if s.material_id == "m7" else s for s in states]
+    with pytest.raises(CaseRuleError, match="只能标为已收取或共享获取"):
+        supply_deferred(fresh_ws.cases, case_id, missing, clerk(fresh_ws))
+    with pytest.raises(CaseRuleError, match="没有补交任何容缺材料"):
+        supply_deferred(fresh_ws.cases, case_id, states, clerk(fresh_ws))
+
+
+def test_an_ordinary_acceptance_has_nothing_to_supply(fresh_ws: Workstation) -> None:
+    case = case_with(fresh_ws, FOOD, Decision.ACCEPT)
+    with pytest.raises(CaseRuleError, match="没有待补交的容缺材料"):
+        supply_deferred(fresh_ws.cases, case.id, list(case.materials), clerk(fresh_ws))
+
+
+def test_a_case_already_handed_over_takes_no_supply(fresh_ws: Workstation) -> None:
+    case_id, states = deferred_case(fresh_ws)
+    c = clerk(fresh_ws)
+    fresh_ws.pickup.complete(case_id, c)
+    fresh_ws.pickup.deliver(case_id, Delivery(DeliveryMethod.IN_PERSON, "王小明",
+                                              id_number=applicant().id_number), c)
+    with pytest.raises(CaseRuleError, match="不能再补交容缺材料"):
+        supply_deferred(fresh_ws.cases, case_id, brought(states, "m7"), c)
+
+
+def test_the_receipt_after_supply_states_the_supply_event(fresh_ws: Workstation) -> None:
+    case_id, states = deferred_case(fresh_ws)
+    before = fresh_ws.cases.document_facts(case_id, receipt=True)
+    supply_deferred(fresh_ws.cases, case_id, brought(states, "m7"), clerk(fresh_ws))
+    after = fresh_ws.cases.document_facts(case_id, receipt=True)
+    assert before is not None and after is not None and after.hash != before.hash
+
+
+def test_received_helper_marks_every_material(fresh_ws: Workstation) -> None:
+    # Guards the fixture: the deferred case really has m7 deferred and the rest received.
+    _case_id, states = deferred_case(fresh_ws)
+    assert {s.material_id for s in states} == {s.material_id for s in received(fresh_ws, FOOD)}
+    assert [s.material_id for s in states if s.status is MaterialStatus.DEFERRED] == ["m7"]
