@@ -46,6 +46,22 @@ def refusal(material: Material, status: MaterialStatus) -> str | None:
     return None
 
 
+# 容缺补交: what a deferred paper may become when it is brought in later — received,
+# or fetched from the shared source after all. A 告知承诺 is chosen at the decision only.
+SUPPLIED_AS = (MaterialStatus.RECEIVED, MaterialStatus.SHARED)
+
+
+def supply_refusal(material: Material, accepted: MaterialState | None,
+                   status: MaterialStatus) -> str | None:
+    """Why ``material`` may not be marked ``status`` at a 容缺补交 visit, given its state
+    as the case was accepted with (``accepted``); None when it may."""
+    if accepted is None or accepted.status is not MaterialStatus.DEFERRED:
+        return f"“{material.name}”已在受理时核验，补交时只登记容缺材料。"
+    if status not in SUPPLIED_AS:
+        return f"容缺材料“{material.name}”补交时按 1 已收取 或 6 共享获取。"
+    return refusal(material, status)
+
+
 def mark(material: Material, status: MaterialStatus, *, fault: str = "",
          deferred_until: dt.date | None = None) -> MaterialState:
     """The state for one key press on ``material`` (raises :class:`MarkRefused`)."""

@@ -19,15 +19,11 @@ from app.domain.case import (
     CaseState,
     Clerk,
     MaterialState,
-    MaterialStatus,
     deferred_outstanding,
     material_state_to_json,
 )
+from app.domain.material_marks import SUPPLIED_AS
 from app.services.cases import CaseRuleError, CaseService
-
-# What a deferred paper may become at the window: brought in, or fetched from the
-# shared source after all. A 告知承诺 is a decision-time choice, not a late delivery.
-SUPPLIED_AS = (MaterialStatus.RECEIVED, MaterialStatus.SHARED)
 
 
 def supply_problems(case: CaseState, states: Sequence[MaterialState]) -> list[str]:

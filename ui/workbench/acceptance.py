@@ -5,6 +5,11 @@ then the material checklist with the decision bar. F9 受理/即办, F10 补正,
 F12 容缺受理 confirm first (with the promised date) and then record the marks and the
 decision in one background operation; the decision's notice then opens in the print
 preview, where Enter prints it. Every service call goes through :class:`ui.ops.Operation`.
+
+A return visit opens the same panel on an existing case (``case=``), straight at the
+checklist with its recorded marks: a 补正 case is marked again and decided as above; a
+容缺受理 case takes only its deferred rows (1 已收取), and F9 records them as 容缺补交,
+after which its 收件凭证 opens in the preview.
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QVBoxLayout, QWidget
 
 from app.documents.form import DocumentKind
-from app.domain.case import CaseState, CaseStatus, Clerk, Decision
+from app.domain.case import CaseState, CaseStatus, Clerk, Decision, deferred_outstanding
 from app.domain.catalogue import ServiceItem
-from app.domain.material_marks import decision_keys, ordered_states
+from app.domain.credit import CreditCheck
+from app.domain.material_marks import decision_keys, main_decision, ordered_states
 from app.errors import UserError
 from app.services.cases import CaseRuleError
+from app.services.deferred_supply import supply_deferred
 from app.services.drafts import AcceptanceDraft
 from app.workstation import Workstation
 from ui.documents.print_preview import DocumentPreview
@@ -45,6 +52,8 @@ NOTICE_OF = {
 CHECKLIST_HINT = ("↑↓ 选择材料　1 已收取　2 缺失　3 有误　4 容缺　5 告知承诺　6 共享获取　"
                   "0 清除　F4/Ctrl+A 其余全部收取　F9 受理　F10 补正　F11 不予受理　F12 容缺受理")
 
+SUPPLY_HINT = ("↑↓ 选择材料　1 已收取　6 共享获取　0 恢复为容缺　F4/Ctrl+A 容缺材料全部收取　"
+               "F9 登记补交　Esc 返回事项目录")
 
 DRAFT_DELAY_MS = 1000   # after the last keystroke; the draft is a few hundred bytes
 
@@ -70,14 +79,17 @@ class AcceptancePanel(QWidget):
     def __init__(self, station: Workstation, clerk: Clerk, item: ServiceItem,
                  scenarios: frozenset[str], parent: QWidget | None = None,
                  today: Callable[[], dt.date] = dt.date.today,
-                 draft: AcceptanceDraft | None = None) -> None:
+                 draft: AcceptanceDraft | None = None, case: CaseState | None = None) -> None:
         super().__init__(parent)
         self._station = station
         self._clerk = clerk
         self.item = item
-        self.scenarios = scenarios
+        self.scenarios = frozenset(case.scenarios) if case is not None else scenarios
         self._today = today
         self.case: CaseState | None = None
+        self.credit: CreditCheck | None = None
+        self.supplying = False        # a 容缺补交 visit: only deferred rows take keys
+        self.confirm_supply: QMessageBox | None = None
         self.preview: DocumentPreview | None = None
         self.confirm: ConfirmDecision | None = None
         self._busy = False
@@ -85,11 +97,15 @@ class AcceptancePanel(QWidget):
 
         self.title = QLabel(f"收件：{item.name}")
         self.title.setObjectName("title")
-        chosen = [s.name for s in item.scenarios if s.id in scenarios]
-        self.subtitle = QLabel(f"{item.department.name}　{item.kind}　承诺时限 {item.promised_limit}"
-                               + (f"　办理情形：{'、'.join(chosen)}" if chosen else ""))
+        chosen = [s.name for s in item.scenarios if s.id in self.scenarios]
+        self._about = (f"{item.department.name}　{item.kind}　承诺时限 {item.promised_limit}"
+                       + (f"　办理情形：{'、'.join(chosen)}" if chosen else ""))
+        self.subtitle = QLabel(self._about)
         self.subtitle.setObjectName("subtitle")
         self.subtitle.setWordWrap(True)
+        self.credit_label = QLabel()   # 信用核查: the result and the list's age
+        self.credit_label.setWordWrap(True)
+        self.credit_label.hide()
         self.form = ApplicantForm()
         self.form.submitted.connect(self.open_case)
         # The form is kept as a draft a second after the last keystroke (off the GUI
@@ -103,9 +119,12 @@ class AcceptancePanel(QWidget):
         self.table.marks_changed.connect(self._marks_changed)
         self.table.refused.connect(self._say_problem)
         self.bar = DecisionBar(item.kind)
+        self.supply_line = QLabel()
+        self.supply_line.setObjectName("title")
+        self.supply_line.hide()
         self.message = QLabel()
         self.message.setWordWrap(True)
-        hint = QLabel(CHECKLIST_HINT)
+        self.hint = hint = QLabel(CHECKLIST_HINT)
         hint.setObjectName("hint")
         hint.setWordWrap(True)
         checklist_page = QWidget()
@@ -115,12 +134,14 @@ class AcceptancePanel(QWidget):
         page.addWidget(hint)
         page.addWidget(self.message)
         page.addWidget(self.bar)
+        page.addWidget(self.supply_line)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.form)
         self.stack.addWidget(checklist_page)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
+        layout.addWidget(self.credit_label)
         layout.addWidget(self.stack, 1)
 
         keys: list[tuple[str, Callable[[], None]]] = [
@@ -133,6 +154,8 @@ class AcceptancePanel(QWidget):
         if draft is not None:
             self.form.restore(draft.form)
             self.message.setText(f"已恢复上次未完成的收件（保存于 {draft.saved_at.replace('T', ' ')}）")
+        if case is not None:
+            self._show_case(case, returning=True)
 
     def save_draft(self) -> None:
         if self.case is not None:
@@ -179,20 +202,54 @@ class AcceptancePanel(QWidget):
         self.form.busy = False
         self.case = case
         self.discard_draft()   # the applicant is in the case record now
-        self.title.setText(f"收件：{self.item.name}　办件编号 {case.number}")
+        self._show_case(case)
+        self.case_opened.emit(case)
+
+    def _show_case(self, case: CaseState, *, returning: bool = False) -> None:
+        """The checklist page for ``case``: just opened, or back for 补正 / 容缺补交."""
+        self.case = case
+        self.supplying = bool(deferred_outstanding(case))
+        deferred = returning and case.decision is Decision.ACCEPT_DEFERRED
+        what = ("容缺补交" if self.supplying or deferred else "补正后收件" if returning
+                else "收件")
+        self.title.setText(f"{what}：{self.item.name}　办件编号 {case.number}")
         self.subtitle.setText(f"申请人：{case.applicant.name}（{case.applicant.id_type} "
-                              f"{case.applicant.id_number}）　{self.subtitle.text()}")
+                              f"{case.applicant.id_number}）　{self._about}")
         self.table.today = self._today()
-        self.table.show_checklist(self.item.checklist(self.scenarios))
+        marks = {m.material_id: m for m in case.materials}
+        self.table.show_checklist(self.item.checklist(self.scenarios), marks,
+                                  supplying=self.supplying)
+        self.hint.setText(SUPPLY_HINT if self.supplying else CHECKLIST_HINT)
+        self.bar.setVisible(not self.supplying)
+        self.supply_line.setVisible(self.supplying)
         self.stack.setCurrentIndex(1)
         self.table.setFocus(Qt.FocusReason.OtherFocusReason)
         self._marks_changed()
-        self.case_opened.emit(case)
+        cases, case_id = self._station.cases, case.id
+        Operation(self, lambda: cases.credit_facts(case_id), self._show_credit).run()
+
+    def _show_credit(self, check: CreditCheck | None) -> None:
+        self.credit = check
+        if check is None:
+            self.credit_label.hide()
+            return
+        hit = check.blocking(self._today()) is not None
+        self.credit_label.setText(check.summary())
+        self.credit_label.setStyleSheet("color: #b00020; font-weight: bold;" if hit
+                                        else "color: #555;")
+        self.credit_label.show()
+        self._marks_changed()
 
     # -- 2. the checklist -------------------------------------------------------------------
 
     def _marks_changed(self) -> None:
-        self.bar.show_state(self.table.checklist, self.table.marks, self._today())
+        self.bar.show_state(self.table.checklist, self.table.marks, self._today(), self.credit)
+        if self.supplying and self.case is not None:
+            owed = deferred_outstanding(self.case)
+            brought = [m for m in owed if self.table.marks.get(m.material_id) != m]
+            self.supply_line.setText(
+                f"容缺材料已补交 {len(brought)} / {len(owed)} 项"
+                + ("　— 按 F9 登记补交" if brought else "　— 在补交的材料上按 1（已收取）"))
         self.message.clear()
 
     def _say_problem(self, text: str) -> None:
@@ -203,6 +260,12 @@ class AcceptancePanel(QWidget):
 
     def ask_decision(self, decision: Decision) -> None:
         if self.case is None or not self.checklist_shown or self._busy:
+            return
+        if self.supplying:
+            if decision is main_decision(self.item.kind):
+                self.ask_supply()
+            else:
+                self._say_problem("本办件已容缺受理，补交时只登记材料：在补交的材料上按 1，再按 F9。")
             return
         if self.case.decision is not None and self.case.status is not CaseStatus.CORRECTION:
             self._say_problem(f"本办件已作出“{self.case.decision}”决定。按 Esc 返回事项目录。")
@@ -250,6 +313,48 @@ class AcceptancePanel(QWidget):
         self.message.setStyleSheet("")
         self.message.setText(f"正在记录“{decision}”决定…")
         Operation(self, work, self._decided).failure(self._failed).run()
+
+    # -- 容缺补交 ---------------------------------------------------------------------------
+
+    def ask_supply(self) -> None:
+        assert self.case is not None
+        owed = deferred_outstanding(self.case)
+        brought = [m.name for m in owed if self.table.marks.get(m.material_id) != m]
+        if not brought:
+            self._say_problem("没有补交任何容缺材料：在补交的材料上按 1（已收取），再按 F9。")
+            return
+        still = [m.name for m in owed if self.table.marks.get(m.material_id) == m]
+        text = (f"办件 {self.case.number}　申请人 {self.case.applicant.name}\n"
+                f"登记补交：{'、'.join(brought)}"
+                + (f"\n仍待补交：{'、'.join(still)}" if still else "\n容缺材料全部补齐，办件转为已受理。"))
+        box = QMessageBox(QMessageBox.Icon.Question, "确认容缺补交", text,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        box.button(QMessageBox.StandardButton.Yes).setText("登记补交(&Y)")
+        box.button(QMessageBox.StandardButton.No).setText("返回(&N)")
+        box.accepted.connect(self.supply)
+        self.confirm_supply = box
+        box.open()
+
+    def supply(self) -> None:
+        if self.case is None or self._busy:
+            return
+        self._busy = True
+        cases, clerk, case_id = self._station.cases, self._clerk, self.case.id
+        states = ordered_states(self.table.checklist, self.table.marks)
+        self.message.setStyleSheet("")
+        self.message.setText("正在登记容缺补交…")
+        Operation(self, lambda: supply_deferred(cases, case_id, states, clerk),
+                  self._supplied).failure(self._failed).run()
+
+    def _supplied(self, case: CaseState) -> None:
+        self._busy = False
+        self._show_case(case, returning=True)
+        self.message.setStyleSheet("color: #1e7d32; font-weight: bold;")
+        self.message.setText(f"办件 {case.number} 已登记容缺补交，现为“{case.status}”。"
+                             "收件凭证已打开预览：Enter 打印，Esc 关闭；再按 Esc 返回事项目录。")
+        self.decided.emit(case)
+        self.open_notice(DocumentKind.RECEIPT)
 
     def _failed(self, exc: Exception) -> None:
         self._busy = False

@@ -6,6 +6,9 @@ allowed), 6 共享获取 (shared materials only), 0 or Delete clears the mark; F
 marks every unmarked row received (shared ones 共享获取). After a mark the next row
 becomes current. A mark a material cannot take is refused with the reason below the
 table. Marks stay in the window until a decision records them (the service call).
+
+At a 容缺补交 visit (``supplying``) only the rows accepted as 容缺 take keys, and only
+1 or 6; 0 puts a row back as it was accepted; F4 marks every deferred row received.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from app.domain.material_marks import (
     mark_detail,
     received_by_default,
     refusal,
+    supply_refusal,
 )
 from ui.widgets.tables import keyboard_rows
 from ui.workbench.prompts import DatePrompt, TextPrompt
@@ -65,11 +69,15 @@ class ChecklistTable(QTableWidget):
         self.marks: dict[str, MaterialState] = {}
         self.today = dt.date.today()
         self.prompt: TextPrompt | DatePrompt | None = None
+        # 容缺补交: the marks the case was accepted with (None: an ordinary checklist).
+        self.accepted: dict[str, MaterialState] | None = None
 
     def show_checklist(self, checklist: tuple[Material, ...],
-                       marks: dict[str, MaterialState] | None = None) -> None:
+                       marks: dict[str, MaterialState] | None = None, *,
+                       supplying: bool = False) -> None:
         self.checklist = checklist
         self.marks = dict(marks or {})
+        self.accepted = dict(self.marks) if supplying else None
         self.setRowCount(len(checklist))
         for row, m in enumerate(checklist):
             allowed = "、".join(w for w, ok in (("可容缺", m.deferrable), ("可承诺", m.commitment))
@@ -110,9 +118,15 @@ class ChecklistTable(QTableWidget):
         self.marks_changed.emit()
 
     def mark_all_received(self) -> None:
-        """F4: every unmarked row received (shared materials by sharing)."""
+        """F4: every unmarked row received (shared materials by sharing); at a 容缺补交
+        visit, every row still deferred."""
         for row, m in enumerate(self.checklist):
-            if m.id not in self.marks:
+            current = self.marks.get(m.id)
+            if self.accepted is not None:
+                open_row = current is not None and current.status is MaterialStatus.DEFERRED
+            else:
+                open_row = current is None
+            if open_row:
                 self.marks[m.id] = received_by_default(m)
                 self._show_row(row)
         self.resizeRowsToContents()
@@ -127,7 +141,10 @@ class ChecklistTable(QTableWidget):
         if not 0 <= row < len(self.checklist):
             return
         material = self.checklist[row]
-        why = refusal(material, status)
+        if self.accepted is not None:
+            why = supply_refusal(material, self.accepted.get(material.id), status)
+        else:
+            why = refusal(material, status)
         if why:
             self.refused.emit(why)
             return
@@ -165,7 +182,8 @@ class ChecklistTable(QTableWidget):
         if text == "0" or event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             row = self.currentRow()
             if 0 <= row < len(self.checklist):
-                self.set_mark(row, None)
+                as_accepted = (self.accepted or {}).get(self.checklist[row].id)
+                self.set_mark(row, as_accepted)
             return
         if (event.key() == Qt.Key.Key_A
                 and event.modifiers() & Qt.KeyboardModifier.ControlModifier):

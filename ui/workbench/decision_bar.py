@@ -31,7 +31,8 @@ from app.domain.acceptance import MIN_REASON_LEN
 from app.domain.calendar import CalendarNotCovered, estimate_promised_date
 from app.domain.case import Decision, MaterialState, MaterialStatus, clock_start
 from app.domain.catalogue import ItemKind, Material, TimeLimit
-from app.domain.material_marks import blocking, decision_keys
+from app.domain.credit import CreditCheck, credit_refusal
+from app.domain.material_marks import blocking, decision_keys, ordered_states
 from app.services.calendar import CalendarService
 
 _CLOCK_DECISIONS = (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT)
@@ -77,9 +78,13 @@ class DecisionBar(QGroupBox):
             self.open[dk.decision] = False
 
     def show_state(self, checklist: Sequence[Material], marks: Mapping[str, MaterialState],
-                   today: dt.date) -> None:
+                   today: dt.date, credit: CreditCheck | None = None) -> None:
+        """``credit``: the case's 信用核查, which withholds 容缺 and 告知承诺 from a listed
+        applicant (the service refuses them too; the bar says so before the key)."""
+        states = ordered_states(checklist, marks)
         for dk in decision_keys(self.kind):
             problems = blocking(dk.decision, self.kind, checklist, marks, today=today)
+            problems += credit_refusal(credit, dk.decision, states, today)
             self.open[dk.decision] = not problems
             self.first_problem[dk.decision] = problems[0] if problems else ""
             line = self.lines[dk.decision]

@@ -14,7 +14,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app import __version__
-from app.domain.case import Clerk
+from app.domain.case import CaseState, CaseStatus, Clerk, deferred_outstanding
 from app.domain.catalogue import ServiceItem
 from app.errors import UserError
 from app.notifications import DatabaseWatch, changes_of
@@ -27,6 +27,7 @@ from ui.events import ChangeEvents
 from ui.ops import Operation
 from ui.workbench.acceptance import AcceptancePanel
 from ui.workbench.login import ChangePasswordDialog
+from ui.workbench.prompts import TextPrompt
 from ui.workbench.status_bar import WorkbenchStatusBar
 
 # How long closing waits for running operations (a slow printer driver) before it
@@ -43,6 +44,7 @@ SHORTCUTS = (
     ("F4 / Ctrl+A", "其余材料全部收取"),
     ("F9 F10 F11 F12", "受理（即办） 补正 不予受理 容缺受理"),
     ("Ctrl+P", "打印一次性告知单（事项页）/ 打印（预览中）"),
+    ("F5", "补正 / 容缺补交（输入或扫描办件编号，材料已勾选，补齐后 F9）"),
     ("F6", "文书打印 / 补打（输入或扫描办件编号；Enter 预览，Ctrl+P 直接打印）"),
     ("F1", "快捷键说明"),
 )
@@ -88,6 +90,8 @@ class MainWindow(QMainWindow):
         self.catalogue_panel.detail.print_requested.connect(self.print_checklist)
         self.catalogue_panel.detail.accept_requested.connect(self.start_acceptance)
         self.acceptance: AcceptancePanel | None = None
+        self.return_prompt: TextPrompt | None = None
+        self.notice: QMessageBox | None = None
         self.catalogue_panel.focus_search()
         self._offer_draft()
         # The daily backup to the configured USB disk or share: now, then hourly (the
@@ -176,6 +180,12 @@ class MainWindow(QMainWindow):
     def start_acceptance(self, item: ServiceItem, scenarios: frozenset[str],
                          draft: AcceptanceDraft | None = None) -> None:
         """F3 on an item page: the 收件受理 tab for a new case of ``item``."""
+        if self._may_replace_acceptance():
+            self._show_acceptance(
+                AcceptancePanel(self.station, self.clerk, item, scenarios, draft=draft))
+
+    def _may_replace_acceptance(self) -> bool:
+        """One 收件受理 tab: a form being typed there is given up only when the clerk says."""
         old = self.acceptance
         if old is not None and old.typed_anything():
             answer = QMessageBox.question(
@@ -184,9 +194,12 @@ class MainWindow(QMainWindow):
                 QMessageBox.StandardButton.No)
             if answer != QMessageBox.StandardButton.Yes:
                 self.tabs.setCurrentWidget(old)
-                return
+                return False
             old.discard_draft()
-        panel = AcceptancePanel(self.station, self.clerk, item, scenarios, draft=draft)
+        return True
+
+    def _show_acceptance(self, panel: AcceptancePanel) -> None:
+        old = self.acceptance
         panel.finished.connect(self.show_catalogue)
         if old is not None:
             index = self.tabs.indexOf(old)
@@ -195,7 +208,51 @@ class MainWindow(QMainWindow):
         self.acceptance = panel
         self.tabs.addTab(panel, "收件受理 (F3)")
         self.tabs.setCurrentWidget(panel)
-        panel.form.focus_first()
+        if panel.case is None:
+            panel.form.focus_first()
+        else:   # a return visit opens at the checklist, after the number prompt closed
+            self.activateWindow()
+            panel.table.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # -- return visits: 补正, 容缺补交 -------------------------------------------------------
+
+    def ask_return_visit(self) -> None:
+        """F5: the case number, typed or scanned from the notice the applicant brings."""
+        self.return_prompt = TextPrompt("补正 / 容缺补交", "输入或扫描办件编号（通知书上的条码）：",
+                                        self.open_return_visit, self)
+        self.return_prompt.open()
+
+    def open_return_visit(self, ref: str) -> None:
+        documents, catalogue = self.station.documents, self.station.catalogue
+
+        def load() -> tuple[CaseState, ServiceItem]:
+            case = documents.verified_case(ref)
+            return case, catalogue.item_version(case.item_code, case.item_version)
+
+        Operation(self, load, self._return_visit_found).failure(
+            lambda exc: self._warn("补正 / 容缺补交", exc)).run()
+
+    def _return_visit_found(self, found: tuple[CaseState, ServiceItem]) -> None:
+        case, item = found
+        if case.status is not CaseStatus.CORRECTION and not deferred_outstanding(case):
+            self._notice("补正 / 容缺补交",
+                         f"办件 {case.number} 状态为“{case.status}”，没有待补正或待补交的材料。")
+            return
+        if self._may_replace_acceptance():
+            self._show_acceptance(AcceptancePanel(self.station, self.clerk, item,
+                                                  frozenset(case.scenarios), case=case))
+
+    def _warn(self, title: str, exc: Exception) -> None:
+        text = str(exc) if isinstance(exc, UserError) else f"操作失败：{exc}"
+        self._notice(title, text, QMessageBox.Icon.Warning)
+
+    def _notice(self, title: str, text: str,
+                icon: QMessageBox.Icon = QMessageBox.Icon.Information) -> None:
+        """A message that does not block the event loop (a scanner may already be typing
+        the next number); Enter or Esc closes it."""
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        self.notice = box
+        box.open()
 
     def print_case_documents(self) -> None:
         from ui.cases.documents import CaseDocumentsDialog
@@ -215,6 +272,8 @@ class MainWindow(QMainWindow):
         work = bar.addMenu("业务(&B)")
         work.addAction(self._action("事项搜索", [QKeySequence("F2"), QKeySequence("Ctrl+F")],
                                     self.show_catalogue))
+        work.addAction(self._action("补正 / 容缺补交…", [QKeySequence("F5")],
+                                    self.ask_return_visit))
         work.addAction(self._action("文书打印 / 补打…", [QKeySequence("F6")],
                                     self.print_case_documents))
         account = bar.addMenu("账号(&A)")
