@@ -115,12 +115,13 @@ def test_a_scenario_switch_is_toggled_with_the_space_bar_after_tabbing_to_it(
     assert detail.materials.rowCount() == rows + 2   # 家庭成员关系证明 and their IDs
 
 
-def test_tab_on_a_bundle_page_walks_table_and_button(qtbot: QtBot,
-                                                     station: Workstation) -> None:
+def test_tab_on_a_bundle_page_walks_table_and_both_buttons(qtbot: QtBot,
+                                                           station: Workstation) -> None:
     window = _window(qtbot, station)
-    _open(qtbot, window, "kbcyd")   # 开办餐饮店: no switches
+    _open(qtbot, window, "kbcyd")   # 开办餐饮店: no switches; 收件 (F3) takes the bundle
     detail = window.catalogue_panel.detail
-    assert _walk(qtbot, window, Qt.Key.Key_Tab) == [detail.materials, detail.print_button]
+    assert _walk(qtbot, window, Qt.Key.Key_Tab) == [detail.materials, detail.accept_button,
+                                                    detail.print_button]
 
 
 def test_tab_from_the_search_box_reaches_the_results_and_comes_back(

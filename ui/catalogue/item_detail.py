@@ -94,6 +94,8 @@ class ItemDetail(QWidget):
     print_requested = Signal(str, frozenset)
     # (the ServiceItem shown, chosen scenario ids): start 收件 of a case for it (F3)
     accept_requested = Signal(object, frozenset)
+    # (the Bundle shown, its items by code): start 收件 of a 一件事 (F3)
+    bundle_accept_requested = Signal(object, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -149,6 +151,7 @@ class ItemDetail(QWidget):
         outer.addWidget(scroll)
         outer.addLayout(bottom)
         self._item: ServiceItem | None = None
+        self._bundle: tuple[Bundle, dict[str, ServiceItem]] | None = None
         self._code = ""
         self._checks: list[QCheckBox] = []
 
@@ -193,11 +196,14 @@ class ItemDetail(QWidget):
             self.print_requested.emit(self._code, self.selected_scenarios())
 
     def request_acceptance(self) -> None:
-        if self._item is not None:   # a bundle is received item by item for now
+        if self._item is not None:
             self.accept_requested.emit(self._item, self.selected_scenarios())
+        elif self._bundle is not None:
+            self.bundle_accept_requested.emit(*self._bundle)
 
     def show_item(self, item: ServiceItem) -> None:
         self._item = item
+        self._bundle = None
         self._code = item.code
         self.accept_button.setEnabled(True)
         self.title.setText(item.name)
@@ -240,8 +246,9 @@ class ItemDetail(QWidget):
 
     def show_bundle(self, bundle: Bundle, items: dict[str, ServiceItem]) -> None:
         self._item = None
+        self._bundle = (bundle, items)
         self._code = bundle.code
-        self.accept_button.setEnabled(False)
+        self.accept_button.setEnabled(True)
         self.title.setText(f"【一件事】{bundle.name}")
         self.subtitle.setText(f"一件事一次办　编码 {bundle.code}")
         self._clear_facts()

@@ -23,8 +23,16 @@ from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QVBoxLayout, QWidget
 
 from app.documents.form import DocumentKind
-from app.domain.case import CaseState, CaseStatus, Clerk, Decision, deferred_outstanding
-from app.domain.catalogue import ServiceItem
+from app.domain.case import (
+    Agent,
+    Applicant,
+    CaseState,
+    CaseStatus,
+    Clerk,
+    Decision,
+    deferred_outstanding,
+)
+from app.domain.catalogue import ItemKind, Material, ServiceItem
 from app.domain.credit import CreditCheck
 from app.domain.material_marks import decision_keys, main_decision, ordered_states
 from app.errors import UserError
@@ -58,9 +66,10 @@ SUPPLY_HINT = ("↑↓ 选择材料　1 已收取　6 共享获取　0 恢复为
 DRAFT_DELAY_MS = 1000   # after the last keystroke; the draft is a few hundred bytes
 
 @dataclass(frozen=True)
-class _Decided:
+class Decided:
     case: CaseState            # as it stands after the call (marks recorded at least)
     problems: list[str]        # the decision's refusal; empty when it was taken
+    others: tuple[CaseState, ...] = ()   # 一件事: the bundle's other cases, decided too
 
 
 def _problems_of(exc: Exception) -> list[str]:
@@ -79,7 +88,8 @@ class AcceptancePanel(QWidget):
     def __init__(self, station: Workstation, clerk: Clerk, item: ServiceItem,
                  scenarios: frozenset[str], parent: QWidget | None = None,
                  today: Callable[[], dt.date] = dt.date.today,
-                 draft: AcceptanceDraft | None = None, case: CaseState | None = None) -> None:
+                 draft: AcceptanceDraft | None = None, case: CaseState | None = None,
+                 kind: ItemKind | None = None) -> None:
         super().__init__(parent)
         self._station = station
         self._clerk = clerk
@@ -90,6 +100,7 @@ class AcceptancePanel(QWidget):
         self.credit: CreditCheck | None = None
         self.supplying = False        # a 容缺补交 visit: only deferred rows take keys
         self.confirm_supply: QMessageBox | None = None
+        self._notices: list[tuple[DocumentKind, str]] = []
         self.preview: DocumentPreview | None = None
         self.confirm: ConfirmDecision | None = None
         self._busy = False
@@ -118,7 +129,8 @@ class AcceptancePanel(QWidget):
         self.table = ChecklistTable()
         self.table.marks_changed.connect(self._marks_changed)
         self.table.refused.connect(self._say_problem)
-        self.bar = DecisionBar(item.kind)
+        self.kind = kind or item.kind   # a 一件事 of 即办件 only is 即办 too
+        self.bar = DecisionBar(self.kind)
         self.supply_line = QLabel()
         self.supply_line.setObjectName("title")
         self.supply_line.hide()
@@ -146,7 +158,7 @@ class AcceptancePanel(QWidget):
 
         keys: list[tuple[str, Callable[[], None]]] = [
             ("F4", self.table.mark_all_received)]
-        keys += [(dk.key, self._decision_key(dk.decision)) for dk in decision_keys(item.kind)]
+        keys += [(dk.key, self._decision_key(dk.decision)) for dk in decision_keys(self.kind)]
         for key, slot in keys:
             shortcut = QShortcut(QKeySequence(key), self, slot)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -161,7 +173,7 @@ class AcceptancePanel(QWidget):
         if self.case is not None:
             return
         drafts = self._station.drafts
-        draft = AcceptanceDraft(self.item.code, tuple(sorted(self.scenarios)),
+        draft = AcceptanceDraft(self.subject_code, tuple(sorted(self.scenarios)),
                                 self.form.values())
         Operation(self, lambda: drafts.save(draft), lambda _none: None).failure(
             lambda exc: self.message.setText(f"草稿未能保存：{exc}")).run()
@@ -189,16 +201,61 @@ class AcceptancePanel(QWidget):
             return
         self.form.busy = True
         self.form.clear_problems()
-        cases, code, clerk = self._station.cases, self.item.code, self._clerk
-        applicant, agent = self.form.applicant(), self.form.agent()
-        Operation(self, lambda: cases.open_case(code, applicant, clerk, agent=agent),
+        Operation(self, self._open_work(self.form.applicant(), self.form.agent()),
                   self._opened).failure(self._open_failed).run()
+
+    # The hooks a 一件事 (ui.workbench.bundle_acceptance) answers differently.
+
+    @property
+    def subject_code(self) -> str:
+        """The item's code (a bundle's, for a 一件事): what a draft is kept under."""
+        return self.item.code
+
+    def _open_work(self, applicant: Applicant, agent: Agent | None
+                   ) -> Callable[[], list[CaseState]]:
+        cases, code, clerk = self._station.cases, self.item.code, self._clerk
+        return lambda: [cases.open_case(code, applicant, clerk, agent=agent)]
+
+    def _checklist(self) -> tuple[Material, ...]:
+        return self.item.checklist(self.scenarios)
+
+    def _show_bar(self) -> None:
+        self.bar.show_state(self.table.checklist, self.table.marks, self._today(), self.credit)
+
+    def _promised_work(self, decision: Decision) -> Callable[[], PromisedPreview | None]:
+        states = ordered_states(self.table.checklist, self.table.marks)
+        calendar, limit, today = self._station.calendar, self.item.promised_limit, self._today()
+        return lambda: preview_promised(calendar, decision, limit, states, today)
+
+    def _summary(self, decision: Decision, case: CaseState) -> list[str]:
+        return decision_summary(decision, case.applicant.name, self.item.name, case.number,
+                                self.table.checklist, self.table.marks)
+
+    def _decide_work(self, decision: Decision, reason: str, authority: str
+                     ) -> Callable[[], Decided]:
+        cases, clerk, case = self._station.cases, self._clerk, self.case
+        assert case is not None
+        states = ordered_states(self.table.checklist, self.table.marks)
+        scenarios = self.scenarios
+
+        def work() -> Decided:
+            current = case
+            if tuple(states) != current.materials or set(scenarios) != set(current.scenarios):
+                current = cases.record_materials(case.id, states, clerk, scenario_ids=scenarios)
+            try:
+                return Decided(cases.decide(case.id, decision, clerk, reason=reason,
+                                            competent_authority=authority), [])
+            except CaseRuleError as exc:
+                return Decided(current, exc.problems)
+
+        return work
 
     def _open_failed(self, exc: Exception) -> None:
         self.form.busy = False
         self.form.show_problems(_problems_of(exc))
 
-    def _opened(self, case: CaseState) -> None:
+    def _opened(self, opened: list[CaseState]) -> None:
+        case = opened[0]
         self.form.busy = False
         self.case = case
         self.discard_draft()   # the applicant is in the case record now
@@ -217,7 +274,7 @@ class AcceptancePanel(QWidget):
                               f"{case.applicant.id_number}）　{self._about}")
         self.table.today = self._today()
         marks = {m.material_id: m for m in case.materials}
-        self.table.show_checklist(self.item.checklist(self.scenarios), marks,
+        self.table.show_checklist(self._checklist(), marks,
                                   supplying=self.supplying)
         self.hint.setText(SUPPLY_HINT if self.supplying else CHECKLIST_HINT)
         self.bar.setVisible(not self.supplying)
@@ -243,7 +300,7 @@ class AcceptancePanel(QWidget):
     # -- 2. the checklist -------------------------------------------------------------------
 
     def _marks_changed(self) -> None:
-        self.bar.show_state(self.table.checklist, self.table.marks, self._today(), self.credit)
+        self._show_bar()
         if self.supplying and self.case is not None:
             owed = deferred_outstanding(self.case)
             brought = [m for m in owed if self.table.marks.get(m.material_id) != m]
@@ -274,17 +331,13 @@ class AcceptancePanel(QWidget):
             self._say_problem(f"不能{decision}：{self.bar.first_problem.get(decision, '')}")
             return
         self._busy = True
-        states = ordered_states(self.table.checklist, self.table.marks)
-        calendar, limit, today = self._station.calendar, self.item.promised_limit, self._today()
-        Operation(self, lambda: preview_promised(calendar, decision, limit, states, today),
-                  lambda promised: self._confirm(decision, promised)).failure(
-            self._failed).run()
+        Operation(self, self._promised_work(decision),
+                  lambda promised: self._confirm(decision, promised)).failure(self._failed).run()
 
     def _confirm(self, decision: Decision, promised: PromisedPreview | None) -> None:
         self._busy = False
         assert self.case is not None
-        summary = decision_summary(decision, self.case.applicant.name, self.item.name,
-                                   self.case.number, self.table.checklist, self.table.marks)
+        summary = self._summary(decision, self.case)
         reason, authority = self._last_reason
         self.confirm = ConfirmDecision(decision, summary, promised,
                                        lambda r, a: self.decide(decision, r, a), self,
@@ -296,20 +349,7 @@ class AcceptancePanel(QWidget):
             return
         self._busy = True
         self._last_reason = (reason, authority)
-        cases, clerk, case = self._station.cases, self._clerk, self.case
-        states = ordered_states(self.table.checklist, self.table.marks)
-        scenarios = self.scenarios
-
-        def work() -> _Decided:
-            current = case
-            if tuple(states) != current.materials or set(scenarios) != set(current.scenarios):
-                current = cases.record_materials(case.id, states, clerk, scenario_ids=scenarios)
-            try:
-                return _Decided(cases.decide(case.id, decision, clerk, reason=reason,
-                                             competent_authority=authority), [])
-            except CaseRuleError as exc:
-                return _Decided(current, exc.problems)
-
+        work = self._decide_work(decision, reason, authority)
         self.message.setStyleSheet("")
         self.message.setText(f"正在记录“{decision}”决定…")
         Operation(self, work, self._decided).failure(self._failed).run()
@@ -360,30 +400,41 @@ class AcceptancePanel(QWidget):
         self._busy = False
         self._say_problem("；".join(_problems_of(exc)))
 
-    def _decided(self, result: _Decided) -> None:
+    def _decided(self, result: Decided) -> None:
         self._busy = False
         self.case = result.case
         if result.problems:
             self._say_problem("不能作出决定：\n" + "\n".join(f"• {p}" for p in result.problems))
             return
-        case = result.case
-        assert case.decision is not None
-        promised = ""
-        if case.promised_date is not None:
-            estimated = "（估算）" if case.promised_estimated else ""
-            promised = f"，承诺办结日期 {case.promised_date:%Y年%m月%d日}{estimated}"
+        decided = [c for c in (result.case, *result.others) if c.decision is not None]
+        lines = []
+        for case in (result.case, *result.others):
+            promised = ""
+            if case.promised_date is not None:
+                estimated = "（估算）" if case.promised_estimated else ""
+                promised = f"，承诺办结日期 {case.promised_date:%Y年%m月%d日}{estimated}"
+            lines.append(f"办件 {case.number} {case.status}{promised}")
         self.message.setStyleSheet("color: #1e7d32; font-weight: bold;")
-        self.message.setText(f"办件 {case.number} {case.status}{promised}。"
-                             "通知书已打开预览：Enter 打印，Esc 关闭；再按 Esc 返回事项目录。")
-        self.decided.emit(case)
-        self.open_notice(NOTICE_OF[case.decision])
+        several = "逐份" if len(decided) > 1 else ""
+        self.message.setText("；\n".join(lines) + f"。\n通知书已{several}打开预览："
+                             "Enter 打印，Esc 关闭；再按 Esc 返回事项目录。")
+        self.decided.emit(result.case)
+        # One preview at a time: the next opens when the clerk closes this one.
+        self._notices = [(NOTICE_OF[c.decision], c.number) for c in decided if c.decision]
+        self._next_notice()
 
-    def open_notice(self, kind: DocumentKind) -> None:
+    def _next_notice(self) -> None:
+        if self._notices:
+            self.open_notice(*self._notices.pop(0))
+
+    def open_notice(self, kind: DocumentKind, number: str | None = None) -> None:
         if self.case is None:
             return
-        documents, clerk, number = self._station.documents, self._clerk, self.case.number
+        documents, clerk = self._station.documents, self._clerk
+        number = number or self.case.number
         self.preview = DocumentPreview(
             documents, clerk, lambda: documents.render_case_document(kind, number, clerk), self)
+        self.preview.finished.connect(self._next_notice)
         self.preview.open()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

@@ -82,9 +82,15 @@ class DecisionBar(QGroupBox):
         """``credit``: the case's 信用核查, which withholds 容缺 and 告知承诺 from a listed
         applicant (the service refuses them too; the bar says so before the key)."""
         states = ordered_states(checklist, marks)
+        self.show_problems({
+            dk.decision: blocking(dk.decision, self.kind, checklist, marks, today=today)
+            + credit_refusal(credit, dk.decision, states, today)
+            for dk in decision_keys(self.kind)})
+
+    def show_problems(self, blocked: Mapping[Decision, list[str]]) -> None:
+        """Each decision's line: open, or the first thing that blocks it."""
         for dk in decision_keys(self.kind):
-            problems = blocking(dk.decision, self.kind, checklist, marks, today=today)
-            problems += credit_refusal(credit, dk.decision, states, today)
+            problems = blocked.get(dk.decision, [])
             self.open[dk.decision] = not problems
             self.first_problem[dk.decision] = problems[0] if problems else ""
             line = self.lines[dk.decision]

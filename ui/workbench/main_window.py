@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app import __version__
 from app.domain.case import CaseState, CaseStatus, Clerk, deferred_outstanding
-from app.domain.catalogue import ServiceItem
+from app.domain.catalogue import Bundle, ServiceItem
 from app.errors import UserError
 from app.notifications import DatabaseWatch, changes_of
 from app.services.accounts import ClerkSession
@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.connection_label = self.status.connection_label
         self.catalogue_panel.detail.print_requested.connect(self.print_checklist)
         self.catalogue_panel.detail.accept_requested.connect(self.start_acceptance)
+        self.catalogue_panel.detail.bundle_accept_requested.connect(self.start_bundle)
         self.acceptance: AcceptancePanel | None = None
         self.return_prompt: TextPrompt | None = None
         self.notice: QMessageBox | None = None
@@ -159,21 +160,32 @@ class MainWindow(QMainWindow):
         """A form left unsubmitted by a crash or a power cut comes back at start."""
         drafts, catalogue = self.station.drafts, self.station.catalogue
 
-        def load() -> tuple[ServiceItem, AcceptanceDraft] | None:
+        Subject = ServiceItem | tuple[Bundle, dict[str, ServiceItem]]
+
+        def load() -> tuple[Subject, AcceptanceDraft] | None:
             draft = drafts.load()
             if draft is None:
                 return None
             try:
                 return catalogue.item(draft.item_code), draft
-            except UserError:   # the item left the catalogue since: nothing to resume
+            except UserError:
+                pass
+            try:   # a 一件事's form
+                bundle = catalogue.bundle(draft.item_code)
+                return (bundle, catalogue.bundle_items(bundle)), draft
+            except UserError:   # it left the catalogue since: nothing to resume
                 drafts.clear()
                 return None
 
-        def resume(found: tuple[ServiceItem, AcceptanceDraft] | None) -> None:
-            if found is not None and self.acceptance is None:
-                item, draft = found
-                known = {s.id for s in item.scenarios}
-                self.start_acceptance(item, frozenset(draft.scenarios) & known, draft)
+        def resume(found: tuple[Subject, AcceptanceDraft] | None) -> None:
+            if found is None or self.acceptance is not None:
+                return
+            subject, draft = found
+            if isinstance(subject, ServiceItem):
+                known = {s.id for s in subject.scenarios}
+                self.start_acceptance(subject, frozenset(draft.scenarios) & known, draft)
+            else:
+                self.start_bundle(*subject, draft=draft)
 
         Operation(self, load, resume).run()
 
@@ -183,6 +195,15 @@ class MainWindow(QMainWindow):
         if self._may_replace_acceptance():
             self._show_acceptance(
                 AcceptancePanel(self.station, self.clerk, item, scenarios, draft=draft))
+
+    def start_bundle(self, bundle: Bundle, items: dict[str, ServiceItem],
+                     draft: AcceptanceDraft | None = None) -> None:
+        """F3 on a 一件事 page: one applicant, the merged checklist, a case per item."""
+        from ui.workbench.bundle_acceptance import BundlePanel
+
+        if self._may_replace_acceptance():
+            self._show_acceptance(BundlePanel(self.station, self.clerk, bundle, items,
+                                              draft=draft))
 
     def _may_replace_acceptance(self) -> bool:
         """One 收件受理 tab: a form being typed there is given up only when the clerk says."""
@@ -234,7 +255,9 @@ class MainWindow(QMainWindow):
 
     def _return_visit_found(self, found: tuple[CaseState, ServiceItem]) -> None:
         case, item = found
-        if case.status is not CaseStatus.CORRECTION and not deferred_outstanding(case):
+        # 收件中: opened and never decided (a 一件事's item without 补正, an interruption).
+        owed = case.status in (CaseStatus.CORRECTION, CaseStatus.RECEIVING)
+        if not owed and not deferred_outstanding(case):
             self._notice("补正 / 容缺补交",
                          f"办件 {case.number} 状态为“{case.status}”，没有待补正或待补交的材料。")
             return

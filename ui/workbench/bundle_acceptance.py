@@ -1,0 +1,152 @@
+"""收件受理 of a 一件事: one applicant, one merged checklist, one case per item.
+
+The same two pages and keys as :class:`AcceptancePanel`; what differs is answered by
+its hooks: the cases are opened together (``open_bundle``), the merged list is marked
+once and recorded on every item that asks for a material, and one F-key decides every
+item as :mod:`app.domain.bundle_acceptance` says. The notices then open one after the
+other. A later 补正 or 容缺补交 is done per case (F5 and its number).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QWidget
+
+from app.domain.bundle_acceptance import (
+    bundle_blocking,
+    bundle_kind,
+    item_decisions,
+    item_states,
+    merged_checklist,
+)
+from app.domain.case import Agent, Applicant, CaseState, Clerk, Decision, MaterialState
+from app.domain.catalogue import Bundle, Material, ServiceItem
+from app.domain.material_marks import decision_keys
+from app.services.cases import CaseRuleError
+from app.services.drafts import AcceptanceDraft
+from app.services.intake import precheck
+from app.workstation import Workstation
+from ui.workbench.acceptance import AcceptancePanel, Decided
+from ui.workbench.decision_bar import PromisedPreview, decision_summary, preview_promised
+
+# A 不予受理 is checked with its reason when confirmed; while the bar is drawn it is
+# checked as if one had been given (as for a single item).
+_REASON_LATER = "理由在确认时填写"
+
+
+class BundlePanel(AcceptancePanel):
+    def __init__(self, station: Workstation, clerk: Clerk, bundle: Bundle,
+                 items: dict[str, ServiceItem], parent: QWidget | None = None,
+                 today: Callable[[], dt.date] = dt.date.today,
+                 draft: AcceptanceDraft | None = None) -> None:
+        self.bundle = bundle
+        self.items = items
+        self.merged = bundle.merged_materials(items)
+        self.bundle_cases: list[CaseState] = []
+        super().__init__(station, clerk, items[bundle.item_codes[0]], frozenset(), parent,
+                         today=today, draft=draft, kind=bundle_kind(items))
+        self._about = (f"一件事一次办　共{len(items)}个事项："
+                       + "、".join(items[c].name for c in bundle.item_codes))
+        self.title.setText(f"收件：【一件事】{bundle.name}")
+        self.subtitle.setText(self._about)
+
+    @property
+    def subject_code(self) -> str:
+        return self.bundle.code
+
+    def _open_work(self, applicant: Applicant, agent: Agent | None
+                   ) -> Callable[[], list[CaseState]]:
+        cases, code, clerk = self._station.cases, self.bundle.code, self._clerk
+        return lambda: cases.open_bundle(code, applicant, clerk, agent=agent)
+
+    def _opened(self, opened: list[CaseState]) -> None:
+        self.bundle_cases = opened
+        super()._opened(opened)
+        numbers = "、".join(c.number for c in opened)
+        self.title.setText(f"收件：【一件事】{self.bundle.name}　办件编号 {numbers}")
+
+    def _checklist(self) -> tuple[Material, ...]:
+        return merged_checklist(self.merged)
+
+    def _states(self) -> dict[str, list[MaterialState]]:
+        return item_states(self.merged, self.table.marks, self.items)
+
+    def _show_bar(self) -> None:
+        states, today = self._states(), self._today()
+        self.bar.show_problems({
+            dk.decision: bundle_blocking(
+                dk.decision, self.items, states,
+                _REASON_LATER if dk.decision is Decision.REJECT else "", today=today,
+                credit=self.credit)
+            for dk in decision_keys(self.kind)})
+
+    def _promised_work(self, decision: Decision) -> Callable[[], PromisedPreview | None]:
+        """The latest promised date of the items the key accepts: the bundle is done then."""
+        plan = item_decisions(decision, self.items, self._states())
+        states, items = self._states(), self.items
+        calendar, today = self._station.calendar, self._today()
+
+        def work() -> PromisedPreview | None:
+            found = [p for code, d in plan.items() if d is not None
+                     and (p := preview_promised(calendar, d, items[code].promised_limit,
+                                                states[code], today)) is not None]
+            return max(found, key=lambda p: p.day) if found else None
+
+        return work
+
+    def _summary(self, decision: Decision, case: CaseState) -> list[str]:
+        plan = item_decisions(decision, self.items, self._states())
+        number_of = {c.item_code: c.number for c in self.bundle_cases}
+        lines = decision_summary(decision, case.applicant.name, f"【一件事】{self.bundle.name}",
+                                 "、".join(number_of.values()), self.table.checklist,
+                                 self.table.marks)
+        for code in self.bundle.item_codes:
+            d = plan[code]
+            lines.append(f"  · {self.items[code].name}（{number_of.get(code, '')}）："
+                         + (str(d) if d is not None else "材料无缺，暂不决定，补正后一并受理"))
+        return lines
+
+    def _decide_work(self, decision: Decision, reason: str, authority: str
+                     ) -> Callable[[], Decided]:
+        cases, clerk, opened, items = self._station.cases, self._clerk, self.bundle_cases, self.items
+        states = self._states()
+        plan = item_decisions(decision, items, states)
+
+        def work() -> Decided:
+            # Every item's rules before anything is written: no half-decided bundle.
+            problems: list[str] = []
+            for code, d in plan.items():
+                try:
+                    if d is not None:
+                        precheck(items[code], frozenset(), states[code], d, reason, cases,
+                                 authority)
+                except CaseRuleError as exc:
+                    problems += [f"{items[code].name}：{p}" for p in exc.problems]
+            if problems:
+                return Decided(opened[0], problems)
+            done: list[CaseState] = []
+            for case in opened:
+                given = states[case.item_code]
+                current = case
+                try:
+                    if tuple(given) != case.materials:
+                        current = cases.record_materials(case.id, given, clerk)
+                    d = plan[case.item_code]
+                    if d is not None:
+                        current = cases.decide(case.id, d, clerk, reason=reason,
+                                               competent_authority=authority)
+                except CaseRuleError as exc:
+                    left = [c.number for c in opened[len(done):]]
+                    return Decided(current, [*exc.problems, "尚未作出决定的办件："
+                                             + "、".join(left)], tuple(done))
+                done.append(current)
+            return Decided(done[0], [], tuple(done[1:]))
+
+        return work
+
+    def _decided(self, result: Decided) -> None:
+        by_id = {c.id: c for c in (result.case, *result.others)}
+        self.bundle_cases = [by_id.get(c.id, c) for c in self.bundle_cases]
+        super()._decided(result)
