@@ -75,7 +75,8 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     (home / "settings.toml").write_text('[printers]\na4 = "system:窗口打印机"\n', encoding="utf-8")
     station = open_workstation(home)
     win = MainWindow(station, station.accounts.login(DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD))
-    qtbot.addWidget(win)
+    # Not qtbot.addWidget: pytest-qt would close and delete the window before this
+    # fixture's own ending below, which closes it as the program does.
     win.resize(1280, 800)   # the common window PC screen the layout must fit
     win.show()
     qtbot.waitExposed(win)
@@ -89,6 +90,7 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     win.close()
     ops.wait_idle(30_000)
     assert not win.isVisible()
+    win.deleteLater()
     station.close()
 
 

@@ -191,6 +191,12 @@ class ItemDetail(QWidget):
         for before, after in pairwise(chain):
             QWidget.setTabOrder(before, after)
 
+    @property
+    def shown(self) -> ServiceItem | Bundle | None:
+        """The item or bundle on the page (None before the first one is opened)."""
+        return self._item if self._item is not None else (
+            self._bundle[0] if self._bundle is not None else None)
+
     def request_print(self) -> None:
         if self._code:
             self.print_requested.emit(self._code, self.selected_scenarios())

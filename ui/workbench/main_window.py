@@ -8,10 +8,11 @@ when the program then disposes of the database engine.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app import __version__
 from app.domain.case import CaseState, CaseStatus, Clerk, deferred_outstanding
@@ -22,6 +23,7 @@ from app.services.accounts import ClerkSession
 from app.services.drafts import AcceptanceDraft
 from app.workstation import Workstation
 from ui import ops
+from ui.cases.pickup_desk import PickupPanel
 from ui.catalogue.panel import CataloguePanel
 from ui.events import ChangeEvents
 from ui.ops import Operation
@@ -29,6 +31,9 @@ from ui.workbench.acceptance import AcceptancePanel
 from ui.workbench.login import ChangePasswordDialog
 from ui.workbench.prompts import TextPrompt
 from ui.workbench.status_bar import WorkbenchStatusBar
+
+if TYPE_CHECKING:
+    from ui.workbench.consultation import ConsultationLogDialog
 
 # How long closing waits for running operations (a slow printer driver) before it
 # closes anyway; the status bar says what it waits for meanwhile.
@@ -45,6 +50,8 @@ SHORTCUTS = (
     ("F9 F10 F11 F12", "受理（即办） 补正 不予受理 容缺受理"),
     ("Ctrl+P", "打印一次性告知单（事项页）/ 打印（预览中）"),
     ("F5", "补正 / 容缺补交（输入或扫描办件编号，材料已勾选，补齐后 F9）"),
+    ("F7", "出件：扫描取件通知单；1/2/3 出件方式，F5 记录办结，F9 出件，Ctrl+P 补打送达回证"),
+    ("Ctrl+K", "咨询登记（事项页上即为该事项），可打印一次性告知单；Ctrl+Shift+K 今日咨询"),
     ("F6", "文书打印 / 补打（输入或扫描办件编号；Enter 预览，Ctrl+P 直接打印）"),
     ("F1", "快捷键说明"),
 )
@@ -79,6 +86,9 @@ class MainWindow(QMainWindow):
         self.tabs.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.catalogue_panel = CataloguePanel(station.catalogue, self.events)
         self.tabs.addTab(self.catalogue_panel, "事项目录 (F2)")
+        self.pickup_panel = PickupPanel(station, self.clerk, self.events)
+        self.pickup_panel.finished.connect(self.show_catalogue)
+        self.tabs.addTab(self.pickup_panel, "出件 (F7)")
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self.status = WorkbenchStatusBar(s, session)
@@ -93,6 +103,8 @@ class MainWindow(QMainWindow):
         self.acceptance: AcceptancePanel | None = None
         self.return_prompt: TextPrompt | None = None
         self.notice: QMessageBox | None = None
+        self.consultation: QDialog | None = None
+        self.consultation_log: ConsultationLogDialog | None = None
         self.catalogue_panel.focus_search()
         self._offer_draft()
         # The daily backup to the configured USB disk or share: now, then hourly (the
@@ -299,6 +311,11 @@ class MainWindow(QMainWindow):
                                     self.ask_return_visit))
         work.addAction(self._action("文书打印 / 补打…", [QKeySequence("F6")],
                                     self.print_case_documents))
+        work.addAction(self._action("出件", [QKeySequence("F7")], self.show_pickup))
+        work.addSeparator()
+        work.addAction(self._action("咨询登记…", [QKeySequence("Ctrl+K")], self.consult))
+        work.addAction(self._action("今日咨询", [QKeySequence("Ctrl+Shift+K")],
+                                    self.show_consultations))
         account = bar.addMenu("账号(&A)")
         account.addAction(self._action("修改密码…", [], self.change_password))
         account.addSeparator()
@@ -306,6 +323,33 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("帮助(&H)")
         help_menu.addAction(self._action("快捷键", [QKeySequence("F1")], self.show_shortcuts))
         help_menu.addAction(self._action("关于一窗通", [], self.show_about))
+
+    def show_pickup(self) -> None:
+        self.tabs.setCurrentWidget(self.pickup_panel)
+        self.pickup_panel.focus_entry()
+
+    def consult(self) -> None:
+        """Ctrl+K: an enquiry that opens no case; on an item page, about that item."""
+        from ui.workbench.consultation import ConsultationDialog
+
+        detail = self.catalogue_panel.detail
+        on_item = self.tabs.currentWidget() is self.catalogue_panel and detail.isVisible()
+        subject = detail.shown if on_item else None
+        scenarios = detail.selected_scenarios() if isinstance(subject, ServiceItem) else frozenset()
+        self.consultation = ConsultationDialog(self.station, self.clerk, self, item=subject,
+                                               scenarios=scenarios)
+        if self.consultation_log is not None:
+            self.consultation.saved.connect(self.consultation_log.refresh)
+        self.consultation.open()
+
+    def show_consultations(self) -> None:
+        from ui.workbench.consultation import ConsultationLogDialog
+
+        if self.consultation_log is None:
+            self.consultation_log = ConsultationLogDialog(self.station, self, events=self.events)
+        self.consultation_log.refresh()
+        self.consultation_log.show()
+        self.consultation_log.raise_()
 
     def show_catalogue(self) -> None:
         self.tabs.setCurrentWidget(self.catalogue_panel)
