@@ -245,8 +245,12 @@ class DocumentService:
         return self._thermal(slips.ticket(info), None, False)
 
     def find_case(self, ref: str) -> CaseState:
-        """A case by its number (typed or scanned; a lower-case check "x" is fine) or id."""
-        text = ref.strip()
+        """A case by its number (typed or scanned; a lower-case check "x" is fine) or id.
+
+        The 58 mm pickup slip carries only a QR code, whose text is ``NUMBER:WITNESS``;
+        a scanner types all of it, so the number is what comes before the colon.
+        """
+        text = ref.strip().split(":", 1)[0].strip()
         try:
             if _CASE_ID.fullmatch(text):
                 return self._cases.get(text)

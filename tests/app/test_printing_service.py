@@ -144,6 +144,16 @@ def test_a_case_number_ending_in_x_scans_as_a_qr_code_on_58_mm_paper(fresh_ws: W
                       f"{case.number}:{fresh_ws.cases.witness_hash(case.id)[:32].upper()}")}
 
 
+def test_the_qr_text_of_a_58_mm_slip_finds_its_case_where_a_number_is_asked(
+        fresh_ws: Workstation) -> None:
+    """What a scanner types from the QR code (number:witness) opens the case at F5, F6, F7
+    and in the CLI alike: they all ask the documents service."""
+    c = clerk(fresh_ws)
+    case = _case_ending_in_x(fresh_ws, c)
+    scanned = f"{case.number.lower()}:{fresh_ws.cases.witness_hash(case.id)[:32].upper()}\n"
+    assert fresh_ws.documents.verified_case(scanned).id == case.id
+
+
 @pytest.mark.parametrize("dots", [512, 640, 832])
 def test_every_allowed_head_width_gives_escpos_bytes(fresh_ws: Workstation, dots: int) -> None:
     c = clerk(fresh_ws)

@@ -32,12 +32,6 @@ class PickupView:
     delivered: DeliveredFacts | None
 
 
-def scanned_number(text: str) -> str:
-    """The case number in what a scanner typed: the pickup slip's QR code carries
-    ``NUMBER:WITNESS`` (its Code128 the number alone)."""
-    return text.strip().split(":", 1)[0].strip()
-
-
 def read_pickup_view(station: Workstation, ref: str) -> PickupView:
     """The case (proved against its log) and its hand-over, if any. Reads: off the GUI
     thread."""

@@ -39,7 +39,6 @@ from ui.cases.pickup_case import (
     PickupView,
     delivered_text,
     read_pickup_view,
-    scanned_number,
 )
 from ui.documents.print_preview import DocumentPreview
 from ui.events import ChangeEvents
@@ -132,7 +131,7 @@ class PickupPanel(QWidget):
     # -- finding the case -----------------------------------------------------------------
 
     def look_up(self) -> None:
-        ref = scanned_number(self.number.text())
+        ref = self.number.text().strip()
         if not ref:
             self.error.setText("请扫描取件通知单上的条码，或输入办件编号。")
             return
