@@ -101,6 +101,9 @@ class Settings:
     fonts: tuple[str, ...] = ()        # font files for documents: main first, then fallbacks
     backup_dir: str = ""               # daily automatic backup (a USB disk or a share)
     backup_keep: int = 14              # how many daily backups of this terminal to keep
+    # The folder an ID-card reader's program writes each card read into (wz.txt, …); the
+    # applicant form takes and then deletes them. Empty: no folder is watched.
+    id_card_folder: str = ""
     # The legal frame of notices: the site's 受理专用章, the default 补正期限, and per
     # 实施主体 its 复议机关, court, seal, 文号 prefix and whether it entrusts this window.
     site_seal: str = ""
@@ -141,6 +144,7 @@ def _to_toml(s: Settings) -> dict[str, Any]:
         "thermal": {"dots": s.thermal_dots, "text_mode": s.thermal_text_mode},
         "fonts": {"files": list(s.fonts)},
         "backup": {"dir": s.backup_dir, "keep": s.backup_keep},
+        "devices": {"id_card_folder": s.id_card_folder},
         "notices": {"seal": s.site_seal, "correction_limit": s.correction_limit.value,
                     "correction_unit": str(s.correction_limit.unit)},
         "authorities": {a.name: {"review": a.review, "court": a.court, "seal": a.seal,
@@ -182,7 +186,7 @@ def load_settings(directory: Path | None = None) -> Settings:
     server, queue = _section(doc, "server"), _section(doc, "queue")
     deadlines, printers = _section(doc, "deadlines"), _section(doc, "printers")
     thermal, fonts = _section(doc, "thermal"), _section(doc, "fonts")
-    backup = _section(doc, "backup")
+    backup, devices = _section(doc, "backup"), _section(doc, "devices")
     settings = replace(
         defaults,
         site_code=_str(site, "site", "code", defaults.site_code),
@@ -211,7 +215,8 @@ def load_settings(directory: Path | None = None) -> Settings:
         raise ConfigError("settings.toml：[backup] keep 应为1至3650的整数（保留的备份份数）")
     settings = replace(settings, yellow_warning_days=yellow, thermal_dots=dots,
                        thermal_text_mode=text_mode, fonts=tuple(files),
-                       backup_dir=_str(backup, "backup", "dir", ""), backup_keep=keep)
+                       backup_dir=_str(backup, "backup", "dir", ""), backup_keep=keep,
+                       id_card_folder=_str(devices, "devices", "id_card_folder", ""))
     notices = _section(doc, "notices")
     settings = replace(settings, site_seal=_str(notices, "notices", "seal", ""),
                        correction_limit=_correction_limit(notices, defaults.correction_limit))
@@ -293,6 +298,13 @@ def validate_settings(s: Settings) -> Settings:
         home, place = s.data_dir.expanduser().absolute(), Path(s.backup_dir).expanduser().absolute()
         if place == home or home in place.parents:
             raise ConfigError("settings.toml：[backup] dir 不能在数据目录里面：请填另一块磁盘或U盘上的目录")
+    if s.id_card_folder:
+        # Card files there are read and deleted: never where the program keeps its own.
+        home = s.data_dir.expanduser().absolute()
+        place = Path(s.id_card_folder).expanduser().absolute()
+        if place == home or home in place.parents or place in home.parents:
+            raise ConfigError("settings.toml：[devices] id_card_folder 不能是数据目录或其上下级目录："
+                              "请填身份证阅读器软件保存读卡文件的目录")
     _check_authorities(s.authorities)
     if s.server_url and not s.server_url.startswith(("http://", "https://")):
         raise ConfigError("settings.toml：[server] url 应以 http:// 或 https:// 开头")

@@ -64,7 +64,8 @@ def test_saved_settings_load_back(tmp_path: Path) -> None:
                      queue_mode="site", yellow_warning_days=5,
                      printers={"a4": "system:HP_LaserJet", "pickup-slip": "escpos:tcp://10.0.0.31"},
                      thermal_dots=384, thermal_text_mode=True,
-                     fonts=("/usr/share/fonts/a.ttc#1", "/usr/share/fonts/b.ttf"))
+                     fonts=("/usr/share/fonts/a.ttc#1", "/usr/share/fonts/b.ttf"),
+                     id_card_folder="/srv/reader/out")
     save_settings(wanted)
     loaded = load_settings(tmp_path)
     assert loaded == wanted
@@ -74,6 +75,17 @@ def test_saved_settings_load_back(tmp_path: Path) -> None:
 def _write(tmp_path: Path, body: str) -> Path:
     (tmp_path / "settings.toml").write_text(body, encoding="utf-8")
     return tmp_path
+
+
+@pytest.mark.parametrize("folder", [".", "sub/cards", ".."])
+def test_the_id_card_folder_may_not_be_the_data_dir_nor_around_it(tmp_path: Path,
+                                                                    folder: str) -> None:
+    """Card files in it are read and deleted: the program's own files must not be there."""
+    home = tmp_path / "home"
+    home.mkdir()
+    place = (home / folder).resolve() if folder != "." else home
+    with pytest.raises(ConfigError, match=r"\[devices\] id_card_folder"):
+        load_settings(_write(home, f'[devices]\nid_card_folder = "{place}"\n'))
 
 
 @pytest.mark.parametrize(("body", "fragments"), [

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
@@ -117,7 +118,9 @@ class AcceptancePanel(QWidget):
         self.credit_label = QLabel()   # 信用核查: the result and the list's age
         self.credit_label.setWordWrap(True)
         self.credit_label.hide()
-        self.form = ApplicantForm()
+        folder = station.settings.id_card_folder
+        self.form = ApplicantForm(lookup=station.case_list.returning_applicant,
+                                  reader_dir=Path(folder).expanduser() if folder else None)
         self.form.submitted.connect(self.open_case)
         # The form is kept as a draft a second after the last keystroke (off the GUI
         # thread), so a crash loses at most that second; opening the case clears it.
