@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from bench import acceptance, cli_startup, documents, imports, integrity, search, startup
+from bench import (
+    acceptance,
+    cli_startup,
+    documents,
+    imports,
+    integrity,
+    keystrokes,
+    search,
+    startup,
+)
 
 
 def main() -> None:
-    for module in (startup, cli_startup, search, documents, imports, integrity, acceptance):
+    for module in (startup, cli_startup, search, documents, imports, integrity, acceptance,
+                   keystrokes):
         print(f"== {module.__name__}")
         module.main()
 
