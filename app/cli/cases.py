@@ -208,8 +208,14 @@ def _delivery(args: argparse.Namespace) -> Any:
     if method is DeliveryMethod.IN_PERSON:
         return Delivery(method, "", id_number=args.id or "")
     if method is DeliveryMethod.PROXY:
-        return Delivery(method, args.proxy, id_number=args.id or "",
+        try:
+            id_type = IdType(args.id_type) if args.id_type else IdType.RESIDENT_ID
+        except ValueError:
+            raise UsageError(f"证件类型“{args.id_type}”无法识别，可用：" + "、".join(IdType)) from None
+        return Delivery(method, args.proxy, id_type=id_type, id_number=args.id or "",
                         proxy_letter=args.letter, relation=args.relation or "")
+    if args.id_type:
+        raise UsageError("--id-type 只用于代领人的证件；本人领取按办件登记的证件核对")
     return Delivery(method, args.recipient or "", carrier=args.carrier or "",
                     tracking=args.tracking or "", address=args.address or "")
 
@@ -353,6 +359,7 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
     p.add_argument("--in-person", action="store_true", help="申请人本人领取（须 --id 核对证件）")
     p.add_argument("--proxy", metavar="NAME", help="代领人姓名（须 --id 和 --letter）")
     p.add_argument("--id", help="领取人证件号码")
+    p.add_argument("--id-type", help="代领人证件类型，默认居民身份证（如 护照）")
     p.add_argument("--letter", action="store_true", help="已查验申请人签署的授权委托书")
     p.add_argument("--relation", help="代领人与申请人关系")
     p.add_argument("--mail", action="store_true", help="邮寄送达（须 --carrier 和 --tracking）")

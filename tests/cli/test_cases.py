@@ -157,6 +157,19 @@ def test_the_result_is_completed_and_handed_to_a_proxy_with_the_letter(cli_home:
     assert two_ways.code == 2 and "请选择一种出件方式" in two_ways.err
 
 
+def test_a_proxy_holding_a_passport_takes_the_result(cli_home: Path) -> None:
+    number = str(new_case(cli_home, "--received-all", "--decide", "受理")["number"])
+    assert as_clerk(cli_home, "case", "complete", number).code == 0
+    unknown = as_clerk(cli_home, "case", "deliver", number, "--proxy", "SMITH JOHN",
+                       "--id-type", "驾驶证", "--id", "E12345678", "--letter")
+    assert unknown.code == 2 and "证件类型“驾驶证”无法识别" in unknown.err
+    done = as_clerk(cli_home, "case", "deliver", number, "--proxy", "SMITH JOHN",
+                    "--id-type", "护照", "--id", "E12345678", "--letter", "--json")
+    assert done.code == 0, done.err
+    delivery = json.loads(done.out)["delivery"]
+    assert (delivery["id_type"], delivery["id_number"]) == ("护照", "E12345678")
+
+
 def test_a_bundle_opens_and_accepts_one_case_per_item(cli_home: Path) -> None:
     result = as_clerk(cli_home, "case", "new", "YJS330100-0001", "--name", "王小明", "--id", ID,
                       "--received-all", "--decide", "受理", "--json")
