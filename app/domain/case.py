@@ -222,8 +222,10 @@ def clock_start(decision: Decision | None, accepted_on: dt.date,
 
 
 def deferred_outstanding(state: CaseState) -> list[MaterialState]:
-    """The 容缺 materials of an accepted case still to be brought in (补交)."""
-    if state.decision is not Decision.ACCEPT_DEFERRED or state.status not in _CLOCK_RUNNING:
+    """The 容缺 materials of an accepted case still to be brought in (补交): while it is
+    being processed, and once 办结 until it is handed over (出件 waits for them)."""
+    if (state.decision is not Decision.ACCEPT_DEFERRED
+            or state.status not in (*_CLOCK_RUNNING, CaseStatus.COMPLETED)):
         return []
     return [m for m in state.materials if m.status is MaterialStatus.DEFERRED]
 

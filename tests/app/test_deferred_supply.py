@@ -77,14 +77,20 @@ def test_an_ordinary_acceptance_has_nothing_to_supply(fresh_ws: Workstation) -> 
         supply_deferred(fresh_ws.cases, case.id, list(case.materials), clerk(fresh_ws))
 
 
-def test_a_case_already_handed_over_takes_no_supply(fresh_ws: Workstation) -> None:
+def test_the_result_is_handed_over_only_once_the_deferred_paper_is_in(
+        fresh_ws: Workstation) -> None:
     case_id, states = deferred_case(fresh_ws)
     c = clerk(fresh_ws)
-    fresh_ws.pickup.complete(case_id, c)
-    fresh_ws.pickup.deliver(case_id, Delivery(DeliveryMethod.IN_PERSON, "王小明",
-                                              id_number=applicant().id_number), c)
+    fresh_ws.pickup.complete(case_id, c)         # the department finished meanwhile
+    in_person = Delivery(DeliveryMethod.IN_PERSON, "王小明", id_number=applicant().id_number)
+    with pytest.raises(CaseRuleError, match="容缺材料尚未补交"):
+        fresh_ws.pickup.deliver(case_id, in_person, c)
+    after = supply_deferred(fresh_ws.cases, case_id, brought(states, "m7"), c)
+    assert after.status is CaseStatus.COMPLETED  # still waiting at the pickup desk
+    assert fresh_ws.pickup.deliver(case_id, in_person, c).status is CaseStatus.DELIVERED
     with pytest.raises(CaseRuleError, match="不能再补交容缺材料"):
         supply_deferred(fresh_ws.cases, case_id, brought(states, "m7"), c)
+    assert fresh_ws.integrity.verify().ok
 
 
 def test_the_receipt_after_supply_states_the_supply_event(fresh_ws: Workstation) -> None:
