@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from sqlalchemy import event
+
 from app.domain.case import CaseStatus, Decision, MaterialStatus
 from app.services.case_list import CaseQuery, Flag
 from app.workstation import Workstation
-from tests.app.test_documents import FOOD, case_with, marked
+from tests.app.test_documents import DAY, FOOD, case_with, marked
 
 # 食品经营许可 promises 3 working days: accepted Tuesday 2026-11-24, due Friday 11-27.
 ACCEPTED_ON = dt.date(2026, 11, 24)
@@ -75,3 +78,90 @@ def test_a_returning_applicant_is_found_by_the_whole_id_number_only(
     assert found.phone == "13800138000"
     assert fresh_ws.case_list.returning_applicant(first.id_number[:10]) is None
     assert fresh_ws.case_list.returning_applicant("王小明") is None
+
+
+def test_several_items_list_newest_first_across_them_up_to_the_limit(
+        fresh_ws: Workstation) -> None:
+    from tests.app.test_documents import GETI
+
+    made = [case_with(fresh_ws, code, name=f"申请人{n}")
+            for n, code in enumerate((FOOD, GETI, FOOD, GETI, FOOD))]
+    newest_first = [c.number for c in reversed(made)]
+    find = fresh_ws.case_list.find
+    assert [r.number for r in find(CaseQuery(item_codes=(FOOD, GETI)))] == newest_first
+    assert [r.number for r in find(CaseQuery(item_codes=(GETI, FOOD), limit=3))
+            ] == newest_first[:3]
+    assert [r.number for r in find(CaseQuery(item_code=GETI, item_codes=(GETI,)))] == [
+        made[3].number, made[1].number]
+    # Each row as the case is: the list reads only its columns, in CaseSummary's order.
+    row = find(CaseQuery(item_codes=(GETI,)), today=DAY)[0]
+    case = made[3]
+    assert (row.id, row.number, row.status, row.item_code, row.item_name, row.applicant_name,
+            row.opened_at, row.promised_date) == (
+        case.id, case.number, case.status, case.item_code, case.item_name,
+        case.applicant.name, case.opened_at, case.promised_date)
+
+
+def test_a_common_status_lists_the_same_cases_walked_by_opened_time_as_by_status(
+        fresh_ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.services import case_list
+
+    accepted = [case_with(fresh_ws, FOOD, Decision.ACCEPT, name=f"申请人{n}") for n in range(3)]
+    case_with(fresh_ws, FOOD, name="李小红")   # 收件中: never listed as 已受理
+    query = CaseQuery(statuses=(CaseStatus.ACCEPTED,), applicant="申请人", limit=2)
+    by_status = fresh_ws.case_list.find(query, today=DAY)
+    monkeypatch.setattr(case_list, "DENSE_STATUS", 2)   # three 已受理 are "common" now
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(fresh_ws.db.engine, "before_cursor_execute", seen)
+    try:
+        walked = fresh_ws.case_list.find(query, today=DAY)
+    finally:
+        event.remove(fresh_ws.db.engine, "before_cursor_execute", seen)
+    # The status was no index this time (``status || ''``): the opened-time index walked.
+    assert any("cases.status || " in s and "ORDER BY cases.opened_at DESC" in s
+               for s in statements)
+    assert walked == by_status
+    assert [r.number for r in walked] == [accepted[2].number, accepted[1].number]
+
+
+def test_a_view_and_the_filters_make_one_query_or_none_when_they_contradict() -> None:
+    from app.services.case_list import ListFilters, ListView, view_query
+
+    day = dt.date(2026, 11, 30)
+    pickup = view_query(ListFilters(ListView.PICKUP, applicant="王"), today=day)
+    assert pickup is not None
+    assert (pickup.statuses, pickup.applicant) == ((CaseStatus.COMPLETED,), "王")
+    same = view_query(ListFilters(ListView.PICKUP, status=CaseStatus.COMPLETED), today=day)
+    assert same is not None and same.statuses == (CaseStatus.COMPLETED,)
+    assert view_query(ListFilters(ListView.PICKUP, status=CaseStatus.ACCEPTED), today=day
+                      ) is None
+    # 今日收件 is today whatever the date field says; the other views take the field.
+    today = view_query(ListFilters(ListView.TODAY, opened_on=DAY), today=day)
+    assert today is not None and today.opened_on == day
+    other = view_query(ListFilters(ListView.ALL, opened_on=DAY), today=day)
+    assert other is not None and other.opened_on == DAY
+    flagged = view_query(ListFilters(ListView.FLAGGED, status=CaseStatus.ACCEPTED), today=day)
+    assert flagged is not None and flagged.flagged_only
+    assert flagged.statuses == (CaseStatus.ACCEPTED,)
+
+
+def test_an_item_filter_stands_for_the_items_the_catalogue_search_finds(
+        module_ws: Workstation) -> None:
+    from app.services.case_list import items_matching
+    from tests.app.test_documents import GETI
+
+    catalogue = module_ws.catalogue
+    assert items_matching(catalogue, "spjy") == (FOOD,)           # initials
+    assert items_matching(catalogue, "食品经营") == (FOOD,)
+    assert GETI in items_matching(catalogue, "gtgs")
+    assert items_matching(catalogue, " ") == ()
+    # Nothing in the catalogue: the text as a code (a withdrawn item's cases).
+    assert items_matching(catalogue, "x9-old") == ("X9-OLD",)
+    # A bundle (一件事) stands for its items: their cases are separate, one per item.
+    restaurant = catalogue.bundle("YJS330100-0001")
+    assert restaurant.name == "开办餐饮店"
+    assert set(restaurant.item_codes) <= set(items_matching(catalogue, "开办餐饮店"))
