@@ -1,5 +1,6 @@
-"""The workbench's places reached by their keys: F7 出件, Ctrl+K 咨询登记 (about the item
-on the page, or any), Ctrl+Shift+K today's consultations."""
+"""The workbench's places reached by their keys: F7 出件, F8 办件 (Enter on a row goes
+where the case's next step is done), Ctrl+K 咨询登记 (about the item on the page, or
+any), Ctrl+Shift+K today's consultations."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.domain.case import Decision, MaterialStatus
+from tests.app.test_documents import FOOD, GETI, case_with, marked
 from tests.ui.test_acceptance_workbench import Keyboard, _choose_food_item, _shot
 from tests.ui.test_acceptance_workbench import window as window
+from ui.cases.documents import CaseDocumentsDialog
 from ui.workbench.main_window import MainWindow
 
 
@@ -53,3 +57,51 @@ def test_ctrl_shift_k_shows_todays_consultations(qtbot: QtBot, window: MainWindo
     assert log is not None
     qtbot.waitUntil(log.isVisible)
     log.close()
+
+
+def _listed(qtbot: QtBot, window: MainWindow, key: Qt.Key, number: str) -> None:
+    """F8, a view by its Alt key, down to the case's row, Enter."""
+    panel = window.case_list
+    keys = Keyboard(qtbot)
+    keys.press(Qt.Key.Key_F8)
+    assert window.tabs.currentWidget() is panel
+    with qtbot.waitSignal(panel.listed, timeout=10_000):
+        keys.press(key, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: panel.table.rowCount() >= 1)
+    keys.press(Qt.Key.Key_Down)
+    assert keys.here() is panel.table
+    rows = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+    panel.table.selectRow(rows.index(number))
+    keys.press(Qt.Key.Key_Return)
+
+
+def test_enter_on_a_case_in_correction_opens_its_return_visit(
+        qtbot: QtBot, window: MainWindow) -> None:
+    ws = window.station
+    case = case_with(ws, FOOD, Decision.CORRECTION,
+                     m4=marked(ws, FOOD, "m4", MaterialStatus.MISSING))
+    _listed(qtbot, window, Qt.Key.Key_3, case.number)          # Alt+3 补正中
+    qtbot.waitUntil(lambda: window.acceptance is not None and window.acceptance.case is not None)
+    assert window.acceptance is not None and window.acceptance.case is not None
+    assert window.acceptance.case.number == case.number
+    assert window.tabs.currentWidget() is window.acceptance
+
+
+def test_enter_on_a_case_waiting_for_pickup_opens_it_at_the_pickup_desk(
+        qtbot: QtBot, window: MainWindow) -> None:
+    ws = window.station
+    case = case_with(ws, GETI, Decision.ON_THE_SPOT)           # 即办: waits for pickup
+    _listed(qtbot, window, Qt.Key.Key_2, case.number)          # Alt+2 待取件
+    qtbot.waitUntil(lambda: window.tabs.currentWidget() is window.pickup_panel)
+    _shot(window, "14-pickup-from-list")
+    assert window.pickup_panel.number.text() == case.number
+
+
+def test_enter_on_an_accepted_case_opens_its_documents(qtbot: QtBot, window: MainWindow) -> None:
+    ws = window.station
+    case = case_with(ws, FOOD, Decision.ACCEPT)
+    _listed(qtbot, window, Qt.Key.Key_5, case.number)          # Alt+5 全部
+    qtbot.waitUntil(lambda: isinstance(QApplication.activeWindow(), CaseDocumentsDialog))
+    dialog = QApplication.activeWindow()
+    assert isinstance(dialog, CaseDocumentsDialog) and dialog.number.text() == case.number
+    dialog.close()

@@ -23,6 +23,7 @@ from app.services.accounts import ClerkSession
 from app.services.drafts import AcceptanceDraft
 from app.workstation import Workstation
 from ui import ops
+from ui.cases.case_list_panel import CaseListPanel
 from ui.cases.pickup_desk import PickupPanel
 from ui.catalogue.panel import CataloguePanel
 from ui.events import ChangeEvents
@@ -54,6 +55,8 @@ SHORTCUTS = (
     ("F7", "出件：扫描取件通知单；1/2/3 出件方式，F5 记录办结，F9 出件，Ctrl+P 补打送达回证"),
     ("Ctrl+K", "咨询登记（事项页上即为该事项），可打印一次性告知单；Ctrl+Shift+K 今日咨询"),
     ("F6", "文书打印 / 补打（输入或扫描办件编号；Enter 预览，Ctrl+P 直接打印）"),
+    ("F8", "办件查询：Alt+1 今日收件 Alt+2 待取件 Alt+3 补正中 Alt+4 电子监察（黄牌、红牌） Alt+5 全部；"
+           "↓ 进入列表，Enter 打开（补正/补交、出件或文书）"),
     ("F1", "快捷键说明"),
 )
 
@@ -90,6 +93,9 @@ class MainWindow(QMainWindow):
         self.pickup_panel = PickupPanel(station, self.clerk, self.events)
         self.pickup_panel.finished.connect(self.show_catalogue)
         self.tabs.addTab(self.pickup_panel, "出件 (F7)")
+        self.case_list = CaseListPanel(station, self.events)
+        self.case_list.case_chosen.connect(self.open_listed_case)
+        self.tabs.addTab(self.case_list, "办件 (F8)")
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self.status = WorkbenchStatusBar(s, session)
@@ -290,10 +296,34 @@ class MainWindow(QMainWindow):
         self.notice = box
         box.open()
 
-    def print_case_documents(self) -> None:
+    def print_case_documents(self, number: str = "") -> None:
         from ui.cases.documents import CaseDocumentsDialog
 
-        CaseDocumentsDialog(self.station.documents, self.clerk, self.events, self).open()
+        dialog = CaseDocumentsDialog(self.station.documents, self.clerk, self.events, self)
+        dialog.open()
+        if number:
+            dialog.number.setText(number)
+            dialog.look_up()
+
+    def show_case_list(self) -> None:
+        self.tabs.setCurrentWidget(self.case_list)
+        self.case_list.focus_filter()
+
+    def open_listed_case(self, number: str) -> None:
+        """Enter on a row of the case list: where that case's next step is done."""
+        documents = self.station.documents
+        Operation(self, lambda: documents.verified_case(number), self._open_listed).failure(
+            lambda exc: self._warn("办件", exc)).run()
+
+    def _open_listed(self, case: CaseState) -> None:
+        if case.status in (CaseStatus.CORRECTION, CaseStatus.RECEIVING) or deferred_outstanding(case):
+            self.open_return_visit(case.number)      # 补正, 容缺补交, an undecided case
+        elif case.status is CaseStatus.COMPLETED:
+            self.show_pickup()                       # the result waits: 出件
+            self.pickup_panel.number.setText(case.number)
+            self.pickup_panel.look_up()
+        else:
+            self.print_case_documents(case.number)   # its documents and their prints
 
     def _action(self, text: str, keys: list[QKeySequence], slot: object) -> QAction:
         action = QAction(text, self)
@@ -313,6 +343,8 @@ class MainWindow(QMainWindow):
         work.addAction(self._action("文书打印 / 补打…", [QKeySequence("F6")],
                                     self.print_case_documents))
         work.addAction(self._action("出件", [QKeySequence("F7")], self.show_pickup))
+        work.addAction(self._action("办件查询与电子监察", [QKeySequence("F8")],
+                                    self.show_case_list))
         work.addSeparator()
         work.addAction(self._action("咨询登记…", [QKeySequence("Ctrl+K")], self.consult))
         work.addAction(self._action("今日咨询", [QKeySequence("Ctrl+Shift+K")],
