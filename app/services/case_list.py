@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import ColumnElement, Select, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from app.domain.calendar import WorkCalendar
@@ -160,13 +160,14 @@ class CaseList:
             statuses = tuple(s for s in (statuses or RUNNING) if s in RUNNING)
             # Only what is due by the last yellow day can be flagged: the index does the rest.
             stmt = stmt.where(CaseRow.promised_date <= self._horizon(day))
-        id_number = ""
+        id_number, name_part = "", ""
         if query.applicant.strip():
             text = query.applicant.strip()
             if _ID_LIKE.fullmatch(text):   # a whole ID number: the index finds it
                 id_number = text.upper()
                 stmt = stmt.where(CaseRow.applicant_id_number == id_number)
             else:
+                name_part = text
                 stmt = stmt.where(CaseRow.applicant_name.contains(text, autoescape=True))
         if query.opened_on:
             start, end = _utc_bounds(query.opened_on)
@@ -177,10 +178,19 @@ class CaseList:
             if statuses:
                 values = [str(s) for s in statuses]
                 walk_newest = (not (query.flagged_only or codes or id_number or query.opened_on)
-                               and _dense(session, values))
+                               and _at_least(session, CaseRow.status.in_(values)))
                 # ``status || ''`` is no index: SQLite then walks the opened-time index.
                 column: Any = CaseRow.status.concat("") if walk_newest else CaseRow.status
                 stmt = stmt.where(column.in_(values))
+            if name_part and not _at_least(session, CaseRow.applicant_name.contains(
+                    name_part, autoescape=True)):
+                # Few cases bear the name: find them in the (name, opened) index, which
+                # SQLite scans instead of the table, rather than walk every case newest
+                # first looking for them (100 ms for a name no case has).
+                rowid: ColumnElement[Any] = literal_column("cases.rowid")
+                stmt = stmt.where(rowid.in_(
+                    select(literal_column("rowid")).select_from(CaseRow)
+                    .where(CaseRow.applicant_name.contains(name_part, autoescape=True))))
             rows: Sequence[Any]
             if len(codes) > 1 and not query.flagged_only:
                 rows = _newest_of_each(session, stmt, codes, limit)
@@ -246,10 +256,11 @@ def _codes(query: CaseQuery) -> tuple[str, ...]:
     return tuple(dict.fromkeys(codes))
 
 
-def _dense(session: Session, statuses: list[str]) -> bool:
-    """Whether at least DENSE_STATUS cases have one of ``statuses`` (reads at most that
-    many entries of the status index)."""
-    some = (select(literal(1)).select_from(CaseRow).where(CaseRow.status.in_(statuses))
+def _at_least(session: Session, condition: ColumnElement[bool]) -> bool:
+    """Whether at least DENSE_STATUS cases meet ``condition`` (reading at most that many
+    entries of whichever index serves it): then a walk of the cases newest first meets
+    them soon, and is the faster way to the newest of them."""
+    some = (select(literal(1)).select_from(CaseRow).where(condition)
             .limit(DENSE_STATUS).subquery())
     return (session.scalar(select(func.count()).select_from(some)) or 0) >= DENSE_STATUS
 

@@ -175,7 +175,8 @@ class CaseRow(Base):
     __tablename__ = "cases"
     # The case lists: newest first overall and per item (app.services.case_list).
     __table_args__ = (Index("ix_cases_item_opened", "item_code", "opened_at"),
-                      Index("ix_cases_applicant_opened", "applicant_id_number", "opened_at"))
+                      Index("ix_cases_applicant_opened", "applicant_id_number", "opened_at"),
+                      Index("ix_cases_name_opened", "applicant_name", "opened_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)

@@ -128,6 +128,35 @@ def test_a_common_status_lists_the_same_cases_walked_by_opened_time_as_by_status
     assert [r.number for r in walked] == [accepted[2].number, accepted[1].number]
 
 
+def test_a_rare_name_is_found_in_the_name_index_and_lists_as_a_common_one_would(
+        fresh_ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.services import case_list
+
+    mings = [case_with(fresh_ws, FOOD, name=name) for name in ("王小明", "李明", "赵明亮")]
+    case_with(fresh_ws, FOOD, name="李小红")
+    query = CaseQuery(applicant="明", limit=2)
+
+    def listed() -> tuple[list[str], list[str]]:
+        statements: list[str] = []
+
+        def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+            statements.append(statement)
+
+        event.listen(fresh_ws.db.engine, "before_cursor_execute", seen)
+        try:
+            rows = fresh_ws.case_list.find(query, today=DAY)
+        finally:
+            event.remove(fresh_ws.db.engine, "before_cursor_execute", seen)
+        return [r.number for r in rows], statements
+
+    rare, statements = listed()                       # 3 of the 2,000 it takes to be common
+    assert any("cases.rowid IN" in s for s in statements)
+    monkeypatch.setattr(case_list, "DENSE_STATUS", 2)
+    common, statements = listed()
+    assert not any("cases.rowid IN" in s for s in statements)
+    assert rare == common == [mings[2].number, mings[1].number]
+
+
 def test_a_view_and_the_filters_make_one_query_or_none_when_they_contradict() -> None:
     from app.services.case_list import ListFilters, ListView, view_query
 
