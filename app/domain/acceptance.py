@@ -90,6 +90,16 @@ def check_decision(decision: Decision, kind: ItemKind, checklist: Sequence[Mater
     return problems
 
 
+def repeat_correction(previous: Decision | None, decision: Decision, reason: str) -> list[str]:
+    """一次性告知: the first 补正 notice lists everything; another one for the case needs
+    its reason recorded (the supplied paper is still wrong, the law changed, …)."""
+    if (decision is Decision.CORRECTION and previous is Decision.CORRECTION
+            and len(reason.strip()) < MIN_REASON_LEN):
+        return ["本办件已出具过补正通知，一次性告知应一次讲清：再次要求补正须写明理由"
+                f"（至少{MIN_REASON_LEN}个字，记录在案）。"]
+    return []
+
+
 def states_for_items(merged: Sequence[BundleMaterial], chosen: dict[str, MaterialState],
                      items: dict[str, ServiceItem]) -> dict[str, list[MaterialState]]:
     """一件事: the state of each merged material, given once, as each item records it.

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain.acceptance import check_decision, check_materials
+from app.domain.acceptance import check_decision, check_materials, repeat_correction
 from app.domain.calendar import CalendarNotCovered, estimate_promised_date
 from app.domain.case import (
     Agent,
@@ -334,6 +334,7 @@ class CaseService:
             problems = check_decision(decision, item.kind,
                                       item.checklist(frozenset(case.scenarios)),
                                       case.materials, reason, today=day)
+            problems += repeat_correction(case.decision, decision, reason)
             credit, rechecked = self._credit_at_decision(session, case, day)
             problems += credit_refusal(credit, decision, case.materials, day)
             problems += self.notice_problems(item, decision, competent_authority, ground,

@@ -170,3 +170,26 @@ def test_a_listed_applicant_is_shown_on_the_checklist_and_f12_is_closed(
     assert not panel.bar.open[Decision.ACCEPT_DEFERRED]
     assert "失信名单" in panel.bar.lines[Decision.ACCEPT_DEFERRED].text()
     _shot(window, "9-credit-hit")
+
+
+def test_a_second_correction_at_the_return_visit_asks_its_reason(
+        qtbot: QtBot, window: MainWindow) -> None:
+    case = _correction_case(window)
+    keys = Keyboard(qtbot)
+    panel = _reopen(qtbot, keys, window, case.number)
+    keys.press(Qt.Key.Key_F10)                   # m4 still missing: 补正 again
+    qtbot.waitUntil(lambda: panel.confirm is not None
+                    and QApplication.activeWindow() is panel.confirm)
+    confirm = panel.confirm
+    assert confirm is not None and keys.here() is confirm.reason
+    keys.press(Qt.Key.Key_Return)                # no reason: said, not decided
+    assert "再次补正的理由" in confirm.error.text() and confirm.isVisible()
+    keys.type("补交的场所证明仍缺盖章")
+    with qtbot.waitSignal(panel.decided, timeout=20000):
+        keys.press(Qt.Key.Key_Return)
+    stored = window.station.cases.by_number(case.number)
+    assert stored.status is CaseStatus.CORRECTION
+    assert stored.decision_reason == "补交的场所证明仍缺盖章"
+    preview = _preview_shown(qtbot, panel)
+    keys.press(Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not preview.isVisible())

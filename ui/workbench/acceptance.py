@@ -344,7 +344,8 @@ class AcceptancePanel(QWidget):
         reason, authority = self._last_reason
         self.confirm = ConfirmDecision(decision, summary, promised,
                                        lambda r, a: self.decide(decision, r, a), self,
-                                       reason=reason, authority=authority)
+                                       reason=reason, authority=authority,
+                                       repeat=self.case.decision is Decision.CORRECTION)
         self.confirm.open()
 
     def decide(self, decision: Decision, reason: str = "", authority: str = "") -> None:

@@ -108,12 +108,15 @@ class ConfirmDecision(QDialog):
 
     def __init__(self, decision: Decision, summary: list[str], promised: PromisedPreview | None,
                  confirmed: Callable[[str, str], None], parent: QWidget | None = None, *,
-                 reason: str = "", authority: str = "") -> None:
+                 reason: str = "", authority: str = "", repeat: bool = False) -> None:
+        """``repeat``: a 补正 after an earlier 补正 notice, whose reason is recorded."""
         super().__init__(parent)
         self.setWindowTitle(f"确认{decision}")
         self.setMinimumWidth(560)
         self.decision = decision
         self._confirmed = confirmed
+        self._asks_reason = decision is Decision.REJECT or (
+            repeat and decision is Decision.CORRECTION)
         heading = QLabel(f"确认作出“{decision}”决定？")
         heading.setObjectName("title")
         body = QLabel("\n".join(summary))
@@ -136,6 +139,11 @@ class ConfirmDecision(QDialog):
             form.addRow("不予受理理由：", self.reason)
             form.addRow("有权机关：", self.authority)
             layout.addLayout(form)
+        elif self._asks_reason:
+            form = QFormLayout()
+            self.reason.setPlaceholderText("本办件已出具过补正通知，写明再次补正的原因（记录在案）")
+            form.addRow("再次补正理由：", self.reason)
+            layout.addLayout(form)
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
@@ -149,7 +157,7 @@ class ConfirmDecision(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        (self.reason if decision is Decision.REJECT else ok).setFocus()
+        (self.reason if self._asks_reason else ok).setFocus()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -157,8 +165,9 @@ class ConfirmDecision(QDialog):
 
     def accept(self) -> None:
         reason = self.reason.text().strip()
-        if self.decision is Decision.REJECT and len(reason) < MIN_REASON_LEN:
-            self.error.setText(f"请写明不予受理的理由（至少{MIN_REASON_LEN}个字）。")
+        if self._asks_reason and len(reason) < MIN_REASON_LEN:
+            what = "不予受理" if self.decision is Decision.REJECT else "再次补正"
+            self.error.setText(f"请写明{what}的理由（至少{MIN_REASON_LEN}个字）。")
             self.reason.setFocus()
             return
         super().accept()
