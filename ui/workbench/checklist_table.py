@@ -171,6 +171,9 @@ class ChecklistTable(QTableWidget):
 
     def _marked(self, row: int, state: MaterialState) -> None:
         self.set_mark(row, state)
+        # Back from the prompt: the window, then the table, take the keys again (window
+        # managers do the first; a bare or offscreen platform does not).
+        self.window().activateWindow()
         self.setFocus()
         self._advance(row)
 
