@@ -3,6 +3,11 @@
 Each run is a new Python process on an existing data dir (the clerk's normal morning);
 the very first start, which creates the database and imports the demo catalogue, is
 measured once on its own.
+
+The login is measured through the program's own start (``ui.app.run``): it paints
+before the workstation opens, so beside its paint the time until the workstation is open
+behind it ("ready": a login typed meanwhile runs then) is reported. The workbench figure
+is the non-interactive sum: open, log in, paint the workbench.
 """
 
 from __future__ import annotations
@@ -26,16 +31,20 @@ TARGET_S = 1.5
 TARGET_RATIO = 2.5   # issue 9: login paint ≤ 2.5× a bare PySide6 window's, same run
 
 
-def _one(home: Path, *args: str) -> float:
+def _marks(home: Path, *args: str) -> dict[str, float]:
+    """Seconds from spawning the child to each moment it reports (PAINT, READY)."""
     env = {**os.environ, "YICHUANG_HOME": str(home), "QT_QPA_PLATFORM": "offscreen",
            "YICHUANG_RESOURCES": str(ROOT / "resources")}
     start = time.time()
     out = subprocess.run([sys.executable, "-m", "bench.first_paint_child", *args],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
                          check=True).stdout
-    painted = next(float(line.split()[1]) for line in out.splitlines()
-                   if line.startswith("PAINT "))
-    return painted - start
+    return {name: float(at) - start for name, at in
+            (line.split() for line in out.splitlines() if line.startswith(("PAINT ", "READY ")))}
+
+
+def _one(home: Path, *args: str) -> float:
+    return _marks(home, *args)["PAINT"]
 
 
 ADMIN_PASSWORD = "Guanli2026x"
@@ -59,14 +68,16 @@ def _operators(home: Path) -> None:
 def main() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        first_start = _one(home, "login")
+        first = _marks(home, "login")
         # A clerk account that needs no password change, as on any normal morning; the
         # administrator's first password is changed as it must be before anything else.
         _operators(home)
         # Interleaved with the bare window, so both see the same machine load.
-        login, bare = [], []
+        login, ready, bare = [], [], []
         for _ in range(RUNS):
-            login.append(_one(home, "login"))
+            marks = _marks(home, "login")
+            login.append(marks["PAINT"])
+            ready.append(marks["READY"])
             bare.append(_one(home, "bare"))
         main_window = [_one(home, "main", "bench", "Morning2026x") for _ in range(RUNS)]
         # The same morning with a county-sized catalogue (5,000 items) instead of the demo.
@@ -80,8 +91,10 @@ def main() -> dict[str, object]:
         big_window = [_one(home, "main", "bench", "Morning2026x") for _ in range(RUNS)]
     figures: dict[str, Any] = {
         "target_s": TARGET_S,
-        "first_ever_start_to_login_paint_s": first_start,
+        "first_ever_start_to_login_paint_s": first["PAINT"],
+        "first_ever_start_to_ready_s": first["READY"],
         "cold_start_to_login_paint_s": summary(login),
+        "cold_start_to_ready_s": summary(ready),
         "bare_pyside6_window_paint_s": summary(bare),
         "login_over_bare": summary(login)["median"] / summary(bare)["median"],
         "target_login_over_bare": TARGET_RATIO,
@@ -89,9 +102,11 @@ def main() -> dict[str, object]:
         "cold_start_to_workbench_paint_5000_items_s": summary(big_window),
     }
     path = write_result("startup", figures)
-    print(f"首次启动（建库+导入演示目录）到登录窗绘制：{first_start:.3f} s")
+    print(f"首次启动到登录窗绘制：{first['PAINT']:.3f} s；"
+          f"后台建库、导入演示目录完成：{first['READY']:.3f} s")
     print(f"冷启动到登录窗首次绘制：中位数 {figures['cold_start_to_login_paint_s']['median']:.3f} s"
-          f"（{RUNS} 次）")
+          f"（{RUNS} 次）；后台打开数据库完成（可登录）："
+          f"中位数 {figures['cold_start_to_ready_s']['median']:.3f} s")
     print(f"空白 PySide6 窗口首次绘制：中位数 {figures['bare_pyside6_window_paint_s']['median']:.3f} s；"
           f"登录窗是它的 {figures['login_over_bare']:.2f} 倍（目标 ≤ {TARGET_RATIO} 倍）")
     print(f"冷启动到工作台首次绘制（含登录校验）：中位数 "

@@ -1,4 +1,10 @@
-"""Starting the window: one per data directory, Qt in Chinese, log in, show the workbench."""
+"""Starting the window: one per data directory, Qt in Chinese, log in, show the workbench.
+
+The login paints first; the workstation opens behind it (:mod:`ui.workbench.opening`).
+So this module, and what it imports at its top, stay clear of SQLAlchemy, the services
+and the workbench: they are imported on the worker thread that opens the workstation, or
+once the clerk has logged in (a test checks it).
+"""
 
 from __future__ import annotations
 
@@ -9,68 +15,32 @@ import os
 import sys
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QObject, Qt, QTranslator, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QMessageBox, QWidget
 
 from app.config import ConfigError, data_dir
-from app.services.accounts import ClerkSession
-from app.storage.db import DatabaseError
-from app.workstation import Workstation, open_workstation
 from ui import ops
-from ui.documents.spooler import qt_spooler
+from ui.qt_chinese import install_translations
 from ui.widgets.style import apply_style
 from ui.workbench.login import ChangePasswordDialog, LoginDialog
-from ui.workbench.main_window import CLOSE_WAIT_MS, MainWindow
+from ui.workbench.opening import WorkstationOpening
+
+if TYPE_CHECKING:
+    from app.services.accounts import ClerkSession
+    from app.workstation import Workstation
 
 # How long a second launch waits for the first window to answer. Generous: the first
 # one may still be opening its database (a first start seeds the catalogue).
 HANDOVER_TIMEOUT_MS = 10_000
+# How long the end of the program waits for work still running (the login's; the
+# workbench waits for its own when it closes). Not imported from the workbench: its
+# module is not loaded before the clerk has logged in.
+END_WAIT_MS = 30_000
 _RAISE = b"raise\n"
 _RAISED = b"ok\n"
-
-
-# Labels Qt reworded after qtbase_zh_CN was last translated, so the file has no entry
-# for them: (context, source text) -> Chinese, in the file's own terms for the old text.
-QT_TRANSLATION_GAPS = {
-    ("QFileDialog", "&Look in:"): "查找范围(&L)：",
-    ("QFileDialog", "Files of &type:"): "文件类型(&T)：",
-    ("QPrintSettingsOutput", "Page &Set:"): "页面组(&S)：",
-    ("QPageSetupWidget", "Page &order:"): "页面顺序(&O)：",
-    ("QPageSetupWidget", "Pages &per sheet:"): "每张页数(&P)：",
-    ("QAbstractFileIconProvider", "Folder"): "文件夹",
-    ("QAbstractFileIconProvider", "Drive"): "驱动器",
-}
-
-
-class _GapTranslator(QTranslator):
-    """Answers :data:`QT_TRANSLATION_GAPS` only; None lets Qt ask the next translator
-    (an empty string would translate every other text to nothing)."""
-
-    def translate(self, context: str, source: str, disambiguation: str | None = None,
-                  n: int = -1) -> str | None:
-        return QT_TRANSLATION_GAPS.get((context, source))
-
-    def isEmpty(self) -> bool:
-        return False
-
-
-def install_translations(app: QCoreApplication) -> bool:
-    """Qt's own texts in Chinese: the 确定/取消 of message boxes and button boxes, the
-    Save As and Print dialogs. Their translations ship with PySide6; window PCs often
-    run an English system locale, so they are loaded whatever the locale says.
-    False when the translation file is missing (the window still works, in English)."""
-    translator = QTranslator(app)   # parented: it must live as long as the application
-    directory = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
-    if not translator.load("qtbase_zh_CN", directory):
-        translator.deleteLater()
-        return False
-    app.installTranslator(translator)
-    app.installTranslator(_GapTranslator(app))   # the last installed is asked first
-    # Dates and numbers in Qt's dialogs (the print dialog's page ranges…) follow suit.
-    QLocale.setDefault(QLocale(QLocale.Language.Chinese, QLocale.Country.China))
-    return True
 
 
 # ---- one window per data directory -------------------------------------------------
@@ -198,17 +168,69 @@ def bring_to_front() -> None:
 
 
 def log_in(station: Workstation) -> ClerkSession | None:
-    """Login, then the forced password change if the account still has its first one."""
-    login = LoginDialog(station.accounts, station.settings.site_name)
-    if login.exec() != QDialog.DialogCode.Accepted or login.session is None:
+    """Login against a workstation already open, then the forced password change if the
+    account still has its first one."""
+    return log_in_while_opening(WorkstationOpening.of(station))
+
+
+def log_in_while_opening(opening: WorkstationOpening) -> ClerkSession | None:
+    """The login shown at once, the workstation opening behind it from its first paint;
+    the clerk types meanwhile. Then the forced password change if the account still has
+    its first one. None when the clerk quits — or when the opening failed: the login
+    closes and ``opening.error`` says why."""
+    if opening.error is not None:
         return None
-    session = login.session
-    if session.must_change_password:
-        change = ChangePasswordDialog(station.accounts, session, forced=True)
-        if change.exec() != QDialog.DialogCode.Accepted or change.session is None:
-            return None
-        session = change.session
-    return session
+    login = LoginDialog(None)
+    if opening.station is not None:
+        _attach(login, opening.station)
+    # Disconnected below: a late signal must not reach a dialog already gone.
+    connections = [opening.opened.connect(partial(_attach, login)),
+                   opening.failed.connect(login.reject)]
+    opening.start_after_paint(login)
+    try:
+        accepted = login.exec() == QDialog.DialogCode.Accepted
+    finally:
+        for connection in connections:
+            QObject.disconnect(connection)
+    if not accepted or login.session is None or opening.station is None:
+        return None
+    return _first_password_changed(opening.station, login.session)
+
+
+def _attach(login: LoginDialog, station: Workstation) -> None:
+    login.attach(station.accounts, station.settings.site_name)
+
+
+def _first_password_changed(station: Workstation, session: ClerkSession) -> ClerkSession | None:
+    if not session.must_change_password:
+        return session
+    change = ChangePasswordDialog(station.accounts, session, forced=True)
+    if change.exec() != QDialog.DialogCode.Accepted or change.session is None:
+        return None
+    return change.session
+
+
+def open_for_window(directory: Path | None = None) -> Workstation:
+    """The workstation as the window opens it; runs on the opening's worker thread,
+    where the core (SQLAlchemy, the services, migrations…) is imported."""
+    from app.workstation import open_workstation
+    from ui.documents.spooler import qt_spooler
+
+    # System printers print through Qt in the window (the CLI keeps CUPS).
+    return open_workstation(directory, system_spooler=qt_spooler)
+
+
+def cannot_open(exc: Exception) -> int:
+    """Say why the installation could not be opened, as the exit status 2; an error
+    that is not about the installation goes on up (a traceback and the log, as before)."""
+    # Imported here: on the worker thread that failed, or now (the core is not loaded
+    # before). IntegrityAlarm is a DatabaseError.
+    from app.storage.db import DatabaseError
+
+    if not isinstance(exc, (ConfigError, DatabaseError, OSError)):
+        raise exc
+    QMessageBox.critical(None, "一窗通无法启动", f"{exc}\n\n可运行 yichuang doctor 检查本机环境。")
+    return 2
 
 
 def start_application() -> QApplication:
@@ -240,26 +262,27 @@ def run() -> int:
         return 1
     guard.activated.connect(bring_to_front)
     try:
-        return _open_and_log_in(app)
+        return open_and_log_in(app, WorkstationOpening(open_for_window))
     finally:
         guard.close()   # at once: the next launch must not find a name nobody answers
 
 
-def _open_and_log_in(app: QApplication) -> int:
+def open_and_log_in(app: QApplication, opening: WorkstationOpening) -> int:
+    """Log in while ``opening`` runs, then the workbench until it is closed; the exit
+    status. Whatever happens, the workstation is closed before this returns."""
     try:
-        # System printers print through Qt in the window (the CLI keeps CUPS).
-        station = open_workstation(system_spooler=qt_spooler)
-    except (ConfigError, DatabaseError, OSError) as exc:
-        QMessageBox.critical(None, "一窗通无法启动", f"{exc}\n\n可运行 yichuang doctor 检查本机环境。")
-        return 2
-    try:
-        session = log_in(station)
-        if session is None:
+        session = log_in_while_opening(opening)
+        if opening.error is not None:
+            return cannot_open(opening.error)
+        if session is None or opening.station is None:
             return 0
-        window = MainWindow(station, session)
+        # Imported after the login, which must not wait for the workbench's modules.
+        from ui.workbench.main_window import MainWindow
+
+        window = MainWindow(opening.station, session)
         window.showMaximized()  # a window PC does nothing else all day
         return app.exec()
     finally:
         # The window waited already; this covers work started outside it (the login's).
-        ops.wait_idle(CLOSE_WAIT_MS)
-        station.close()
+        ops.wait_idle(END_WAIT_MS)
+        opening.close()   # an opening still under way (the clerk quit early) ends first

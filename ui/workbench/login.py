@@ -1,10 +1,17 @@
-"""Login and the forced password change, as two small keyboard-first dialogs."""
+"""Login and the forced password change, as two small keyboard-first dialogs.
+
+The login is the first thing on screen, shown while the workstation is still opening
+(see :mod:`ui.workbench.opening`): this module must not import the services, SQLAlchemy
+or anything else of the core beyond :mod:`app.errors` (a test checks it). The account
+service is only a type here; its errors are recognised by their common base.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -16,8 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.accounts import AccountService, ClerkSession, LoginError, PasswordPolicyError
+from app.errors import UserError
 from ui.ops import Operation
+
+if TYPE_CHECKING:
+    from app.services.accounts import AccountService, ClerkSession
+
+# Shown when the clerk submits before the workstation is open (a first start seeds the
+# database and takes seconds; a normal morning, about half of one).
+WAITING_FOR_DATABASE = "正在打开数据库…"
 
 
 class _FormDialog(QDialog):
@@ -91,25 +105,51 @@ class _FormDialog(QDialog):
 
 
 class LoginDialog(_FormDialog):
-    """用户名 + 密码; Enter logs in. ``session`` holds the result after accept()."""
+    """用户名 + 密码; Enter logs in. ``session`` holds the result after accept().
 
-    def __init__(self, accounts: AccountService, site_name: str,
+    Made without ``accounts`` it can be shown before the workstation is open: the clerk
+    types meanwhile, and a login submitted early waits (saying 正在打开数据库…) until
+    :meth:`attach` hands over the account service, then runs.
+    """
+
+    ready = Signal()   # attach() was called: a login can run now
+
+    def __init__(self, accounts: AccountService | None, site_name: str = "",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._accounts = accounts
+        self._waiting: tuple[str, str] | None = None   # submitted before attach()
         self.setWindowTitle("一窗通 — 登录")
         self.setMinimumWidth(380)
         title = QLabel("一窗通 综合窗口")
         title.setObjectName("title")
-        site = QLabel(site_name)
-        site.setObjectName("subtitle")
+        self.site = QLabel(site_name)
+        self.site.setObjectName("subtitle")
+        # Its line is kept while the name is unknown: the dialog must not jump under
+        # the clerk's eyes when it arrives.
+        self.site.setMinimumHeight(self.site.fontMetrics().height())
         self.username = QLineEdit()
         self.username.setPlaceholderText("工号或用户名")
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.buttons = self._lay_out([title, site],
+        self.buttons = self._lay_out([title, self.site],
                                      [("用户名", self.username), ("密码", self.password)],
                                      [], ok="登录", cancel="退出")
+
+    @property
+    def is_ready(self) -> bool:
+        return self._accounts is not None
+
+    def attach(self, accounts: AccountService, site_name: str) -> None:
+        """The workstation is open: log in against ``accounts`` from now on, and run the
+        login the clerk already submitted, if any."""
+        self._accounts = accounts
+        self.site.setText(site_name)
+        self.ready.emit()
+        if self._waiting is not None:
+            user, pw = self._waiting
+            self._waiting = None
+            self._log_in(accounts, user, pw)
 
     def _submit(self) -> None:
         user, pw = self.username.text(), self.password.text()
@@ -121,10 +161,20 @@ class LoginDialog(_FormDialog):
             self.error.setText("请输入密码。")
             self.password.setFocus()
             return
-        self._run("正在登录…", lambda: self._accounts.login(user, pw))
+        if self._accounts is None:
+            # Held, not refused: the clerk typed faster than the database opened.
+            self._waiting = (user, pw)
+            self.error.setText(WAITING_FOR_DATABASE)
+            self.setEnabled(False)
+            return
+        self._log_in(self._accounts, user, pw)
+
+    def _log_in(self, accounts: AccountService, user: str, pw: str) -> None:
+        self._run("正在登录…", lambda: accounts.login(user, pw))
 
     def _failed(self, exc: Exception) -> None:
-        self.error.setText(str(exc) if isinstance(exc, LoginError) else f"登录失败：{exc}")
+        # Account errors (LoginError…) are UserErrors: their message is for the clerk.
+        self.error.setText(str(exc) if isinstance(exc, UserError) else f"登录失败：{exc}")
         self.password.clear()
         self.password.setFocus()
 
@@ -161,8 +211,8 @@ class ChangePasswordDialog(_FormDialog):
                   lambda: self._accounts.change_password(self._session.user_id, old, new))
 
     def _failed(self, exc: Exception) -> None:
-        known = isinstance(exc, (LoginError, PasswordPolicyError))
-        self.error.setText(str(exc) if known else f"修改失败：{exc}")
+        # LoginError (wrong old password), PasswordPolicyError… are UserErrors.
+        self.error.setText(str(exc) if isinstance(exc, UserError) else f"修改失败：{exc}")
         self.new.clear()
         self.confirm.clear()
         (self.old if "原密码" in str(exc) else self.new).setFocus()
