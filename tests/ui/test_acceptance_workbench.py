@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from pypinyin import lazy_pinyin
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -23,6 +22,7 @@ from app.domain.case import CaseStatus, Decision, MaterialStatus
 from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.workstation import open_workstation
 from tests.support import FOOD, PaperTray
+from tests.ui.keys import commit, here
 from ui import ops
 from ui.documents.print_preview import DocumentPreview
 from ui.workbench.acceptance import AcceptancePanel
@@ -30,14 +30,6 @@ from ui.workbench.main_window import MainWindow
 
 SHOTS = Path("/tmp/wb")
 APPLICANT, GOOD_ID, PHONE = "王小明", "330102198001010026", "13800138000"
-
-
-def _commit(widget: QWidget, text: str) -> None:
-    """Chinese arrives through the input method as a committed string (QTest's keyClicks
-    handles ASCII only)."""
-    event = QInputMethodEvent()
-    event.setCommitString(text)
-    QApplication.sendEvent(widget, event)
 
 
 class Keyboard:
@@ -48,11 +40,7 @@ class Keyboard:
         self.qtbot = qtbot
         self.count = 0
 
-    @staticmethod
-    def here() -> QWidget:
-        widget = QApplication.focusWidget()
-        assert widget is not None, "no widget has the keyboard focus"
-        return widget
+    here = staticmethod(here)
 
     def press(self, key: Qt.Key,
               modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
@@ -65,7 +53,7 @@ class Keyboard:
             self.qtbot.keyClicks(self.here(), text)
         else:
             self.count += len("".join(lazy_pinyin(text))) + 1
-            _commit(self.here(), text)
+            commit(self.here(), text)
 
 
 @pytest.fixture
@@ -109,7 +97,7 @@ def _pdf_text(pdf: bytes, folder: Path) -> str:
 
 def _choose_food_item(qtbot: QtBot, win: MainWindow) -> None:
     panel = win.catalogue_panel
-    _commit(panel.search, "食品经营")
+    commit(panel.search, "食品经营")
     with qtbot.waitSignal(panel.opened):
         qtbot.keyClick(panel.search, Qt.Key.Key_Return)
     assert panel.detail.title.text() == "食品经营许可（新办）"

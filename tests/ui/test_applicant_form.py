@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QInputMethodEvent, QKeyEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -23,6 +23,7 @@ from app.domain.case import Applicant, ApplicantKind, Clerk, IdType
 from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.workstation import Workstation
 from tests.support import FOOD
+from tests.ui.keys import commit, here
 from ui import ops
 from ui.workbench.applicant_form import ApplicantForm
 from ui.workbench.id_card_reader import FRESH_S
@@ -34,19 +35,6 @@ CARD = ("姓名：王小明\r\n性别：男\r\n民族：汉\r\n出生：1980年1
         "住址：浙江省杭州市上城区清波街道劳动路100号\r\n公民身份号码：330102198001010026\r\n"
         "签发机关：杭州市公安局上城分局\r\n有效期限：2015.01.01-2035.01.01\r\n")
 ADDRESS = "浙江省杭州市上城区清波街道劳动路100号"
-
-
-def here() -> QWidget:
-    widget = QApplication.focusWidget()
-    assert widget is not None, "no widget has the keyboard focus"
-    return widget
-
-
-def commit(widget: QWidget, text: str) -> None:
-    """Chinese typed by the clerk arrives through the input method."""
-    event = QInputMethodEvent()
-    event.setCommitString(text)
-    QApplication.sendEvent(widget, event)
 
 
 def wedge(qtbot: QtBot, text: str) -> None:

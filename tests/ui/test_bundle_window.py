@@ -14,10 +14,10 @@ from pytestqt.qtbot import QtBot
 
 from app.domain.case import CaseStatus, Decision, MaterialStatus
 from tests.support import PaperTray
+from tests.ui.keys import commit
 from tests.ui.test_acceptance_workbench import (
     GOOD_ID,
     Keyboard,
-    _commit,
     _pdf_text,
     _preview_shown,
     _shot,
@@ -32,7 +32,7 @@ CANYIN = "YJS330100-0001"   # 开办餐饮店: 个体工商户设立登记 (即�
 
 def _choose_bundle(qtbot: QtBot, win: MainWindow) -> None:
     panel = win.catalogue_panel
-    _commit(panel.search, "开办餐饮店")
+    commit(panel.search, "开办餐饮店")
     with qtbot.waitSignal(panel.opened):
         qtbot.keyClick(panel.search, Qt.Key.Key_Return)
     assert "开办餐饮店" in panel.detail.title.text()

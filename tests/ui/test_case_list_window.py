@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QInputMethodEvent
-from PySide6.QtWidgets import QApplication, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QApplication, QTableWidgetItem
 from pytestqt.qtbot import QtBot
 
 from app.domain.case import CaseState, Decision, MaterialStatus
@@ -26,6 +25,7 @@ from app.notifications import changes_of
 from app.services.case_list import Flag
 from app.workstation import Workstation
 from tests.app.test_documents import FOOD, GETI, applicant, clerk, marked, received, resident_id
+from tests.ui.keys import commit, here
 from ui import ops
 from ui.cases.case_list_panel import (
     COLUMNS,
@@ -132,22 +132,9 @@ def panel(qtbot: QtBot, station: Workstation, hall: Hall, clock: Clock
     events.stop()
 
 
-def _commit(widget: QWidget, text: str) -> None:
-    """Chinese arrives through the input method as one committed string."""
-    event = QInputMethodEvent()
-    event.setCommitString(text)
-    QApplication.sendEvent(widget, event)
-
-
-def _focused() -> QWidget:
-    widget = QApplication.focusWidget()
-    assert widget is not None
-    return widget
-
-
 def _key(qtbot: QtBot, key: Qt.Key,
          modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
-    qtbot.keyClick(_focused(), key, modifier)
+    qtbot.keyClick(here(), key, modifier)
 
 
 def _listing(qtbot: QtBot, panel: CaseListPanel, act: object) -> None:
@@ -167,9 +154,9 @@ def _typed(qtbot: QtBot, panel: CaseListPanel, text: str) -> None:
         _key(qtbot, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
         _key(qtbot, Qt.Key.Key_Backspace)
         if text.isascii():
-            qtbot.keyClicks(_focused(), text)
+            qtbot.keyClicks(here(), text)
         else:
-            _commit(_focused(), text)
+            commit(here(), text)
     _listing(qtbot, panel, act)
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QTableWidget, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -25,6 +24,7 @@ from app.services.consultations import Enquiry
 from app.storage.models import ConsultationRow
 from app.workstation import Workstation, open_workstation
 from tests.support import FOOD, PaperTray
+from tests.ui.keys import here, press, type_text
 from ui import ops
 from ui.workbench.consultation import LOG_COLUMNS, ConsultationDialog, ConsultationLogDialog
 from ui.workbench.consultation_subject import GENERAL
@@ -49,27 +49,6 @@ def station(tmp_path: Path) -> Iterator[Workstation]:
 @pytest.fixture
 def clerk(station: Workstation) -> Clerk:
     return station.clerk(station.accounts.login(DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD))
-
-
-def here() -> QWidget:
-    widget = QApplication.focusWidget()
-    assert widget is not None, "no widget has the keyboard focus"
-    return widget
-
-
-def press(qtbot: QtBot, key: Qt.Key,
-          modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
-    qtbot.keyClick(here(), key, modifier)
-
-
-def type_in(qtbot: QtBot, text: str) -> None:
-    """ASCII as key clicks; Chinese as an input method commits it."""
-    if text.isascii():
-        qtbot.keyClicks(here(), text)
-        return
-    event = QInputMethodEvent()
-    event.setCommitString(text)
-    QApplication.sendEvent(here(), event)
 
 
 def shown(qtbot: QtBot, dialog: QWidget) -> None:
@@ -108,23 +87,23 @@ def test_an_enquiry_about_an_item_picked_by_pinyin_is_logged_and_its_checklist_p
     assert picker is not None and here() is picker.line
     qtbot.waitUntil(lambda: picker.index is not None)
     assert not dialog.checklist.isEnabled()       # no item, no 告知单
-    type_in(qtbot, "spjy")                        # 食品经营…
+    type_text(qtbot, "spjy")                        # 食品经营…
     assert picker.results.count() > 0
     press(qtbot, Qt.Key.Key_Return)               # takes the first match, moves on
     assert picker.subject is not None and picker.subject.code == FOOD
     assert here() is dialog.name and dialog.checklist.isEnabled()
-    type_in(qtbot, NAME)
+    type_text(qtbot, NAME)
     press(qtbot, Qt.Key.Key_Return)
     assert here() is dialog.phone
-    type_in(qtbot, PHONE)
+    type_text(qtbot, PHONE)
     press(qtbot, Qt.Key.Key_Return)
     assert here() is dialog.id_number
-    type_in(qtbot, GOOD_ID)
+    type_text(qtbot, GOOD_ID)
     press(qtbot, Qt.Key.Key_Return)
-    type_in(qtbot, QUESTION)
+    type_text(qtbot, QUESTION)
     press(qtbot, Qt.Key.Key_Return)
     assert here() is dialog.answer
-    type_in(qtbot, ANSWER)
+    type_text(qtbot, ANSWER)
     press(qtbot, Qt.Key.Key_P, Alt)               # 打印一次性告知单
     assert dialog.checklist.isChecked()
     shot(dialog, "consultation-dialog")
@@ -163,11 +142,11 @@ def test_a_general_question_with_no_item_is_logged_without_a_checklist(
     press(qtbot, Qt.Key.Key_Return)               # empty: a general question
     assert here() is dialog.name and dialog.subject is None
     assert dialog.picker.note.text() == GENERAL and not dialog.checklist.isEnabled()
-    type_in(qtbot, "李四")
+    type_text(qtbot, "李四")
     press(qtbot, Qt.Key.Key_Return)
     press(qtbot, Qt.Key.Key_Return)               # no phone
     press(qtbot, Qt.Key.Key_Return)               # no ID
-    type_in(qtbot, "大厅几点下班？")
+    type_text(qtbot, "大厅几点下班？")
     with qtbot.waitSignal(dialog.saved, timeout=20000):
         press(qtbot, Qt.Key.Key_Return, Ctrl)     # Ctrl+Enter saves from anywhere
     [logged] = station.consultations.find()
@@ -184,12 +163,12 @@ def test_a_bad_phone_number_is_refused_beside_the_form_and_nothing_typed_is_lost
     assert here() is dialog.name                  # the item is known: straight to the name
     assert dialog.picker is None and dialog.subject_label is not None
     assert "食品经营许可（新办）" in dialog.subject_label.text()
-    type_in(qtbot, NAME)
+    type_text(qtbot, NAME)
     press(qtbot, Qt.Key.Key_Return)
-    type_in(qtbot, "1380013800")                  # ten digits
+    type_text(qtbot, "1380013800")                  # ten digits
     press(qtbot, Qt.Key.Key_Return)
     press(qtbot, Qt.Key.Key_Return)
-    type_in(qtbot, QUESTION)
+    type_text(qtbot, QUESTION)
     press(qtbot, Qt.Key.Key_P, Alt)
     with qtbot.waitSignal(dialog.problems_shown, timeout=20000):
         press(qtbot, Qt.Key.Key_Return, Ctrl)
@@ -201,7 +180,7 @@ def test_a_bad_phone_number_is_refused_beside_the_form_and_nothing_typed_is_lost
         NAME, "1380013800", QUESTION)
     assert dialog.checklist.isChecked()
     assert here() is dialog.phone and dialog.phone.selectedText() == "1380013800"
-    type_in(qtbot, PHONE)                         # the selection is typed over
+    type_text(qtbot, PHONE)                         # the selection is typed over
     with qtbot.waitSignal(dialog.saved, timeout=20000):
         press(qtbot, Qt.Key.Key_Return, Ctrl)
     [logged] = station.consultations.find()
@@ -219,7 +198,7 @@ def test_esc_closes_an_empty_form_at_once_and_asks_before_dropping_what_was_type
     assert not empty.isVisible() and empty.discard_box is None
     dialog = ConsultationDialog(station, clerk, item=station.catalogue.item(FOOD))
     shown(qtbot, dialog)
-    type_in(qtbot, NAME)
+    type_text(qtbot, NAME)
     press(qtbot, Qt.Key.Key_Escape)
     box = dialog.discard_box
     assert box is not None and dialog.isVisible()

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -30,6 +29,7 @@ from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.storage.case_log import case_events
 from app.workstation import Workstation, open_workstation
 from tests.support import PaperTray, accepted_case
+from tests.ui.keys import here, press, type_text
 from ui import ops
 from ui.cases.pickup_desk import PickupPanel
 from ui.documents.print_preview import DocumentPreview
@@ -90,27 +90,6 @@ def desk(qtbot: QtBot, tmp_path: Path) -> Iterator[Desk]:
 def completed_case(d: Desk) -> CaseState:
     case = accepted_case(d.station, d.clerk)
     return d.station.pickup.complete(case.id, d.clerk)
-
-
-def here() -> QWidget:
-    widget = QApplication.focusWidget()
-    assert widget is not None, "no widget has the keyboard focus"
-    return widget
-
-
-def press(qtbot: QtBot, key: Qt.Key,
-          modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
-    qtbot.keyClick(here(), key, modifier)
-
-
-def type_text(qtbot: QtBot, text: str) -> None:
-    """ASCII as key presses; Chinese as an input method's committed string."""
-    if text.isascii():
-        qtbot.keyClicks(here(), text)
-        return
-    event = QInputMethodEvent()
-    event.setCommitString(text)
-    QApplication.sendEvent(here(), event)
 
 
 def scan(qtbot: QtBot, panel: PickupPanel, text: str) -> None:

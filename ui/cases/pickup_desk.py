@@ -29,8 +29,6 @@ from PySide6.QtWidgets import (
 
 from app.documents.form import DocumentKind
 from app.domain.case import CaseState, CaseStatus, Clerk
-from app.errors import UserError
-from app.services.cases import CaseRuleError
 from app.workstation import Workstation
 from ui.cases.delivery_form import DeliveryForm
 from ui.cases.pickup_case import (
@@ -43,6 +41,7 @@ from ui.cases.pickup_case import (
 from ui.documents.print_preview import DocumentPreview
 from ui.events import ChangeEvents
 from ui.ops import Operation
+from ui.widgets.problems import problems_of
 
 # The statuses whose result can be recorded as arrived at the window (see the case's
 # back-office moves): 暂停计时 has to resume first.
@@ -52,14 +51,6 @@ HINT = ("Enter 查找　1/2/3 出件方式（输入时 Alt+1/2/3）　F5 记录�
         "Ctrl+P 送达回证　Esc 下一件")
 OK_STYLE = "color: #1e7d32; font-weight: bold;"
 ERROR_STYLE = "color: #b00020;"
-
-
-def _problems_of(exc: Exception) -> list[str]:
-    if isinstance(exc, CaseRuleError):
-        return exc.problems
-    if isinstance(exc, UserError):
-        return [str(exc)]
-    return [f"操作失败：{exc}"]
 
 
 class PickupPanel(QWidget):
@@ -145,7 +136,7 @@ class PickupPanel(QWidget):
     def _not_found(self, exc: Exception) -> None:
         self._show_nothing()
         self.form.clear()
-        self.error.setText("；".join(_problems_of(exc)))   # not found, integrity: Chinese
+        self.error.setText("；".join(problems_of(exc)))   # not found, integrity: Chinese
         self.focus_entry()
         self.lookup_failed.emit()
 
@@ -256,7 +247,7 @@ class PickupPanel(QWidget):
 
     def _write_failed(self, exc: Exception) -> None:
         self._busy = False
-        self._say("；".join(_problems_of(exc)), ERROR_STYLE)
+        self._say("；".join(problems_of(exc)), ERROR_STYLE)
         self.refresh()   # perhaps it changed elsewhere meanwhile: show it as it is
 
     # -- 出件 ---------------------------------------------------------------------------
@@ -289,7 +280,7 @@ class PickupPanel(QWidget):
     def _refused(self, exc: Exception) -> None:
         self._busy = False
         self._say("出件未记录，请按右侧说明更正后再按 F9。", ERROR_STYLE)
-        self.form.show_problems(_problems_of(exc))
+        self.form.show_problems(problems_of(exc))
         self.refresh()   # delivered elsewhere meanwhile: the desk then says so
 
     def _delivered(self, view: PickupView) -> None:

@@ -36,13 +36,13 @@ from app.domain.case import (
 from app.domain.catalogue import ItemKind, Material, ServiceItem
 from app.domain.credit import CreditCheck
 from app.domain.material_marks import decision_keys, main_decision, ordered_states
-from app.errors import UserError
 from app.services.cases import CaseRuleError
 from app.services.deferred_supply import supply_deferred
 from app.services.drafts import AcceptanceDraft
 from app.workstation import Workstation
 from ui.documents.print_preview import DocumentPreview
 from ui.ops import Operation
+from ui.widgets.problems import problems_of
 from ui.workbench.applicant_form import ApplicantForm
 from ui.workbench.checklist_table import ChecklistTable
 from ui.workbench.decision_bar import (
@@ -71,14 +71,6 @@ class Decided:
     case: CaseState            # as it stands after the call (marks recorded at least)
     problems: list[str]        # the decision's refusal; empty when it was taken
     others: tuple[CaseState, ...] = ()   # 一件事: the bundle's other cases, decided too
-
-
-def _problems_of(exc: Exception) -> list[str]:
-    if isinstance(exc, CaseRuleError):
-        return exc.problems
-    if isinstance(exc, UserError):
-        return [str(exc)]
-    return [f"操作失败：{exc}"]
 
 
 class AcceptancePanel(QWidget):
@@ -255,7 +247,7 @@ class AcceptancePanel(QWidget):
 
     def _open_failed(self, exc: Exception) -> None:
         self.form.busy = False
-        self.form.show_problems(_problems_of(exc))
+        self.form.show_problems(problems_of(exc))
 
     def _opened(self, opened: list[CaseState]) -> None:
         case = opened[0]
@@ -402,7 +394,7 @@ class AcceptancePanel(QWidget):
 
     def _failed(self, exc: Exception) -> None:
         self._busy = False
-        self._say_problem("；".join(_problems_of(exc)))
+        self._say_problem("；".join(problems_of(exc)))
 
     def _decided(self, result: Decided) -> None:
         self._busy = False
