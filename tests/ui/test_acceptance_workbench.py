@@ -8,7 +8,6 @@ step go to /tmp/wb/ for a person to look at.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from app.services.accounts import DEFAULT_ADMIN, DEFAULT_ADMIN_PASSWORD
 from app.workstation import open_workstation
 from tests.support import FOOD, PaperTray
 from tests.ui.keys import commit, here
+from tests.ui.previews import preview_shown, sheet_text
 from ui import ops
-from ui.documents.print_preview import DocumentPreview
 from ui.workbench.acceptance import AcceptancePanel
 from ui.workbench.main_window import MainWindow
 
@@ -87,14 +86,6 @@ def _shot(widget: QWidget, name: str) -> None:
     assert widget.grab().save(str(SHOTS / f"{name}.png"))
 
 
-def _pdf_text(pdf: bytes, folder: Path) -> str:
-    path = folder / "sheet.pdf"
-    path.write_bytes(pdf)
-    out = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
-                         check=True).stdout
-    return "".join(out.split())
-
-
 def _choose_food_item(qtbot: QtBot, win: MainWindow) -> None:
     panel = win.catalogue_panel
     commit(panel.search, "食品经营")
@@ -116,18 +107,6 @@ def _type_applicant(qtbot: QtBot, keys: Keyboard, win: MainWindow, id_number: st
     keys.press(Qt.Key.Key_Return)
     keys.type(PHONE)
     return panel
-
-
-def _preview_shown(qtbot: QtBot, panel: AcceptancePanel) -> DocumentPreview:
-    qtbot.waitUntil(lambda: panel.preview is not None)
-    preview = panel.preview
-    assert preview is not None
-    if preview.document is None and not preview.status.text():
-        with qtbot.waitSignal(preview.rendered, timeout=20000):
-            pass
-    assert preview.document is not None, preview.status.text()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is preview)   # Enter goes to it
-    return preview
 
 
 def test_full_acceptance_by_keyboard_prints_the_acceptance_notice(
@@ -155,7 +134,7 @@ def test_full_acceptance_by_keyboard_prints_the_acceptance_notice(
     _shot(panel.confirm, "3-confirm-acceptance")
     with qtbot.waitSignal(panel.decided, timeout=20000):
         keys.press(Qt.Key.Key_Return)
-    preview = _preview_shown(qtbot, panel)
+    preview = preview_shown(qtbot, panel)
     assert preview.document is not None and preview.document.title == "受理通知书"
     _shot(preview, "4-preview")
     with qtbot.waitSignal(preview.printed, timeout=20000) as printed:
@@ -172,7 +151,7 @@ def test_full_acceptance_by_keyboard_prints_the_acceptance_notice(
     assert len(stored.materials) == len(ws.catalogue.item(FOOD).checklist())
     assert ws.integrity.verify().ok
     assert len(tray.sheets) == 1
-    text = _pdf_text(tray.sheets[0], tmp_path)
+    text = sheet_text(tray.sheets[0], tmp_path)
     assert "受理通知书" in text and APPLICANT in text and case.number in text
     assert f"{stored.promised_date:%Y}" in text
 
@@ -201,7 +180,7 @@ def test_a_missing_material_makes_a_correction_round(
     _shot(panel.confirm, "5-confirm-correction")
     with qtbot.waitSignal(panel.decided, timeout=20000):
         keys.press(Qt.Key.Key_Return)
-    preview = _preview_shown(qtbot, panel)
+    preview = preview_shown(qtbot, panel)
     with qtbot.waitSignal(preview.printed, timeout=20000):
         keys.press(Qt.Key.Key_Return)
     case = panel.case
@@ -209,7 +188,7 @@ def test_a_missing_material_makes_a_correction_round(
     stored = window.station.cases.by_number(case.number)
     assert stored.status is CaseStatus.CORRECTION and stored.promised_date is None
     assert window.station.integrity.verify().ok
-    text = _pdf_text(tray.sheets[0], tmp_path)
+    text = sheet_text(tray.sheets[0], tmp_path)
     assert "补正" in text and "经营场所使用证明" in text and APPLICANT in text
 
 

@@ -15,11 +15,10 @@ from pytestqt.qtbot import QtBot
 from app.domain.case import CaseStatus, Decision, MaterialStatus
 from tests.support import PaperTray
 from tests.ui.keys import commit
+from tests.ui.previews import preview_shown, sheet_text
 from tests.ui.test_acceptance_workbench import (
     GOOD_ID,
     Keyboard,
-    _pdf_text,
-    _preview_shown,
     _shot,
     _type_applicant,
 )
@@ -78,7 +77,7 @@ def test_a_bundle_is_received_once_and_every_item_accepted_and_printed(
         keys.press(Qt.Key.Key_Return)
     titles = []
     for n in range(3):                           # each notice in turn: Enter prints, Esc next
-        preview = _preview_shown(qtbot, panel)
+        preview = preview_shown(qtbot, panel)
         assert preview.document is not None
         titles.append(preview.document.title)
         with qtbot.waitSignal(preview.printed, timeout=20000):
@@ -101,7 +100,7 @@ def test_a_bundle_is_received_once_and_every_item_accepted_and_printed(
         own = {m.id for m in items[c.item_code].checklist()}
         assert {m.material_id for m in c.materials} == own
     assert ws.integrity.verify().ok
-    texts = [_pdf_text(sheet, tmp_path) for sheet in tray.sheets]
+    texts = [sheet_text(sheet, tmp_path) for sheet in tray.sheets]
     assert len(texts) == 3
     for c in stored:
         assert sum(c.number in t for t in texts) == 1
@@ -127,7 +126,7 @@ def test_a_material_one_item_lacks_sends_that_item_to_correction_only(
                     and QApplication.activeWindow() is panel.confirm)
     with qtbot.waitSignal(panel.decided, timeout=20000):
         keys.press(Qt.Key.Key_Return)
-    preview = _preview_shown(qtbot, panel)      # one notice: the item that lacks a paper
+    preview = preview_shown(qtbot, panel)      # one notice: the item that lacks a paper
     assert preview.document is not None and "补正" in preview.document.title
     keys.press(Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not preview.isVisible())

@@ -9,7 +9,6 @@ and the printed PDF's text. Screenshots go to /tmp/shots/ for a person to look a
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from app.storage.models import ConsultationRow
 from app.workstation import Workstation, open_workstation
 from tests.support import FOOD, PaperTray
 from tests.ui.keys import here, press, type_text
+from tests.ui.previews import sheet_text
 from ui import ops
 from ui.workbench.consultation import LOG_COLUMNS, ConsultationDialog, ConsultationLogDialog
 from ui.workbench.consultation_subject import GENERAL
@@ -68,14 +68,6 @@ def text_at(table: QTableWidget, row: int, column: int) -> str:
 def shot(widget: QWidget, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
     assert widget.grab().save(str(SHOTS / f"{name}.png"))
-
-
-def pdf_text(pdf: bytes, folder: Path) -> str:
-    path = folder / "sheet.pdf"
-    path.write_bytes(pdf)
-    out = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
-                         check=True).stdout
-    return "".join(out.split())
 
 
 def test_an_enquiry_about_an_item_picked_by_pinyin_is_logged_and_its_checklist_printed(
@@ -129,7 +121,7 @@ def test_an_enquiry_about_an_item_picked_by_pinyin_is_logged_and_its_checklist_p
     assert logged.checklist and logged.clerk_name == clerk.clerk_name
     assert dialog.logged == logged
     assert len(tray.sheets) == 1
-    text = pdf_text(tray.sheets[0], tmp_path)
+    text = sheet_text(tray.sheets[0], tmp_path)
     assert "一次性告知单" in text and "食品经营许可" in text
 
 

@@ -13,12 +13,11 @@ from pytestqt.qtbot import QtBot
 
 from app.domain.case import CaseStatus, Decision, MaterialStatus
 from tests.support import PaperTray
+from tests.ui.previews import preview_shown, sheet_text
 from tests.ui.test_acceptance_workbench import (
     GOOD_ID,
     Keyboard,
     _choose_food_item,
-    _pdf_text,
-    _preview_shown,
     _shot,
     _type_applicant,
 )
@@ -39,7 +38,7 @@ def _checklist(qtbot: QtBot, keys: Keyboard, window: MainWindow) -> AcceptancePa
 
 
 def _print(qtbot: QtBot, keys: Keyboard, panel: AcceptancePanel) -> str:
-    preview = _preview_shown(qtbot, panel)
+    preview = preview_shown(qtbot, panel)
     assert preview.document is not None
     with qtbot.waitSignal(preview.printed, timeout=20000):
         keys.press(Qt.Key.Key_Return)
@@ -71,7 +70,7 @@ def test_a_rejection_by_keyboard_prints_the_decision_with_its_reason(
     assert stored.status is CaseStatus.REJECTED and stored.decision_reason == REASON
     assert stored.competent_authority == AUTHORITY
     assert window.station.integrity.verify().ok
-    text = _pdf_text(tray.sheets[0], tmp_path)
+    text = sheet_text(tray.sheets[0], tmp_path)
     assert "不予受理" in text and REASON in text and AUTHORITY in text and case.number in text
 
 
@@ -105,5 +104,5 @@ def test_a_deferred_acceptance_by_keyboard_prints_the_deferred_notice(
     due = panel.table.marks["m7"].deferred_until
     assert due is not None and stored.promised_date >= due
     assert window.station.integrity.verify().ok
-    text = _pdf_text(tray.sheets[0], tmp_path)
+    text = sheet_text(tray.sheets[0], tmp_path)
     assert "容缺" in text and "食品安全管理人员基本情况" in text and f"{due:%Y}" in text

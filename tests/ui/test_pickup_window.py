@@ -10,7 +10,6 @@ to /tmp/shots/ for a person to look at.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from app.storage.case_log import case_events
 from app.workstation import Workstation, open_workstation
 from tests.support import PaperTray, accepted_case
 from tests.ui.keys import here, press, type_text
+from tests.ui.previews import preview_shown, sheet_text
 from ui import ops
 from ui.cases.pickup_desk import PickupPanel
 from ui.documents.print_preview import DocumentPreview
@@ -111,15 +111,8 @@ def delivered_events(ws: Workstation, case_id: str) -> list[dict[str, Any]]:
 
 def print_receipt(qtbot: QtBot, panel: PickupPanel) -> DocumentPreview:
     """The 送达回证 preview that opened: Enter prints it."""
-    qtbot.waitUntil(lambda: panel.preview is not None)
-    preview = panel.preview
-    assert preview is not None
-    if preview.document is None and not preview.status.text():
-        with qtbot.waitSignal(preview.rendered, timeout=20000):
-            pass
-    assert preview.document is not None, preview.status.text()
-    assert preview.document.title == "送达回证"
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is preview)   # Enter goes to it
+    preview = preview_shown(qtbot, panel)
+    assert preview.document is not None and preview.document.title == "送达回证"
     with qtbot.waitSignal(preview.printed, timeout=20000) as printed:
         press(qtbot, Qt.Key.Key_Return)
     assert printed.args is not None and printed.args[0].ok, preview.status.text()
@@ -131,14 +124,6 @@ def back_to(qtbot: QtBot, window: QWidget) -> None:
     offscreen platform does not)."""
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-
-
-def pdf_text(pdf: bytes, folder: Path) -> str:
-    path = folder / "sheet.pdf"
-    path.write_bytes(pdf)
-    out = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
-                         check=True).stdout
-    return "".join(out.split())
 
 
 def shot(widget: QWidget, name: str) -> None:
@@ -177,7 +162,7 @@ def test_scanning_the_slip_opens_the_case_and_the_applicant_takes_it_in_person(
     assert desk.station.integrity.verify().ok
     assert "由 王小明" in f["delivered"].text() and "本人领取" in f["delivered"].text()
     assert len(desk.tray.sheets) == 1
-    text = pdf_text(desk.tray.sheets[0], tmp_path)
+    text = sheet_text(desk.tray.sheets[0], tmp_path)
     assert "送达回证" in text and "王小明" in text and case.number in text
 
 
@@ -261,7 +246,7 @@ def test_a_proxy_without_the_letter_is_refused_and_with_it_takes_the_result(
     d = payload["delivery"]
     assert (d["method"], d["recipient"], d["id_number"], d["relation"], d["proxy_letter"]) == (
         "代领", "李四", OTHER_ID, "配偶", True)
-    assert "李四" in pdf_text(desk.tray.sheets[0], tmp_path)
+    assert "李四" in sheet_text(desk.tray.sheets[0], tmp_path)
 
 
 def test_a_posted_result_records_the_carrier_and_the_tracking_number(
@@ -294,7 +279,7 @@ def test_a_posted_result_records_the_carrier_and_the_tracking_number(
     [payload] = delivered_events(desk.station, case.id)
     assert payload["delivery"]["tracking"] == "SF1234567890"
     assert "SF1234567890" in panel.summary.fields["delivered"].text()
-    text = pdf_text(desk.tray.sheets[0], tmp_path)
+    text = sheet_text(desk.tray.sheets[0], tmp_path)
     assert "顺丰速运" in text and "SF1234567890" in text
 
 
@@ -355,7 +340,7 @@ def test_a_case_handed_over_says_who_took_it_and_is_not_handed_over_again(
     press(qtbot, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)   # reprint
     print_receipt(qtbot, panel)
     assert len(desk.tray.sheets) == 2
-    assert "补打" in pdf_text(desk.tray.sheets[1], tmp_path)
+    assert "补打" in sheet_text(desk.tray.sheets[1], tmp_path)
 
 
 def test_a_hand_over_recorded_elsewhere_meanwhile_is_refused_by_the_service(

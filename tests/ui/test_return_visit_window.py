@@ -18,7 +18,8 @@ from app.domain.case import CaseState, CaseStatus, Decision, MaterialStatus
 from tests.app.test_credit import credit_file, entry
 from tests.app.test_documents import FOOD, case_with, marked, resident_id
 from tests.support import PaperTray
-from tests.ui.test_acceptance_workbench import Keyboard, _pdf_text, _preview_shown, _shot
+from tests.ui.previews import preview_shown, sheet_text
+from tests.ui.test_acceptance_workbench import Keyboard, _shot
 from tests.ui.test_acceptance_workbench import window as window
 from ui.workbench.acceptance import AcceptancePanel
 from ui.workbench.main_window import MainWindow
@@ -66,13 +67,13 @@ def test_a_correction_case_reopened_by_its_number_is_accepted_and_printed(
                     and QApplication.activeWindow() is panel.confirm)
     with qtbot.waitSignal(panel.decided, timeout=20000):
         keys.press(Qt.Key.Key_Return)
-    preview = _preview_shown(qtbot, panel)
+    preview = preview_shown(qtbot, panel)
     with qtbot.waitSignal(preview.printed, timeout=20000):
         keys.press(Qt.Key.Key_Return)
     stored = window.station.cases.by_number(case.number)
     assert stored.status is CaseStatus.ACCEPTED and stored.promised_date is not None
     assert window.station.integrity.verify().ok
-    text = _pdf_text(tray.sheets[0], tmp_path)
+    text = sheet_text(tray.sheets[0], tmp_path)
     assert "受理通知书" in text and case.number in text
 
 
@@ -105,7 +106,7 @@ def test_a_deferred_case_reopened_by_its_barcode_records_the_supply_and_prints_t
     assert "全部补齐" in panel.confirm_supply.text()
     with qtbot.waitSignal(panel.decided, timeout=20000):
         keys.press(Qt.Key.Key_Return)
-    preview = _preview_shown(qtbot, panel)
+    preview = preview_shown(qtbot, panel)
     assert preview.document is not None and preview.document.title == "收件凭证"
     with qtbot.waitSignal(preview.printed, timeout=20000):
         keys.press(Qt.Key.Key_Return)
@@ -113,7 +114,7 @@ def test_a_deferred_case_reopened_by_its_barcode_records_the_supply_and_prints_t
     assert stored.status is CaseStatus.ACCEPTED
     assert {m.material_id: m.status for m in stored.materials}["m7"] is MaterialStatus.RECEIVED
     assert ws.integrity.verify().ok
-    text = _pdf_text(tray.sheets[0], tmp_path)
+    text = sheet_text(tray.sheets[0], tmp_path)
     assert "收件凭证" in text and case.number in text
 
 
@@ -190,6 +191,6 @@ def test_a_second_correction_at_the_return_visit_asks_its_reason(
     stored = window.station.cases.by_number(case.number)
     assert stored.status is CaseStatus.CORRECTION
     assert stored.decision_reason == "补交的场所证明仍缺盖章"
-    preview = _preview_shown(qtbot, panel)
+    preview = preview_shown(qtbot, panel)
     keys.press(Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not preview.isVisible())
