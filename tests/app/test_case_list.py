@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from app.domain.case import CaseStatus, Decision, MaterialStatus
-from app.services.case_list import CaseQuery, Flag
+from app.services.case_list import CaseQuery, CaseSummary, Flag
 from app.workstation import Workstation
 from tests.app.test_documents import DAY, FOOD, case_with, marked
 
@@ -102,6 +102,20 @@ def test_several_items_list_newest_first_across_them_up_to_the_limit(
         case.applicant.name, case.opened_at, case.promised_date)
 
 
+def _listed_with_sql(ws: Workstation, query: CaseQuery) -> tuple[list[CaseSummary], list[str]]:
+    """The rows ``query`` lists, and the SQL statements that listed them."""
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(ws.db.engine, "before_cursor_execute", seen)
+    try:
+        return ws.case_list.find(query, today=DAY), statements
+    finally:
+        event.remove(ws.db.engine, "before_cursor_execute", seen)
+
+
 def test_a_common_status_lists_the_same_cases_walked_by_opened_time_as_by_status(
         fresh_ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.services import case_list
@@ -111,16 +125,7 @@ def test_a_common_status_lists_the_same_cases_walked_by_opened_time_as_by_status
     query = CaseQuery(statuses=(CaseStatus.ACCEPTED,), applicant="申请人", limit=2)
     by_status = fresh_ws.case_list.find(query, today=DAY)
     monkeypatch.setattr(case_list, "DENSE_STATUS", 2)   # three 已受理 are "common" now
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        statements.append(statement)
-
-    event.listen(fresh_ws.db.engine, "before_cursor_execute", seen)
-    try:
-        walked = fresh_ws.case_list.find(query, today=DAY)
-    finally:
-        event.remove(fresh_ws.db.engine, "before_cursor_execute", seen)
+    walked, statements = _listed_with_sql(fresh_ws, query)
     # The status was no index this time (``status || ''``): the opened-time index walked.
     assert any("cases.status || " in s and "ORDER BY cases.opened_at DESC" in s
                for s in statements)
@@ -136,25 +141,13 @@ def test_a_rare_name_is_found_in_the_name_index_and_lists_as_a_common_one_would(
     case_with(fresh_ws, FOOD, name="李小红")
     query = CaseQuery(applicant="明", limit=2)
 
-    def listed() -> tuple[list[str], list[str]]:
-        statements: list[str] = []
-
-        def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-            statements.append(statement)
-
-        event.listen(fresh_ws.db.engine, "before_cursor_execute", seen)
-        try:
-            rows = fresh_ws.case_list.find(query, today=DAY)
-        finally:
-            event.remove(fresh_ws.db.engine, "before_cursor_execute", seen)
-        return [r.number for r in rows], statements
-
-    rare, statements = listed()                       # 3 of the 2,000 it takes to be common
+    rare, statements = _listed_with_sql(fresh_ws, query)   # 3 of the 2,000 to be common
     assert any("cases.rowid IN" in s for s in statements)
     monkeypatch.setattr(case_list, "DENSE_STATUS", 2)
-    common, statements = listed()
+    common, statements = _listed_with_sql(fresh_ws, query)
     assert not any("cases.rowid IN" in s for s in statements)
-    assert rare == common == [mings[2].number, mings[1].number]
+    assert rare == common
+    assert [r.number for r in rare] == [mings[2].number, mings[1].number]
 
 
 def test_a_view_and_the_filters_make_one_query_or_none_when_they_contradict() -> None:
