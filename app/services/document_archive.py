@@ -60,6 +60,7 @@ class Issue:
     size: int
     pages: int
     reprint: bool
+    since: dt.datetime | None = None   # the event it states (local time), see was_issued
 
 
 class AlreadyIssued(Exception):
@@ -103,8 +104,8 @@ class DocumentArchive:
         row_id = str(uuid.uuid4())
         at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with self._db.write() as session:
-            if outcome == SENDING and not issue.reprint and _issued(session, issue.case_id,
-                                                                     issue.kind):
+            if outcome == SENDING and not issue.reprint and _issued(
+                    session, issue.case_id, issue.kind, issue.since):
                 raise AlreadyIssued(issue.kind)
             row = CaseDocumentRow(
                 id=row_id, case_id=issue.case_id, kind=str(issue.kind), title=issue.title,
@@ -132,14 +133,19 @@ class DocumentArchive:
         with self._db.read() as session:
             return _history(session, case_id)
 
-    def was_issued(self, case_id: str, kind: DocumentKind) -> bool:
-        """Has the applicant (possibly) been given this document already?"""
+    def was_issued(self, case_id: str, kind: DocumentKind, *,
+                   since: dt.datetime | None = None) -> bool:
+        """Has the applicant (possibly) been given this document already — since the
+        local time ``since`` (the event it states), when given?"""
         with self._db.read() as session:
-            return _issued(session, case_id, kind)
+            return _issued(session, case_id, kind, since)
 
 
-def _issued(session: Session, case_id: str, kind: DocumentKind) -> bool:
-    return any(d.kind is kind and d.outcome in ISSUED for d in _history(session, case_id))
+def _issued(session: Session, case_id: str, kind: DocumentKind,
+            since: dt.datetime | None = None) -> bool:
+    return any(d.kind is kind and d.outcome in ISSUED
+               and (since is None or d.printed_at >= since)
+               for d in _history(session, case_id))
 
 
 def _history(session: Session, case_id: str) -> list[ArchivedDocument]:

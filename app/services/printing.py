@@ -22,15 +22,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings
 from app.documents import decisions, slips, templates
+from app.documents.availability import WHY_NOT, kinds_for
 from app.documents.form import DocumentKind, FormDocument, Slip, SlipBarcode, SlipQR, Stamp
 from app.documents.targets import PrintError, PrintTarget
-from app.domain.case import CaseState, CaseStatus, Clerk, Decision
+from app.domain.case import CaseState, Clerk, Decision
 from app.domain.catalogue import ServiceItem
 from app.domain.notice import NoticeFacts, decision_basis
 from app.domain.numbering import CaseNumber, CaseNumberError
 from app.errors import IntegrityProblem, UserError
 from app.notifications import changes_of
-from app.services.cases import CaseRuleError, CaseService
+from app.services.cases import CaseRuleError, CaseService, EventFacts
 from app.services.catalogue import CatalogueService, NotFound
 from app.services.document_archive import (
     EXPORTED,
@@ -61,8 +62,6 @@ if TYPE_CHECKING:
 SystemSpooler = Callable[[bytes, str], None]
 
 _CASE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_ACCEPTED = (Decision.ACCEPT, Decision.ACCEPT_DEFERRED, Decision.ON_THE_SPOT)
-_DONE = (CaseStatus.COMPLETED, CaseStatus.DELIVERED)
 
 
 class DocumentError(UserError, ValueError):
@@ -115,33 +114,6 @@ class PrintOutcome:
     kept_pdf: str = ""             # where a failed document's PDF was kept
     reprint: bool = False          # printed as 补打 (decided when it was printed)
 
-
-def kinds_for(case: CaseState) -> list[DocumentKind]:
-    """The case documents that make sense for the case as it stands now."""
-    kinds = [DocumentKind.RECEIPT]
-    if case.decision in _ACCEPTED:
-        kinds.append(DocumentKind.DEFERRED if case.decision is Decision.ACCEPT_DEFERRED
-                     else DocumentKind.ACCEPTANCE)
-        kinds += [DocumentKind.PICKUP, DocumentKind.PICKUP_SLIP]
-        if case.status in _DONE:
-            kinds.append(DocumentKind.SERVICE)
-    elif case.decision is Decision.CORRECTION:
-        # The 送达回证 proves the notice reached the applicant (its 补正期限 runs from it).
-        kinds += [DocumentKind.CORRECTION, DocumentKind.SERVICE]
-    elif case.decision is Decision.REJECT:
-        kinds += [DocumentKind.REJECTION, DocumentKind.SERVICE]
-    return kinds
-
-
-_WHY_NOT = {
-    DocumentKind.ACCEPTANCE: "尚未受理",
-    DocumentKind.DEFERRED: "不是容缺受理",
-    DocumentKind.CORRECTION: "未作出补正决定",
-    DocumentKind.REJECTION: "未作出不予受理决定",
-    DocumentKind.PICKUP: "尚未受理",
-    DocumentKind.PICKUP_SLIP: "尚未受理",
-    DocumentKind.SERVICE: "尚未办结",
-}
 
 _A4_BUILDERS: dict[DocumentKind, Callable[[CaseState, ServiceItem, Stamp], FormDocument]] = {
     DocumentKind.RECEIPT: templates.receipt,
@@ -274,17 +246,19 @@ class DocumentService:
 
     def render_case_document(self, kind: DocumentKind, case_ref: str, clerk: Clerk, *,
                              reprint: bool | None = None) -> RenderedDocument:
-        """A case document; ``reprint`` None means 补打 if it was issued before."""
+        """A case document; ``reprint`` None means 补打 if this document was issued
+        before: one stating the same event (a 收件凭证 after a 容缺补交, a second 补正
+        notice, is a new document, not a 补打 of the first)."""
         if not kind.for_case:
             raise DocumentError(f"{kind.display}不是办件文书。")
         case = self.verified_case(case_ref)
         if kind not in kinds_for(case):
-            raise DocumentError(f"办件{case.number}{_WHY_NOT.get(kind, '')}"
+            raise DocumentError(f"办件{case.number}{WHY_NOT.get(kind, '')}"
                                 f"（状态：{case.status}），不能打印{kind.display}。")
-        if reprint is None:
-            reprint = self.was_issued(case.id, kind)
         item = self._catalogue.item_version(case.item_code, case.item_version)
         facts = self._cases.document_facts(case.id, receipt=kind is DocumentKind.RECEIPT)
+        if reprint is None:
+            reprint = self.was_issued(case.id, kind, since=self._stated_at(kind, facts))
         if facts is None or kind is DocumentKind.SERVICE:
             # The 送达回证 records this hand-over, by this clerk, now.
             stamp = self._stamp(clerk, reprint, facts.hash if facts else "")
@@ -420,7 +394,7 @@ class DocumentService:
     def _check_still_allowed(self, doc: RenderedDocument) -> None:
         case = self.verified_case(doc.case_id)
         if doc.kind not in kinds_for(case):
-            raise DocumentError(f"办件{case.number}{_WHY_NOT.get(doc.kind, '')}"
+            raise DocumentError(f"办件{case.number}{WHY_NOT.get(doc.kind, '')}"
                                 f"（状态：{case.status}），不能打印{doc.kind.display}。")
 
     def _claim(self, doc: RenderedDocument, clerk: Clerk, where: str
@@ -430,11 +404,14 @@ class DocumentService:
         Nothing is held while the printer works: once the attempt row exists it counts as
         issued, so a print started meanwhile, here or in another process, becomes 补打.
         """
-        if not doc.reprint and self.archive.was_issued(doc.case_id, doc.kind):
+        since = self._stated_at(doc.kind, self._cases.document_facts(
+            doc.case_id, receipt=doc.kind is DocumentKind.RECEIPT))
+        if not doc.reprint and self.archive.was_issued(doc.case_id, doc.kind, since=since):
             doc = self.archival(self.render_case_document(doc.kind, doc.case_id, clerk,
                                                           reprint=True))
         sha = self.archive.keep(doc.pdf)
-        issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, doc.reprint)
+        issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, doc.reprint,
+                      since)
         try:
             return doc, sha, self.archive.begin(issue, clerk, where, sha)
         except AlreadyIssued:
@@ -442,7 +419,7 @@ class DocumentService:
             doc = self.archival(self.render_case_document(doc.kind, doc.case_id, clerk,
                                                           reprint=True))
             sha = self.archive.keep(doc.pdf)
-            issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, True)
+            issue = Issue(doc.case_id, doc.kind, doc.title, len(doc.pdf), doc.pages, True, since)
             return doc, sha, self.archive.begin(issue, clerk, where, sha)
 
     def _send(self, doc: RenderedDocument, target: PrintTarget) -> None:
@@ -483,8 +460,16 @@ class DocumentService:
 
     # -- the archive --------------------------------------------------------------------
 
-    def was_issued(self, case_id: str, kind: DocumentKind) -> bool:
-        return self.archive.was_issued(case_id, kind)
+    def was_issued(self, case_id: str, kind: DocumentKind, *,
+                   since: dt.datetime | None = None) -> bool:
+        return self.archive.was_issued(case_id, kind, since=since)
+
+    @staticmethod
+    def _stated_at(kind: DocumentKind, facts: EventFacts | None) -> dt.datetime | None:
+        """When the event a document states happened: a copy issued since is the same
+        document (a 补打); one issued before stated an earlier event. The 送达回证 states
+        the hand-over as printed, so any earlier one counts."""
+        return facts.at if facts is not None and kind is not DocumentKind.SERVICE else None
 
     def history(self, case_id: str) -> list[ArchivedDocument]:
         return self.archive.history(case_id)

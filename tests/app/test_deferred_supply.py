@@ -8,12 +8,14 @@ from dataclasses import replace
 
 import pytest
 
+from app.documents.form import DocumentKind as K
 from app.domain.case import CaseStatus, Decision, MaterialState, MaterialStatus
 from app.domain.pickup import Delivery, DeliveryMethod
 from app.services.cases import CaseRuleError
 from app.services.deferred_supply import supply_deferred
 from app.workstation import Workstation
 from tests.app.test_documents import DAY, FOOD, applicant, case_with, clerk, marked, received
+from tests.support import PaperTray
 
 DUE = DAY + dt.timedelta(days=5)
 
@@ -106,3 +108,24 @@ def test_received_helper_marks_every_material(fresh_ws: Workstation) -> None:
     _case_id, states = deferred_case(fresh_ws)
     assert {s.material_id for s in states} == {s.material_id for s in received(fresh_ws, FOOD)}
     assert [s.material_id for s in states if s.status is MaterialStatus.DEFERRED] == ["m7"]
+
+
+def test_the_receipt_of_the_supply_visit_is_a_new_document_not_a_reprint(
+        fresh_ws: Workstation) -> None:
+    """It lists the paper brought now and states the supply event: printing it is no
+    补打 of the first receipt; printing it again is."""
+    case_id, states = deferred_case(fresh_ws)
+    c = clerk(fresh_ws)
+    docs = fresh_ws.documents
+    number = fresh_ws.cases.get(case_id).number
+    PaperTray(fresh_ws)
+    first = docs.print(docs.render_case_document(K.RECEIPT, number, c), c, PaperTray.target)
+    assert first.ok and docs.render_case_document(K.RECEIPT, number, c).reprint
+    supply_deferred(fresh_ws.cases, case_id, brought(states, "m7"), c)
+    after = docs.render_case_document(K.RECEIPT, number, c)
+    assert not after.reprint
+    printed = docs.print(after, c, PaperTray.target)
+    assert printed.ok and "补打" not in printed.message
+    assert docs.render_case_document(K.RECEIPT, number, c).reprint
+    issued = [d for d in docs.history(case_id) if d.kind is K.RECEIPT]
+    assert [d.reprint for d in issued] == [False, False]

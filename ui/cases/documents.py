@@ -32,10 +32,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.documents.availability import kinds_for
 from app.documents.form import DocumentKind
 from app.domain.case import CaseState, Clerk
 from app.services.document_archive import ISSUED, ArchivedDocument
-from app.services.printing import DocumentService, PrintOutcome, kinds_for
+from app.services.printing import DocumentService, PrintOutcome
 from ui.documents.print_preview import DocumentPreview
 from ui.events import ChangeEvents
 from ui.ops import Operation
