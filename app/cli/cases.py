@@ -181,7 +181,7 @@ def _supply_deferred(ws: Workstation, case: CaseState, item: Any, args: argparse
         states = [received_by_default(specs[s.material_id])
                   if s.status is MaterialStatus.DEFERRED and s.material_id in specs else s
                   for s in states]
-    data = _outcome(ws, supply_deferred(ws.cases, case.id, states, clerk))
+    data = _outcome(ws, supply_deferred(ws.cases, ws.catalogue, case.id, states, clerk))
     emit(args, data, _summary_line(data))
 
 

@@ -65,6 +65,9 @@ def test_a_deferred_acceptance_and_the_visit_that_brings_the_deferred_paper(
     deciding = as_clerk(cli_home, "case", "supplement", str(first["number"]),
                         "--received-all", "--decide", "受理")
     assert deciding.code == 2 and "不再作受理决定" in deciding.err
+    shared = as_clerk(cli_home, "case", "supplement", str(first["number"]), "--material",
+                      "m7=共享")
+    assert shared.code == 2 and "不是共享获取的材料" in shared.err   # no paper, no source
     back = as_clerk(cli_home, "case", "supplement", str(first["number"]), "--received-all",
                     "--json")
     assert back.code == 0, back.err

@@ -380,7 +380,8 @@ class AcceptancePanel(QWidget):
         states = ordered_states(self.table.checklist, self.table.marks)
         self.message.setStyleSheet("")
         self.message.setText("正在登记容缺补交…")
-        Operation(self, lambda: supply_deferred(cases, case_id, states, clerk),
+        catalogue = self._station.catalogue
+        Operation(self, lambda: supply_deferred(cases, catalogue, case_id, states, clerk),
                   self._supplied).failure(self._failed).run()
 
     def _supplied(self, case: CaseState) -> None:
