@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from app.domain.case import Decision, MaterialState, MaterialStatus
-from app.domain.catalogue import BundleMaterial, ItemKind, Material, Necessity, ServiceItem
+from app.domain.catalogue import (
+    BundleMaterial,
+    ItemKind,
+    Material,
+    MaterialSource,
+    Necessity,
+    ServiceItem,
+)
 
 MIN_REASON_LEN = 4
 # A reason or note is printed on the notice (the 不予受理 reason twice: in the decision's
@@ -46,6 +53,9 @@ def check_materials(checklist: Sequence[Material], states: Sequence[MaterialStat
                 problems.append(f"容缺材料“{m.name}”需要填写晚于今天的补交日期。")
         if s.status is MaterialStatus.COMMITMENT and not m.commitment:
             problems.append(f"材料“{m.name}”不适用告知承诺。")
+        if s.status is MaterialStatus.SHARED and m.source is not MaterialSource.SHARED:
+            # As the window refuses key 6: no shared source, the paper must be brought.
+            problems.append(f"材料“{m.name}”不是共享获取的材料，请收取纸质材料。")
         if s.status is MaterialStatus.RECEIVED and s.copies_received < 0:
             problems.append(f"材料“{m.name}”的份数不能为负数。")
     for m in checklist if complete else ():

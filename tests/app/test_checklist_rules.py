@@ -128,3 +128,13 @@ def test_a_refused_key_names_the_material(checklist: list[Material], key: str) -
         mark(m, KEY_MARKS[key], fault="缺页", deferred_until=TODAY + dt.timedelta(days=1))
     else:
         assert m.name in why
+
+
+@given(checklists())
+def test_the_service_refuses_shared_for_a_material_without_a_shared_source(
+        checklist: list[Material]) -> None:
+    """What key 6 refuses in the window, the service refuses from any client."""
+    for m in checklist:
+        state = MaterialState(m.id, m.name, MaterialStatus.SHARED)
+        problems = check_materials(checklist, [state], today=TODAY, complete=False)
+        assert bool(problems) == (m.source is not MaterialSource.SHARED)
