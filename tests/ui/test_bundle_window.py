@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from app.domain.case import CaseStatus, Decision, MaterialStatus
+from tests.app.test_credit import credit_file, entry
+from tests.app.test_documents import received
 from tests.support import PaperTray
 from tests.ui.keys import commit
 from tests.ui.previews import preview_shown, sheet_text
@@ -139,3 +141,52 @@ def test_a_material_one_item_lacks_sends_that_item_to_correction_only(
     # The others keep their materials, undecided, to be accepted when the paper comes.
     assert all(c.status is CaseStatus.RECEIVING and c.materials for c in stored.values())
     assert ws.integrity.verify().ok
+
+
+def test_a_listing_imported_after_opening_refuses_f12_before_anything_is_decided(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    keys = Keyboard(qtbot)
+    panel = _open_bundle(qtbot, keys, window)
+    ws = window.station
+    row = next(n for n, m in enumerate(panel.table.checklist) if m.deferrable)
+    panel.table.selectRow(row)
+    keys.type("4")
+    prompt = panel.table.prompt
+    assert prompt is not None
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is prompt)
+    keys.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is panel.table)
+    keys.press(Qt.Key.Key_F4)
+    assert panel.bar.open[Decision.ACCEPT_DEFERRED]
+    # Meanwhile an administrator imports a list naming the applicant.
+    ws.credit.import_file(credit_file(tmp_path, [entry(GOOD_ID, "王小明")]),
+                          ws.clerk(window.session))
+    keys.press(Qt.Key.Key_F12)
+    qtbot.waitUntil(lambda: panel.confirm is not None
+                    and QApplication.activeWindow() is panel.confirm)
+    keys.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "失信名单" in panel.message.text(), timeout=20000)
+    assert all(ws.cases.get(c.id).decision is None for c in panel.bundle_cases)
+    assert panel.preview is None
+
+
+def test_an_item_decided_elsewhere_meanwhile_is_left_as_it_is_and_the_rest_decided(
+        qtbot: QtBot, window: MainWindow) -> None:
+    keys = Keyboard(qtbot)
+    panel = _open_bundle(qtbot, keys, window)
+    ws = window.station
+    keys.press(Qt.Key.Key_F4)
+    first = panel.bundle_cases[0]                  # another window decides it first
+    c = ws.clerk(window.session)
+    ws.cases.record_materials(first.id, received(ws, first.item_code), c)
+    ws.cases.decide(first.id, Decision.ON_THE_SPOT, c)
+    keys.press(Qt.Key.Key_F9)
+    qtbot.waitUntil(lambda: panel.confirm is not None
+                    and QApplication.activeWindow() is panel.confirm)
+    with qtbot.waitSignal(panel.decided, timeout=20000):
+        keys.press(Qt.Key.Key_Return)
+    stored = [ws.cases.get(c.id) for c in panel.bundle_cases]
+    assert all(c.decision is not None for c in stored)
+    assert ws.integrity.verify().ok
+    preview_shown(qtbot, panel)
+    assert len(panel._notices) == 2                # the other two notices follow in turn

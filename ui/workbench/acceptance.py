@@ -402,6 +402,10 @@ class AcceptancePanel(QWidget):
         self.case = result.case
         if result.problems:
             self._say_problem("不能作出决定：\n" + "\n".join(f"• {p}" for p in result.problems))
+            # 一件事: what was decided before the refusal has its notices all the same.
+            self._notices = [(NOTICE_OF[c.decision], c.number) for c in result.others
+                             if c.decision is not None]
+            self._next_notice()
             return
         decided = [c for c in (result.case, *result.others) if c.decision is not None]
         lines = []

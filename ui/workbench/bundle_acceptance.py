@@ -21,12 +21,20 @@ from app.domain.bundle_acceptance import (
     item_states,
     merged_checklist,
 )
-from app.domain.case import Agent, Applicant, CaseState, Clerk, Decision, MaterialState
+from app.domain.case import (
+    DECIDABLE,
+    Agent,
+    Applicant,
+    CaseState,
+    Clerk,
+    Decision,
+    MaterialState,
+)
 from app.domain.catalogue import Bundle, Material, ServiceItem
 from app.domain.material_marks import decision_keys
 from app.services.cases import CaseRuleError
 from app.services.drafts import AcceptanceDraft
-from app.services.intake import precheck
+from app.services.intake import credit_precheck, precheck
 from app.workstation import Workstation
 from ui.workbench.acceptance import AcceptancePanel, Decided
 from ui.workbench.decision_bar import PromisedPreview, decision_summary, preview_promised
@@ -34,6 +42,7 @@ from ui.workbench.decision_bar import PromisedPreview, decision_summary, preview
 # A 不予受理 is checked with its reason when confirmed; while the bar is drawn it is
 # checked as if one had been given (as for a single item).
 _REASON_LATER = "理由在确认时填写"
+_UNDECIDED = "材料无缺，暂不决定：申请人补正后，按 F5 输入本件编号受理"
 
 
 class BundlePanel(AcceptancePanel):
@@ -105,44 +114,56 @@ class BundlePanel(AcceptancePanel):
         for code in self.bundle.item_codes:
             d = plan[code]
             lines.append(f"  · {self.items[code].name}（{number_of.get(code, '')}）："
-                         + (str(d) if d is not None else "材料无缺，暂不决定，补正后一并受理"))
+                         + (str(d) if d is not None else _UNDECIDED))
         return lines
 
     def _decide_work(self, decision: Decision, reason: str, authority: str
                      ) -> Callable[[], Decided]:
         cases, clerk, opened, items = self._station.cases, self._clerk, self.bundle_cases, self.items
+        credit = self._station.credit
         states = self._states()
         plan = item_decisions(decision, items, states)
 
         def work() -> Decided:
-            # Every item's rules before anything is written: no half-decided bundle.
+            current = [cases.get(c.id) for c in opened]
+            # Decided already (a retry after a refusal, another window): left as it is.
+            todo = [c for c in current if c.status in DECIDABLE]
+            # Every item's rules before anything is written, the 信用核查 included: no
+            # half-decided bundle for a reason that could be known beforehand.
             problems: list[str] = []
-            for code, d in plan.items():
+            for case in todo:
+                d = plan[case.item_code]
+                if d is None:
+                    continue
                 try:
-                    if d is not None:
-                        precheck(items[code], frozenset(), states[code], d, reason, cases,
-                                 authority)
+                    precheck(items[case.item_code], frozenset(), states[case.item_code], d,
+                             reason, cases, authority)
+                    credit_precheck(credit, case.applicant, d, states[case.item_code])
                 except CaseRuleError as exc:
-                    problems += [f"{items[code].name}：{p}" for p in exc.problems]
+                    problems += [f"{items[case.item_code].name}：{p}" for p in exc.problems]
             if problems:
-                return Decided(opened[0], problems)
-            done: list[CaseState] = []
-            for case in opened:
-                given = states[case.item_code]
-                current = case
+                return Decided(current[0], problems)
+            done = [c for c in current if c not in todo]
+            for case in todo:
+                given, now = states[case.item_code], case
                 try:
                     if tuple(given) != case.materials:
-                        current = cases.record_materials(case.id, given, clerk)
+                        now = cases.record_materials(case.id, given, clerk)
                     d = plan[case.item_code]
                     if d is not None:
-                        current = cases.decide(case.id, d, clerk, reason=reason,
-                                               competent_authority=authority)
-                except CaseRuleError as exc:
-                    left = [c.number for c in opened[len(done):]]
-                    return Decided(current, [*exc.problems, "尚未作出决定的办件："
-                                             + "、".join(left)], tuple(done))
-                done.append(current)
-            return Decided(done[0], [], tuple(done[1:]))
+                        now = cases.decide(case.id, d, clerk, reason=reason,
+                                           competent_authority=authority)
+                except CaseRuleError as exc:   # a power cut or another window meanwhile
+                    decided = [c.number for c in done if c.decision is not None]
+                    settled = {c.id for c in done}
+                    left = [c.number for c in current if c.id not in settled]
+                    said = [*exc.problems, "尚未作出决定的办件：" + "、".join(left)]
+                    if decided:
+                        said.append("已作出决定的办件：" + "、".join(decided) + "（通知书照常打印）")
+                    return Decided(now, said, tuple(done))
+                done.append(now)
+            ordered = sorted(done, key=lambda c: [o.id for o in opened].index(c.id))
+            return Decided(ordered[0], [], tuple(ordered[1:]))
 
         return work
 
