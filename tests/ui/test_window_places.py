@@ -105,3 +105,25 @@ def test_enter_on_an_accepted_case_opens_its_documents(qtbot: QtBot, window: Mai
     dialog = QApplication.activeWindow()
     assert isinstance(dialog, CaseDocumentsDialog) and dialog.number.text() == case.number
     dialog.close()
+
+
+def test_f5_on_the_pickup_desk_records_completion_not_a_return_visit(
+        qtbot: QtBot, window: MainWindow) -> None:
+    ws = window.station
+    case = case_with(ws, FOOD, Decision.ACCEPT)             # the result not yet arrived
+    keys = Keyboard(qtbot)
+    keys.press(Qt.Key.Key_F7)
+    desk = window.pickup_panel
+    keys.type(case.number)
+    with qtbot.waitSignal(desk.case_shown, timeout=10_000):
+        keys.press(Qt.Key.Key_Return)
+    keys.press(Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: desk.confirm is not None
+                    and QApplication.activeWindow() is desk.confirm)
+    assert window.return_prompt is None                     # not the window's F5
+    with qtbot.waitSignal(desk.completed, timeout=10_000):
+        keys.press(Qt.Key.Key_Return)
+    assert ws.cases.get(case.id).status.value == "已办结"
+    keys.press(Qt.Key.Key_F2)                               # elsewhere F5 is the return visit
+    keys.press(Qt.Key.Key_F5)
+    assert window.return_prompt is not None

@@ -241,6 +241,7 @@ class PickupPanel(QWidget):
 
     def _completed(self, view: PickupView) -> None:
         self._busy = False
+        self.window().activateWindow()   # back from the confirmation: the keys come here
         self.show_view(view, focus=True)
         self._say(f"办件 {view.case.number} 已记录办结。请选择出件方式（1/2/3）。", OK_STYLE)
         self.completed.emit(view.case)

@@ -98,6 +98,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.case_list, "办件 (F8)")
         self.setCentralWidget(self.tabs)
         self._build_menus()
+        # On the 出件 desk F5 records 办结 (its own key): two live F5 shortcuts would
+        # cancel each other out, so the window's gives way there.
+        self.tabs.currentChanged.connect(lambda _index: self.return_visit_action.setEnabled(
+            self.tabs.currentWidget() is not self.pickup_panel))
         self.status = WorkbenchStatusBar(s, session)
         self.setStatusBar(self.status)
         # Kept as the window's own names: tests and later panels read them.
@@ -338,8 +342,9 @@ class MainWindow(QMainWindow):
         work = bar.addMenu("业务(&B)")
         work.addAction(self._action("事项搜索", [QKeySequence("F2"), QKeySequence("Ctrl+F")],
                                     self.show_catalogue))
-        work.addAction(self._action("补正 / 容缺补交…", [QKeySequence("F5")],
-                                    self.ask_return_visit))
+        self.return_visit_action = self._action("补正 / 容缺补交…", [QKeySequence("F5")],
+                                                self.ask_return_visit)
+        work.addAction(self.return_visit_action)
         work.addAction(self._action("文书打印 / 补打…", [QKeySequence("F6")],
                                     self.print_case_documents))
         work.addAction(self._action("出件", [QKeySequence("F7")], self.show_pickup))
