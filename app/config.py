@@ -300,8 +300,9 @@ def validate_settings(s: Settings) -> Settings:
             raise ConfigError("settings.toml：[backup] dir 不能在数据目录里面：请填另一块磁盘或U盘上的目录")
     if s.id_card_folder:
         # Card files there are read and deleted: never where the program keeps its own.
-        home = s.data_dir.expanduser().absolute()
-        place = Path(s.id_card_folder).expanduser().absolute()
+        # Resolved: a link pointing at the data directory is the data directory.
+        home = s.data_dir.expanduser().resolve()
+        place = Path(s.id_card_folder).expanduser().resolve()
         if place == home or home in place.parents or place in home.parents:
             raise ConfigError("settings.toml：[devices] id_card_folder 不能是数据目录或其上下级目录："
                               "请填身份证阅读器软件保存读卡文件的目录")

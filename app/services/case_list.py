@@ -41,6 +41,12 @@ MAX_ROWS = 1000
 # Typed or scanned ID numbers (身份证, 统一社会信用代码, passports): letters and digits, no
 # Chinese — a name is searched by any part of it instead.
 _ID_LIKE = re.compile(r"[0-9A-Za-z]{8,32}")
+
+
+def is_id_number(text: str) -> bool:
+    """Whether ``text`` is searched as a whole ID number: letters and digits, at least
+    one digit (身份证, 统一社会信用代码 and passports all have some; "MUHAMMAD" is a name)."""
+    return bool(_ID_LIKE.fullmatch(text)) and any(c.isdigit() for c in text)
 # What a list shows, in CaseSummary's order (no JSON column: see the module's note).
 _COLUMNS = (CaseRow.id, CaseRow.number, CaseRow.status, CaseRow.item_code, CaseRow.item_name,
             CaseRow.applicant_name, CaseRow.opened_at, CaseRow.promised_date)
@@ -163,7 +169,7 @@ class CaseList:
         id_number, name_part = "", ""
         if query.applicant.strip():
             text = query.applicant.strip()
-            if _ID_LIKE.fullmatch(text):   # a whole ID number: the index finds it
+            if is_id_number(text):   # a whole ID number: the index finds it
                 id_number = text.upper()
                 stmt = stmt.where(CaseRow.applicant_id_number == id_number)
             else:
@@ -209,7 +215,7 @@ class CaseList:
         representative), found by the whole ID number — so a returning applicant's data
         is offered, masked by the window until the clerk opens it, not typed again."""
         number = id_number.strip().upper()
-        if not _ID_LIKE.fullmatch(number):
+        if not is_id_number(number):
             return None
         with self._db.read() as session:
             row = session.scalars(select(CaseRow).where(CaseRow.applicant_id_number == number)

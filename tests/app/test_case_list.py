@@ -187,3 +187,12 @@ def test_an_item_filter_stands_for_the_items_the_catalogue_search_finds(
     restaurant = catalogue.bundle("YJS330100-0001")
     assert restaurant.name == "开办餐饮店"
     assert set(restaurant.item_codes) <= set(items_matching(catalogue, "开办餐饮店"))
+
+
+def test_a_latin_name_of_eight_letters_or_more_is_searched_as_a_name(
+        fresh_ws: Workstation) -> None:
+    foreign = case_with(fresh_ws, FOOD, name="MUHAMMAD ALI")
+    case_with(fresh_ws, FOOD, name="王小明")
+    for typed in ("MUHAMMAD", "muhammad"):
+        rows = fresh_ws.case_list.find(CaseQuery(applicant=typed), today=DAY)
+        assert [r.number for r in rows] == [foreign.number], typed

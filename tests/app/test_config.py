@@ -77,6 +77,14 @@ def _write(tmp_path: Path, body: str) -> Path:
     return tmp_path
 
 
+def test_a_link_to_the_data_dir_is_no_id_card_folder(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "reader").symlink_to(home)
+    with pytest.raises(ConfigError, match=r"\[devices\] id_card_folder"):
+        load_settings(_write(home, f'[devices]\nid_card_folder = "{tmp_path / "reader"}"\n'))
+
+
 @pytest.mark.parametrize("folder", [".", "sub/cards", ".."])
 def test_the_id_card_folder_may_not_be_the_data_dir_nor_around_it(tmp_path: Path,
                                                                     folder: str) -> None:
