@@ -229,7 +229,8 @@ class DocumentService:
             try:
                 number = CaseNumber.parse(text)
             except CaseNumberError as exc:
-                raise DocumentError(f"“{text}”不是有效的办件编号：{exc}") from None
+                shown = text if len(text) <= 40 else text[:40] + "…"   # a paste, not a scan
+                raise DocumentError(f"“{shown}”不是有效的办件编号：{exc}") from None
             return self._cases.by_number(str(number))
         except CaseRuleError as exc:
             raise DocumentError(str(exc)) from exc

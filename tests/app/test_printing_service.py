@@ -33,7 +33,7 @@ from app.domain.case import (
 )
 from app.domain.notice import frame_notice
 from app.services.document_archive import Issue
-from app.services.printing import DocumentService
+from app.services.printing import DocumentError, DocumentService
 from app.storage.blobs import BlobStore
 from app.workstation import Workstation
 from tests.support import PaperTray, accepted_case, documents_with
@@ -341,3 +341,10 @@ def test_the_paper_and_the_archive_get_the_archive_grade_copy_the_preview_does_n
         assert meta["dc:identifier"] == case.number
         assert meta["pdfaid:part"] == "2" and meta["pdfaid:conformance"] == "B"
         assert meta["dc:creator"] == ["示例县市场监督管理局"]
+
+
+def test_a_huge_paste_where_a_number_is_asked_is_refused_in_one_short_line(
+        fresh_ws: Workstation) -> None:
+    with pytest.raises(DocumentError) as info:
+        fresh_ws.documents.verified_case("9" * 32_767)
+    assert len(str(info.value)) < 200 and "不是有效的办件编号" in str(info.value)
