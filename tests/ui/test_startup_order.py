@@ -147,7 +147,8 @@ def test_the_login_paints_before_the_workstation_opens_and_a_login_typed_meanwhi
         _type_and_enter(qtbot, [(login.username, DEFAULT_ADMIN),
                                 (login.password, DEFAULT_ADMIN_PASSWORD)])
         while_opening.update(error=login.error.text(), enabled=login.isEnabled(),
-                             visible=login.isVisible(), done=opening.done)
+                             visible=login.isVisible(), done=opening.done,
+                             grey=login.error.styleSheet() == "color: #555;")   # no error
         gate.release.set()
         qtbot.waitUntil(lambda: login.is_ready, timeout=HOLD_S * 1000)
         while_opening["site"] = login.site.text()
@@ -160,7 +161,7 @@ def test_the_login_paints_before_the_workstation_opens_and_a_login_typed_meanwhi
     try:
         session = log_in_while_opening(opening)
         assert while_opening == {"error": WAITING_FOR_DATABASE, "enabled": False,
-                                 "visible": True, "done": False,
+                                 "visible": True, "done": False, "grey": True,
                                  "site": opening.station.settings.site_name
                                  if opening.station else None}
         assert order == ["login painted", "opening began", "opened"]

@@ -80,7 +80,7 @@ class _FormDialog(QDialog):
 
     def _run(self, progress: str, work: Callable[[], ClerkSession]) -> None:
         """Run the account call off the main thread (Argon2id is deliberately slow)."""
-        self.error.setText(progress)
+        self._say_progress(progress)
         self.setEnabled(False)
         Operation(self, work, self._succeeded).failure(self._failed_and_enable).run()
 
@@ -91,7 +91,13 @@ class _FormDialog(QDialog):
 
     def _failed_and_enable(self, exc: Exception) -> None:
         self.setEnabled(True)
+        self.error.setStyleSheet("")   # red again (the style sheet's #error)
         self._failed(exc)
+
+    def _say_progress(self, text: str) -> None:
+        """Work under way is no error: said in grey in the same place."""
+        self.error.setStyleSheet("color: #555;")
+        self.error.setText(text)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -164,7 +170,7 @@ class LoginDialog(_FormDialog):
         if self._accounts is None:
             # Held, not refused: the clerk typed faster than the database opened.
             self._waiting = (user, pw)
-            self.error.setText(WAITING_FOR_DATABASE)
+            self._say_progress(WAITING_FOR_DATABASE)
             self.setEnabled(False)
             return
         self._log_in(self._accounts, user, pw)
