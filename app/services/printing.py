@@ -220,20 +220,29 @@ class DocumentService:
         """A case by its number (typed or scanned; a lower-case check "x" is fine) or id.
 
         The 58 mm pickup slip carries only a QR code, whose text is ``NUMBER:WITNESS``;
-        a scanner types all of it, so the number is what comes before the colon.
+        a scanner types all of it: the number is what comes before the colon, and the
+        witness after it must be the case's (a slip made up, or of another record, is
+        refused before anything is handed over).
         """
-        text = ref.strip().split(":", 1)[0].strip()
+        text, _colon, witness = ref.strip().partition(":")
+        text, witness = text.strip(), witness.strip().upper()
         try:
             if _CASE_ID.fullmatch(text):
-                return self._cases.get(text)
-            try:
-                number = CaseNumber.parse(text)
-            except CaseNumberError as exc:
-                shown = text if len(text) <= 40 else text[:40] + "…"   # a paste, not a scan
-                raise DocumentError(f"“{shown}”不是有效的办件编号：{exc}") from None
-            return self._cases.by_number(str(number))
+                case = self._cases.get(text)
+            else:
+                try:
+                    number = CaseNumber.parse(text)
+                except CaseNumberError as exc:
+                    shown = text if len(text) <= 40 else text[:40] + "…"   # a paste
+                    raise DocumentError(f"“{shown}”不是有效的办件编号：{exc}") from None
+                case = self._cases.by_number(str(number))
         except CaseRuleError as exc:
             raise DocumentError(str(exc)) from exc
+        if witness and self._cases.witness_hash(case.id)[:32].upper() != witness:
+            raise DocumentIntegrityError(
+                f"取件通知单上的校验码与办件{case.number}的记录不符：请勿出件，核对纸面后告诉管理员"
+                f"（yichuang audit check-paper {case.number} …）。")
+        return case
 
     def verified_case(self, ref: str) -> CaseState:
         """:meth:`find_case`, then proved against its log (documents print only this)."""

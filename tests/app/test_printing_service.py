@@ -33,7 +33,7 @@ from app.domain.case import (
 )
 from app.domain.notice import frame_notice
 from app.services.document_archive import Issue
-from app.services.printing import DocumentError, DocumentService
+from app.services.printing import DocumentError, DocumentIntegrityError, DocumentService
 from app.storage.blobs import BlobStore
 from app.workstation import Workstation
 from tests.support import PaperTray, accepted_case, documents_with
@@ -152,6 +152,17 @@ def test_the_qr_text_of_a_58_mm_slip_finds_its_case_where_a_number_is_asked(
     case = _case_ending_in_x(fresh_ws, c)
     scanned = f"{case.number.lower()}:{fresh_ws.cases.witness_hash(case.id)[:32].upper()}\n"
     assert fresh_ws.documents.verified_case(scanned).id == case.id
+
+
+def test_a_qr_text_whose_witness_is_not_the_cases_is_refused(fresh_ws: Workstation) -> None:
+    """A slip made up, or printed from another record: nothing is handed over on it."""
+    c = clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c, GETI)
+    forged = f"{case.number}:{'0' * 32}"
+    with pytest.raises(DocumentIntegrityError, match="校验码与办件"):
+        fresh_ws.documents.verified_case(forged)
+    with pytest.raises(DocumentIntegrityError):
+        fresh_ws.documents.verified_case(f"{case.number}:AB")   # a cut-off scan
 
 
 @pytest.mark.parametrize("dots", [512, 640, 832])

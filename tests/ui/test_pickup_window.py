@@ -168,8 +168,18 @@ def test_scanning_the_slip_opens_the_case_and_the_applicant_takes_it_in_person(
 
 def test_the_slips_qr_code_text_opens_the_case_too(qtbot: QtBot, desk: Desk) -> None:
     panel, case = desk.panel, completed_case(desk)
-    scan(qtbot, panel, f"{case.number}:0123456789ABCDEF0123456789ABCDEF")
+    witness = desk.station.cases.witness_hash(case.id)[:32].upper()
+    scan(qtbot, panel, f"{case.number}:{witness}")
     assert panel.case is not None and panel.case.id == case.id
+
+
+def test_a_slip_whose_qr_witness_is_not_the_records_opens_nothing(
+        qtbot: QtBot, desk: Desk) -> None:
+    panel, case = desk.panel, completed_case(desk)
+    qtbot.keyClicks(panel.number, f"{case.number}:0123456789ABCDEF0123456789ABCDEF")
+    with qtbot.waitSignal(panel.lookup_failed):
+        qtbot.keyClick(panel.number, Qt.Key.Key_Return)
+    assert "校验码与办件" in panel.error.text() and panel.case is None
 
 
 def test_a_number_that_is_no_case_is_refused_and_selected_for_the_next_scan(
