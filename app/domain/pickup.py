@@ -67,7 +67,7 @@ def check_delivery(case: CaseState, d: Delivery) -> list[str]:
     if owed:
         # 容缺受理 is acceptance on a promise: the result goes out once the paper is in.
         problems.append(f"容缺材料尚未补交：{'、'.join(m.name for m in owed)}。"
-                        "请先登记容缺补交（F5 或 case supplement），再出件。")
+                        "请先登记容缺补交（窗口菜单“业务 → 补正 / 容缺补交”，或 case supplement），再出件。")
     if d.method is DeliveryMethod.IN_PERSON:
         if d.id_number.strip().upper() != case.applicant.id_number.upper():
             problems.append("领取人证件号码与申请人不一致：本人领取须核对申请人本人证件；"
