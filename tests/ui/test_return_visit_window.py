@@ -194,3 +194,15 @@ def test_a_second_correction_at_the_return_visit_asks_its_reason(
     preview = preview_shown(qtbot, panel)
     keys.press(Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not preview.isVisible())
+
+
+def test_an_undecided_case_is_continued_from_its_recorded_marks(
+        qtbot: QtBot, window: MainWindow) -> None:
+    """A 一件事's item left undecided by a 补正 of its sibling, or an interrupted 收件."""
+    ws = window.station
+    case = case_with(ws, FOOD, m4=marked(ws, FOOD, "m4", MaterialStatus.MISSING))
+    keys = Keyboard(qtbot)
+    panel = _reopen(qtbot, keys, window, case.number)
+    assert "继续收件" in panel.title.text()
+    assert panel.table.marks["m4"].status is MaterialStatus.MISSING
+    assert panel.bar.open[Decision.CORRECTION]

@@ -262,8 +262,9 @@ class AcceptancePanel(QWidget):
         self.case = case
         self.supplying = bool(deferred_outstanding(case))
         deferred = returning and case.decision is Decision.ACCEPT_DEFERRED
-        what = ("容缺补交" if self.supplying or deferred else "补正后收件" if returning
-                else "收件")
+        what = ("容缺补交" if self.supplying or deferred
+                else "补正后收件" if returning and case.status is CaseStatus.CORRECTION
+                else "继续收件" if returning else "收件")
         self.title.setText(f"{what}：{self.item.name}　办件编号 {case.number}")
         self.subtitle.setText(f"申请人：{case.applicant.name}（{case.applicant.id_type} "
                               f"{case.applicant.id_number}）　{self._about}")
