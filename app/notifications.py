@@ -48,11 +48,21 @@ class DocumentPrinted:
 
 
 @dataclass(frozen=True)
+class QueueChanged:
+    """A ticket moved (``number`` and the event ``kind``, at ``window``), or the queue's
+    configuration changed (all three empty)."""
+
+    number: str = ""
+    kind: str = ""     # TicketEventKind value
+    window: str = ""
+
+
+@dataclass(frozen=True)
 class DatabaseChanged:
     """Some connection committed: another process, or (indistinguishably) this one."""
 
 
-Change = CaseChanged | CatalogueChanged | DocumentPrinted | DatabaseChanged
+Change = CaseChanged | CatalogueChanged | DocumentPrinted | DatabaseChanged | QueueChanged
 Subscriber = Callable[[Change], None]
 
 
@@ -96,6 +106,9 @@ class ChangeHub:
 
     def document_printed(self, case_id: str, kind: str) -> None:
         self.publish(DocumentPrinted(case_id, kind))
+
+    def queue_changed(self, number: str = "", kind: str = "", window: str = "") -> None:
+        self.publish(QueueChanged(number, kind, window))
 
 
 _hubs: weakref.WeakKeyDictionary[object, ChangeHub] = weakref.WeakKeyDictionary()

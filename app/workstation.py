@@ -6,11 +6,12 @@ Both clients start here: the window and the ``yichuang`` command call
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.config import DEMO_SITE_CODE, Settings, load_settings, resources_dir
 from app.domain.case import Clerk
+from app.notifications import changes_of
 from app.services.accounts import AccountService, ClerkSession
 from app.services.calendar import CalendarService
 from app.services.case_list import CaseList
@@ -23,6 +24,8 @@ from app.services.drafts import DraftStore
 from app.services.integrity import IntegrityService
 from app.services.pickup import PickupDesk
 from app.services.printing import DocumentService, SystemSpooler
+from app.services.queue import QueueService
+from app.services.queue_store import SqliteQueueStore
 from app.storage.anchor import AnchorFile
 from app.storage.blobs import BlobStore
 from app.storage.db import Database, open_database
@@ -49,6 +52,11 @@ class Workstation:
     pickup: PickupDesk
     drafts: DraftStore
     in_use: InUse | None = None
+    # The local queue authority, over this database (built here: no caller passes it).
+    queue: QueueService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queue = QueueService(SqliteQueueStore(self.db), changes_of(self.db))
 
     def clerk(self, session: ClerkSession) -> Clerk:
         """The event context for a logged-in clerk at this terminal and window."""

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.domain.case import CaseStatus
 from app.storage.db import SCHEMA_HEAD
-from app.storage.models import CaseRow
+from app.storage.models import CaseRow, QueueTicketRow
 from app.workstation import Workstation, open_workstation
 
 FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures").glob("schema-*.db"))
@@ -68,6 +68,20 @@ def test_old_database_upgrades_and_keeps_everything(fixture: Path, tmp_path: Pat
         else:   # recorded nothing then, and the upgrade invents nothing
             assert credit is None and ws.credit.status() is None
             assert ws.consultations.find() == []
+        # The queue came with 0007: an older install gets the demo site's categories
+        # and windows and no tickets; a 0007 one keeps its tickets and their history.
+        assert [c.prefix for c in ws.queue.categories()] == ["A", "B", "C"]
+        assert [w.number for w in ws.queue.windows()] == ["1", "2", "3"]
+        tickets = _tickets(ws)
+        if fixture.stem >= "schema-0007":
+            assert [(t.number, t.status, t.ticket_class) for t in tickets] == [
+                ("A001", "waiting", "普通"), ("A002", "finished", "优先"),
+                ("C001", "waiting", "普通")]
+            day = tickets[0].day
+            assert ws.queue.ticket("A002", day).priority_reason == "军人依法优先"
+            assert ws.queue.ticket("A002", day).version == 3   # issued, called, finished
+        else:
+            assert tickets == []
     finally:
         ws.close()
 
@@ -77,3 +91,8 @@ def _only_case_number(ws: Workstation) -> str:
         numbers = session.scalars(select(CaseRow.number)).all()
     assert len(numbers) == 1
     return numbers[0]
+
+
+def _tickets(ws: Workstation) -> list[QueueTicketRow]:
+    with ws.db.read() as session:
+        return list(session.scalars(select(QueueTicketRow).order_by(QueueTicketRow.number)))

@@ -1,0 +1,101 @@
+"""queue: categories, windows, tickets, their events, the daily number series
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-05
+
+The local queue authority (architecture.md, "Queue authority"). Ticket numbers count per
+business day and category in ``queue_number_counters``: a new day starts a new row, so
+nothing is deleted. The demo site's categories and windows are written here, so an
+upgraded install has a working queue at once; an administrator edits them afterwards.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+_CATEGORIES = [("A", "综合受理", 1), ("B", "出件", 2), ("C", "咨询", 3)]
+_WINDOWS = [("1", "1号窗口", [["A", 1], ["C", 2]]),
+            ("2", "2号窗口", [["A", 1], ["B", 2]]),
+            ("3", "3号窗口", [["B", 1], ["C", 1]])]
+
+
+def upgrade() -> None:
+    categories = op.create_table(
+        'queue_categories',
+        sa.Column('prefix', sa.String(1), primary_key=True),
+        sa.Column('name', sa.String(20), nullable=False),
+        sa.Column('active', sa.Boolean(), nullable=False),
+        sa.Column('position', sa.Integer(), nullable=False),
+    )
+    windows = op.create_table(
+        'queue_windows',
+        sa.Column('number', sa.String(8), primary_key=True),
+        sa.Column('name', sa.String(20), nullable=False),
+        sa.Column('categories', sa.JSON(), nullable=False),
+        sa.Column('paused', sa.Boolean(), nullable=False),
+        sa.Column('preferred_streak', sa.Integer(), nullable=False),
+        sa.Column('version', sa.Integer(), nullable=False),
+    )
+    op.create_table(
+        'queue_number_counters',
+        sa.Column('day', sa.Date(), primary_key=True),
+        sa.Column('prefix', sa.String(1), primary_key=True),
+        sa.Column('last_seq', sa.Integer(), nullable=False),
+    )
+    op.create_table(
+        'queue_tickets',
+        sa.Column('id', sa.String(36), primary_key=True),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('seq', sa.Integer(), nullable=False),
+        sa.Column('number', sa.String(8), nullable=False),
+        sa.Column('category', sa.String(1), nullable=False),
+        sa.Column('ticket_class', sa.String(8), nullable=False),
+        sa.Column('priority_reason', sa.String(32), nullable=False),
+        sa.Column('appointment', sa.String(32), nullable=False),
+        sa.Column('id_number', sa.String(64), nullable=False),
+        sa.Column('status', sa.String(16), nullable=False),
+        sa.Column('issued_at', sa.String(32), nullable=False),
+        sa.Column('queued_at', sa.String(32), nullable=False),
+        sa.Column('target_window', sa.String(8), nullable=False),
+        sa.Column('window', sa.String(8), nullable=False),
+        sa.Column('recalls', sa.Integer(), nullable=False),
+        sa.Column('returns', sa.Integer(), nullable=False),
+        sa.Column('version', sa.Integer(), nullable=False),
+        sa.UniqueConstraint('day', 'number'),
+    )
+    op.create_index('ix_queue_tickets_day_status', 'queue_tickets',
+                    ['day', 'status', 'category'])
+    op.create_table(
+        'queue_ticket_events',
+        sa.Column('id', sa.Integer(), primary_key=True),
+        sa.Column('event_id', sa.String(36), nullable=False),
+        sa.Column('ticket_id', sa.String(36), sa.ForeignKey('queue_tickets.id'),
+                  nullable=False),
+        sa.Column('seq', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(16), nullable=False),
+        sa.Column('payload', sa.JSON(), nullable=False),
+        sa.Column('window', sa.String(8), nullable=False),
+        sa.Column('clerk_id', sa.String(36), nullable=False),
+        sa.Column('occurred_at', sa.String(32), nullable=False),
+        sa.UniqueConstraint('ticket_id', 'seq'),
+        sa.UniqueConstraint('event_id'),
+    )
+    op.create_index('ix_queue_ticket_events_ticket_id', 'queue_ticket_events', ['ticket_id'])
+    op.create_index('ix_queue_ticket_events_at', 'queue_ticket_events', ['occurred_at'])
+    op.bulk_insert(categories, [{"prefix": p, "name": n, "active": True, "position": i}
+                                for p, n, i in _CATEGORIES])
+    op.bulk_insert(windows, [{"number": w, "name": n, "categories": c, "paused": False,
+                              "preferred_streak": 0, "version": 1} for w, n, c in _WINDOWS])
+
+
+def downgrade() -> None:
+    op.drop_table('queue_ticket_events')
+    op.drop_table('queue_tickets')
+    op.drop_table('queue_number_counters')
+    op.drop_table('queue_windows')
+    op.drop_table('queue_categories')
