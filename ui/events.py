@@ -22,6 +22,7 @@ from app.notifications import (
     DatabaseChanged,
     DatabaseWatch,
     DocumentPrinted,
+    QueueChanged,
 )
 from ui.ops import Operation
 
@@ -35,6 +36,7 @@ class ChangeEvents(QObject):
     catalogue_changed = Signal()
     document_printed = Signal(str, str)    # case id, DocumentKind value
     database_changed = Signal()            # another connection committed: re-read
+    queue_changed = Signal(str, str, str)  # ticket number, event kind, window
     _arrived = Signal(object)              # emitted on the publisher's thread
 
     def __init__(self, hub: ChangeHub, watch: DatabaseWatch | None = None,
@@ -76,3 +78,5 @@ class ChangeEvents(QObject):
                 self.document_printed.emit(case_id, kind)
             case DatabaseChanged():
                 self.database_changed.emit()
+            case QueueChanged(number, kind, window):
+                self.queue_changed.emit(number, kind, window)

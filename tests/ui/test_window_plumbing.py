@@ -82,3 +82,11 @@ def test_a_commit_by_another_process_reaches_the_window_as_database_changed(
         raw.execute("CREATE TABLE elsewhere (x)")
     with qtbot.waitSignal(events.database_changed):
         events.check_now()
+
+
+def test_a_ticket_taken_on_a_worker_thread_reaches_the_window_as_queue_changed(
+        qtbot: QtBot, station: Workstation) -> None:
+    window = _window(qtbot, station)
+    with qtbot.waitSignal(window.events.queue_changed) as heard:
+        threading.Thread(target=lambda: station.queue.take("A")).start()
+    assert heard.args is not None and heard.args[0].startswith("A")
