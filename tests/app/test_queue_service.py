@@ -4,7 +4,9 @@ events and outbox ops they leave, and the notifications they send."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +17,7 @@ from app.notifications import Change, QueueChanged, changes_of
 from app.services.queue import QueueService
 from app.services.queue_store import SqliteQueueStore
 from app.storage.models import OutboxOp, QueueNumberCounter, QueueTicketEventRow
-from app.workstation import Workstation
+from app.workstation import Workstation, open_workstation
 
 ELDERLY = "老年人（60周岁及以上）"
 
@@ -294,3 +296,19 @@ def test_the_event_log_counts_as_many_rows_as_ticket_versions(
     with fresh_ws.db.read() as session:
         count = session.scalar(select(func.count()).select_from(QueueTicketEventRow))
     assert count == 1 + 1 + 1 + 1   # two issued, one called, one missed
+
+
+def test_the_ticket_events_refuse_edits_and_deletes_in_the_database_itself(
+        tmp_path: Path) -> None:
+    ws = open_workstation(tmp_path / "home")
+    try:
+        ws.queue.take("A")
+    finally:
+        ws.close()
+    with sqlite3.connect(tmp_path / "home" / "yichuang.db") as raw:
+        for sql in ("UPDATE queue_ticket_events SET kind = 'finished'",
+                    "DELETE FROM queue_ticket_events",
+                    "INSERT OR REPLACE INTO queue_ticket_events SELECT * FROM "
+                    "queue_ticket_events"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                raw.execute(sql)

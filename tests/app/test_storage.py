@@ -64,7 +64,8 @@ def test_migrating_an_empty_file_creates_every_table_at_head(tmp_path: Path) -> 
                 "SELECT name FROM sqlite_master WHERE type='trigger'")}
             version = raw.execute("SELECT version_num FROM alembic_version").fetchall()
         assert tables == set(Base.metadata.tables) | {"alembic_version"}
-        assert triggers == {f"{table}_no_{what}" for table in ("case_events", "case_documents")
+        assert triggers == {f"{table}_no_{what}" for table in
+                            ("case_events", "case_documents", "queue_ticket_events")
                             for what in ("update", "delete", "replace")}
         assert version == [(db.head_revision(),)]
         assert db.current_revision() == db.head_revision()

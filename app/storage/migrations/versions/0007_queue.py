@@ -87,6 +87,16 @@ def upgrade() -> None:
     )
     op.create_index('ix_queue_ticket_events_ticket_id', 'queue_ticket_events', ['ticket_id'])
     op.create_index('ix_queue_ticket_events_at', 'queue_ticket_events', ['occurred_at'])
+    # The tickets' events are the waiting and service times reported to the county: the
+    # database itself refuses their edit, deletion and replacement, as for case_events.
+    for what, when in (("update", "UPDATE"), ("delete", "DELETE")):
+        op.execute(f"CREATE TRIGGER queue_ticket_events_no_{what} BEFORE {when} ON "
+                   "queue_ticket_events BEGIN SELECT RAISE(ABORT, "
+                   "'queue_ticket_events is append-only'); END")
+    op.execute("CREATE TRIGGER queue_ticket_events_no_replace BEFORE INSERT ON "
+               "queue_ticket_events WHEN EXISTS (SELECT 1 FROM queue_ticket_events WHERE "
+               "id = NEW.id OR event_id = NEW.event_id) BEGIN SELECT RAISE(ABORT, "
+               "'queue_ticket_events is append-only'); END")
     op.bulk_insert(categories, [{"prefix": p, "name": n, "active": True, "position": i}
                                 for p, n, i in _CATEGORIES])
     op.bulk_insert(windows, [{"number": w, "name": n, "categories": c, "paused": False,
@@ -94,6 +104,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for what in ("update", "delete", "replace"):
+        op.execute(f"DROP TRIGGER IF EXISTS queue_ticket_events_no_{what}")
     op.drop_table('queue_ticket_events')
     op.drop_table('queue_tickets')
     op.drop_table('queue_number_counters')
