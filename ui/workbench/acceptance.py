@@ -82,13 +82,14 @@ class AcceptancePanel(QWidget):
                  scenarios: frozenset[str], parent: QWidget | None = None,
                  today: Callable[[], dt.date] = dt.date.today,
                  draft: AcceptanceDraft | None = None, case: CaseState | None = None,
-                 kind: ItemKind | None = None) -> None:
+                 kind: ItemKind | None = None, queue_ticket: str = "") -> None:
         super().__init__(parent)
         self._station = station
         self._clerk = clerk
         self.item = item
         self.scenarios = frozenset(case.scenarios) if case is not None else scenarios
         self._today = today
+        self.queue_ticket = queue_ticket   # the 排队号 called for this applicant, if any
         self.case: CaseState | None = None
         self.credit: CreditCheck | None = None
         self.supplying = False        # a 容缺补交 visit: only deferred rows take keys
@@ -104,6 +105,8 @@ class AcceptancePanel(QWidget):
         chosen = [s.name for s in item.scenarios if s.id in self.scenarios]
         self._about = (f"{item.department.name}　{item.kind}　承诺时限 {item.promised_limit}"
                        + (f"　办理情形：{'、'.join(chosen)}" if chosen else ""))
+        if queue_ticket:
+            self._about = f"排队号 {queue_ticket}　{self._about}"
         self.subtitle = QLabel(self._about)
         self.subtitle.setObjectName("subtitle")
         self.subtitle.setWordWrap(True)
@@ -208,8 +211,10 @@ class AcceptancePanel(QWidget):
 
     def _open_work(self, applicant: Applicant, agent: Agent | None
                    ) -> Callable[[], list[CaseState]]:
-        cases, code, clerk = self._station.cases, self.item.code, self._clerk
-        return lambda: [cases.open_case(code, applicant, clerk, agent=agent)]
+        cases, code, clerk, ticket = (self._station.cases, self.item.code, self._clerk,
+                                      self.queue_ticket)
+        return lambda: [cases.open_case(code, applicant, clerk, agent=agent,
+                                        queue_ticket=ticket)]
 
     def _checklist(self) -> tuple[Material, ...]:
         return self.item.checklist(self.scenarios)

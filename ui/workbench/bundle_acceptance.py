@@ -49,14 +49,16 @@ class BundlePanel(AcceptancePanel):
     def __init__(self, station: Workstation, clerk: Clerk, bundle: Bundle,
                  items: dict[str, ServiceItem], parent: QWidget | None = None,
                  today: Callable[[], dt.date] = dt.date.today,
-                 draft: AcceptanceDraft | None = None) -> None:
+                 draft: AcceptanceDraft | None = None, queue_ticket: str = "") -> None:
         self.bundle = bundle
         self.items = items
         self.merged = bundle.merged_materials(items)
         self.bundle_cases: list[CaseState] = []
         super().__init__(station, clerk, items[bundle.item_codes[0]], frozenset(), parent,
-                         today=today, draft=draft, kind=bundle_kind(items))
-        self._about = (f"一件事一次办　共{len(items)}个事项："
+                         today=today, draft=draft, kind=bundle_kind(items),
+                         queue_ticket=queue_ticket)
+        self._about = ((f"排队号 {queue_ticket}　" if queue_ticket else "")
+                       + f"一件事一次办　共{len(items)}个事项："
                        + "、".join(items[c].name for c in bundle.item_codes))
         self.title.setText(f"收件：【一件事】{bundle.name}")
         self.subtitle.setText(self._about)
@@ -67,8 +69,10 @@ class BundlePanel(AcceptancePanel):
 
     def _open_work(self, applicant: Applicant, agent: Agent | None
                    ) -> Callable[[], list[CaseState]]:
-        cases, code, clerk = self._station.cases, self.bundle.code, self._clerk
-        return lambda: cases.open_bundle(code, applicant, clerk, agent=agent)
+        cases, code, clerk, ticket = (self._station.cases, self.bundle.code, self._clerk,
+                                      self.queue_ticket)
+        return lambda: cases.open_bundle(code, applicant, clerk, agent=agent,
+                                         queue_ticket=ticket)
 
     def _opened(self, opened: list[CaseState]) -> None:
         self.bundle_cases = opened

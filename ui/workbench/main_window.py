@@ -31,6 +31,7 @@ from ui.ops import Operation
 from ui.workbench.acceptance import AcceptancePanel
 from ui.workbench.login import ChangePasswordDialog
 from ui.workbench.prompts import TextPrompt
+from ui.workbench.queue_panel import QueuePanel
 from ui.workbench.status_bar import WorkbenchStatusBar
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ SHORTCUTS = (
     ("F6", "文书打印 / 补打（输入或扫描办件编号；Enter 预览，Ctrl+P 直接打印）"),
     ("F8", "办件查询：Alt+1 今日收件 Alt+2 待取件 Alt+3 补正中 Alt+4 电子监察（黄牌、红牌） Alt+5 全部；"
            "↓ 进入列表，Enter 打开（补正/补交、出件或文书）"),
+    ("Alt+Q", "叫号：F9 叫号 F10 重呼 F11 过号 F12 办结 F4 挂起 F3 为此号收件 Ctrl+T 转移 "
+              "Ctrl+R 回呼 Ctrl+W 暂停/恢复本窗口"),
     ("F1", "快捷键说明"),
 )
 
@@ -96,6 +99,10 @@ class MainWindow(QMainWindow):
         self.case_list = CaseListPanel(station, self.events)
         self.case_list.case_chosen.connect(self.open_listed_case)
         self.tabs.addTab(self.case_list, "办件 (F8)")
+        self.queue_panel = QueuePanel(station, self.clerk, self.events)
+        self.queue_panel.start_case.connect(self.receive_for_ticket)
+        self.tabs.addTab(self.queue_panel, "叫号 (Alt+Q)")
+        self.pending_ticket = ""   # called at the queue panel, for the next 收件
         self.setCentralWidget(self.tabs)
         self._build_menus()
         # On the 出件 desk F5 records 办结 (its own key): two live F5 shortcuts would
@@ -217,7 +224,8 @@ class MainWindow(QMainWindow):
         """F3 on an item page: the 收件受理 tab for a new case of ``item``."""
         if self._may_replace_acceptance():
             self._show_acceptance(
-                AcceptancePanel(self.station, self.clerk, item, scenarios, draft=draft))
+                AcceptancePanel(self.station, self.clerk, item, scenarios, draft=draft,
+                                queue_ticket=self._take_ticket()))
 
     def start_bundle(self, bundle: Bundle, items: dict[str, ServiceItem],
                      draft: AcceptanceDraft | None = None) -> None:
@@ -226,7 +234,7 @@ class MainWindow(QMainWindow):
 
         if self._may_replace_acceptance():
             self._show_acceptance(BundlePanel(self.station, self.clerk, bundle, items,
-                                              draft=draft))
+                                              draft=draft, queue_ticket=self._take_ticket()))
 
     def _may_replace_acceptance(self) -> bool:
         """One 收件受理 tab: a form being typed there is given up only when the clerk says."""
@@ -309,6 +317,21 @@ class MainWindow(QMainWindow):
             dialog.number.setText(number)
             dialog.look_up()
 
+    def show_queue(self) -> None:
+        self.tabs.setCurrentWidget(self.queue_panel)
+        self.queue_panel.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def receive_for_ticket(self, number: str) -> None:
+        """F3 at the queue panel: find the item, and the case opened next records the
+        ticket (its waiting and service times join the case's)."""
+        self.pending_ticket = number
+        self.show_catalogue()
+        self.status.showMessage(f"为 {number} 号收件：搜索事项，Enter 打开，F3 收件。", 15000)
+
+    def _take_ticket(self) -> str:
+        ticket, self.pending_ticket = self.pending_ticket, ""
+        return ticket
+
     def show_case_list(self) -> None:
         self.tabs.setCurrentWidget(self.case_list)
         self.case_list.focus_filter()
@@ -350,6 +373,7 @@ class MainWindow(QMainWindow):
         work.addAction(self._action("出件", [QKeySequence("F7")], self.show_pickup))
         work.addAction(self._action("办件查询与电子监察", [QKeySequence("F8")],
                                     self.show_case_list))
+        work.addAction(self._action("叫号", [QKeySequence("Alt+Q")], self.show_queue))
         work.addSeparator()
         work.addAction(self._action("咨询登记…", [QKeySequence("Ctrl+K")], self.consult))
         work.addAction(self._action("今日咨询", [QKeySequence("Ctrl+Shift+K")],
