@@ -1,0 +1,147 @@
+"""好差评 view: a ticket finished at the window is shown with five grades; 满意 is sent at
+once, 不满意 / 非常不满意 only with a reason; a ticket finished at another window is not
+shown. Ratings go to an in-memory sink (the core has no rating storage yet); the queue
+is the real one of a workstation in tmp_path. Screenshots at 1920×1080 and 1366×768 go
+to /tmp/shots/."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.domain.queue import QueueRuleError, Ticket, TicketStatus
+from app.workstation import Workstation
+from ui import ops
+from ui.queue.evaluation import EvaluationView, Grade, Rating
+
+SHOTS = Path("/tmp/shots")
+
+
+class MemorySink:
+    """A RatingSink in memory: awaiting = the window's last finished, unrated ticket."""
+
+    def __init__(self, station: Workstation) -> None:
+        self.station = station
+        self.ratings: list[Rating] = []
+        self._lock = threading.Lock()
+
+    def awaiting(self, window: str) -> Ticket | None:
+        with self._lock:
+            rated = {r.ticket_id for r in self.ratings}
+        done = [t for t in self.station.queue.tickets()
+                if t.window == window and t.status is TicketStatus.FINISHED
+                and t.id not in rated]
+        return done[-1] if done else None
+
+    def record(self, rating: Rating) -> None:
+        if rating.grade.needs_reason and not rating.reasons:
+            raise QueueRuleError("差评须说明原因。")
+        with self._lock:
+            if any(r.ticket_id == rating.ticket_id for r in self.ratings):
+                raise QueueRuleError(f"{rating.number}号已经评价过。")
+            self.ratings.append(rating)
+
+
+@pytest.fixture
+def view(qtbot: QtBot, station: Workstation) -> Iterator[EvaluationView]:
+    v = EvaluationView(station, "1", MemorySink(station))
+    v.resize(1366, 768)
+    v.show()
+    qtbot.waitExposed(v)
+    yield v
+    ops.wait_idle(30_000)
+    v.close()
+    v.deleteLater()
+    ops.wait_idle(30_000)
+
+
+def _finish(station: Workstation, window: str) -> str:
+    """Take a ticket of a category the window serves, call it there and finish it."""
+    number = station.queue.take("A").ticket.number
+    called = station.queue.call_next(window)
+    assert called is not None and called.number == number
+    station.queue.finish(window)
+    return number
+
+
+def _tap(qtbot: QtBot, button: QPushButton) -> None:
+    assert button.isVisible() and button.isEnabled(), button.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def _shot(widget: QWidget, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    image = widget.grab()
+    assert (image.width(), image.height()) == (widget.width(), widget.height())
+    assert image.save(str(SHOTS / f"{name}.png"))
+
+
+def _sink(view: EvaluationView) -> MemorySink:
+    assert isinstance(view.sink, MemorySink)
+    return view.sink
+
+
+def test_a_finished_ticket_is_rated_satisfied_with_one_tap(
+        qtbot: QtBot, station: Workstation, view: EvaluationView) -> None:
+    _shot(view, "evaluation-welcome-1366x768")
+    number = _finish(station, "1")
+    qtbot.waitUntil(lambda: view.pages.currentWidget() is view.grade_page)
+    assert view.grade_title.text() == f"{number}号，请对1号窗口的服务作出评价"
+    _shot(view, "evaluation-grades-1366x768")
+    view.resize(1920, 1080)
+    _shot(view, "evaluation-grades-1920x1080")
+
+    view.thanks_ms = 50
+    with qtbot.waitSignal(view.recorded) as recorded:
+        _tap(qtbot, view.grade_buttons[Grade.SATISFIED])
+
+    ticket = station.queue.ticket(number)
+    assert recorded.args == [Rating(ticket.id, number, "1", Grade.SATISFIED)]
+    assert _sink(view).ratings == recorded.args
+    assert view.pages.currentWidget() is view.thanks_page
+    qtbot.waitUntil(lambda: view.pages.currentWidget() is view.welcome_page)
+    ops.wait_idle(30_000)
+    assert view.pages.currentWidget() is view.welcome_page   # rated: not asked again
+
+
+def test_very_dissatisfied_needs_a_reason_before_it_is_sent(
+        qtbot: QtBot, station: Workstation, view: EvaluationView) -> None:
+    _finish(station, "1")
+    qtbot.waitUntil(lambda: view.pages.currentWidget() is view.grade_page)
+    _tap(qtbot, view.grade_buttons[Grade.VERY_DISSATISFIED])
+    assert view.pages.currentWidget() is view.reason_page
+    _tap(qtbot, view.submit)
+    assert view.reason_error.text() == "请至少选择一项不满意的原因。"
+    ops.wait_idle(30_000)
+    assert _sink(view).ratings == []
+    _tap(qtbot, view.reason_buttons["办事效率低、等候时间长"])
+    _tap(qtbot, view.reason_buttons["多次跑腿仍未办成"])
+    _shot(view, "evaluation-reasons-1366x768")
+
+    with qtbot.waitSignal(view.recorded):
+        _tap(qtbot, view.submit)
+
+    [rating] = _sink(view).ratings
+    assert (rating.grade, rating.reasons) == (
+        Grade.VERY_DISSATISFIED, ("办事效率低、等候时间长", "多次跑腿仍未办成"))
+
+
+def test_a_ticket_finished_at_another_window_is_not_shown(
+        qtbot: QtBot, station: Workstation, view: EvaluationView) -> None:
+    _finish(station, "2")
+    ops.wait_idle(30_000)
+    view.look()
+    ops.wait_idle(30_000)
+    assert view.pages.currentWidget() is view.welcome_page
+    assert view.ticket is None
+
+
+def test_every_screen_fits_1366x768(view: EvaluationView) -> None:
+    hint = view.minimumSizeHint()
+    assert hint.width() <= 1366 and hint.height() <= 768, hint
