@@ -26,6 +26,7 @@ from app.services.pickup import PickupDesk
 from app.services.printing import DocumentService, SystemSpooler
 from app.services.queue import QueueService
 from app.services.queue_store import SqliteQueueStore
+from app.services.ratings import RatingService
 from app.storage.anchor import AnchorFile
 from app.storage.blobs import BlobStore
 from app.storage.db import Database, open_database
@@ -54,9 +55,12 @@ class Workstation:
     in_use: InUse | None = None
     # The local queue authority, over this database (built here: no caller passes it).
     queue: QueueService = field(init=False)
+    # 好差评 of the tickets this queue finished (the evaluation screens' sink).
+    ratings: RatingService = field(init=False)
 
     def __post_init__(self) -> None:
         self.queue = QueueService(SqliteQueueStore(self.db), changes_of(self.db))
+        self.ratings = RatingService(self.db, changes_of(self.db))
 
     def clerk(self, session: ClerkSession) -> Clerk:
         """The event context for a logged-in clerk at this terminal and window."""

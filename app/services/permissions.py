@@ -38,6 +38,7 @@ class Action(StrEnum):
     PRINT_CASE_DOCUMENTS = "print_case_documents"
     BACKUP = "backup"
     RESTORE = "restore"                             # restore a backup, recover a damaged file
+    FOLLOW_UP_RATINGS = "follow_up_ratings"         # 差评回访
 
 
 ACTION_NAMES: Mapping[Action, str] = MappingProxyType({
@@ -47,6 +48,7 @@ ACTION_NAMES: Mapping[Action, str] = MappingProxyType({
     Action.PRINT_CASE_DOCUMENTS: "打印办件文书",
     Action.BACKUP: "备份数据",
     Action.RESTORE: "恢复或修复数据",
+    Action.FOLLOW_UP_RATINGS: "回访差评",
 })
 
 _EVERYONE = frozenset({Role.CLERK, Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
@@ -58,6 +60,7 @@ ALLOWED_ROLES: Mapping[Action, frozenset[Role]] = MappingProxyType({
     Action.PRINT_CASE_DOCUMENTS: _EVERYONE,
     Action.BACKUP: frozenset({Role.ADMIN, Role.SUPERVISOR}),
     Action.RESTORE: frozenset({Role.ADMIN}),
+    Action.FOLLOW_UP_RATINGS: frozenset({Role.ADMIN, Role.SUPERVISOR}),
 })
 
 _ORDER = (Role.ADMIN, Role.SUPERVISOR, Role.CLERK, Role.AGENT)

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -458,3 +459,33 @@ class QueueTicketEventRow(Base):
     window: Mapped[str] = mapped_column(String(8), default="")
     clerk_id: Mapped[str] = mapped_column(String(36), default="")
     occurred_at: Mapped[str] = mapped_column(String(32))   # ISO 8601 UTC
+
+
+class QueueRatingRow(Base):
+    """好差评 of one finished ticket (append-only: triggers refuse UPDATE and DELETE).
+    ``clerk_id`` is the one of the ticket's 办结 event; ``case_id`` "" without a case."""
+    __tablename__ = "queue_ratings"
+    __table_args__ = (CheckConstraint("grade BETWEEN 1 AND 5", name="ck_queue_ratings_grade"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("queue_tickets.id"), unique=True)
+    ticket_number: Mapped[str] = mapped_column(String(8))
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    case_id: Mapped[str] = mapped_column(String(36), default="")
+    window: Mapped[str] = mapped_column(String(8))
+    clerk_id: Mapped[str] = mapped_column(String(36), default="")
+    grade: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[list[Any]] = mapped_column(JSON)
+    rated_at: Mapped[str] = mapped_column(String(32))   # ISO 8601 UTC
+    follow_up_required: Mapped[bool] = mapped_column(Boolean)
+
+
+class QueueRatingFollowUpRow(Base):
+    """A supervisor's 回访 of a 差评."""
+    __tablename__ = "queue_rating_followups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rating_id: Mapped[str] = mapped_column(ForeignKey("queue_ratings.id"), index=True)
+    supervisor_id: Mapped[str] = mapped_column(String(36))
+    note: Mapped[str] = mapped_column(Text)
+    at: Mapped[str] = mapped_column(String(32))   # ISO 8601 UTC

@@ -377,6 +377,7 @@ def test_the_permission_table() -> None:
         Action.PRINT_CASE_DOCUMENTS: everyone,
         Action.BACKUP: {Role.ADMIN, Role.SUPERVISOR},
         Action.RESTORE: {Role.ADMIN},
+        Action.FOLLOW_UP_RATINGS: {Role.ADMIN, Role.SUPERVISOR},
     }
     assert set(ALLOWED_ROLES) == set(Action)
     require("supervisor", Action.BACKUP)  # plain strings work too

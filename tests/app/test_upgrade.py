@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from app.domain.case import CaseStatus
+from app.domain.rating import Grade
 from app.storage.db import SCHEMA_HEAD
 from app.storage.models import CaseRow, QueueTicketRow
 from app.workstation import Workstation, open_workstation
@@ -80,8 +81,16 @@ def test_old_database_upgrades_and_keeps_everything(fixture: Path, tmp_path: Pat
             day = tickets[0].day
             assert ws.queue.ticket("A002", day).priority_reason == "军人依法优先"
             assert ws.queue.ticket("A002", day).version == 3   # issued, called, finished
+            # … and its 好差评: a 差评 by the admin's 办结, waiting for a 回访.
+            admin = {u.username: u.user_id for u in ws.accounts.users()}["admin"]
+            [rating] = ws.ratings.ratings(day)
+            assert (rating.number, rating.window, rating.clerk_id, rating.grade,
+                    rating.reasons, rating.case_id) == (
+                "A002", "1", admin, Grade.DISSATISFIED, ("办事效率低、等候时间长",), "")
+            assert ws.ratings.open_followups() == [rating]
         else:
             assert tickets == []
+            assert ws.ratings.open_followups() == []
     finally:
         ws.close()
 

@@ -1,11 +1,14 @@
 """好差评 view: a ticket finished at the window is shown with five grades; 满意 is sent at
 once, 不满意 / 非常不满意 only with a reason; a ticket finished at another window is not
-shown. Ratings go to an in-memory sink (the core has no rating storage yet); the queue
-is the real one of a workstation in tmp_path. Screenshots at 1920×1080 and 1366×768 go
-to /tmp/shots/."""
+shown. Most tests send ratings to an in-memory sink, to see exactly what the view sends;
+one sends them to the workstation's real RatingService. The queue is the real one of a
+workstation in tmp_path. Screenshots at 1920×1080 and 1366×768 go to /tmp/shots/."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +21,8 @@ from pytestqt.qtbot import QtBot
 from app.domain.queue import QueueRuleError, Ticket, TicketStatus
 from app.workstation import Workstation
 from ui import ops
-from ui.queue.evaluation import EvaluationView, Grade, Rating
+from ui.launcher import NO_DISPLAY, NO_DISPLAY_STATUS
+from ui.queue.evaluation import EvaluationView, Grade, Rating, RatingSink
 
 SHOTS = Path("/tmp/shots")
 
@@ -48,9 +52,8 @@ class MemorySink:
             self.ratings.append(rating)
 
 
-@pytest.fixture
-def view(qtbot: QtBot, station: Workstation) -> Iterator[EvaluationView]:
-    v = EvaluationView(station, "1", MemorySink(station))
+def _shown(qtbot: QtBot, station: Workstation, sink: RatingSink) -> Iterator[EvaluationView]:
+    v = EvaluationView(station, "1", sink)
     v.resize(1366, 768)
     v.show()
     qtbot.waitExposed(v)
@@ -61,12 +64,22 @@ def view(qtbot: QtBot, station: Workstation) -> Iterator[EvaluationView]:
     ops.wait_idle(30_000)
 
 
-def _finish(station: Workstation, window: str) -> str:
+@pytest.fixture
+def view(qtbot: QtBot, station: Workstation) -> Iterator[EvaluationView]:
+    yield from _shown(qtbot, station, MemorySink(station))
+
+
+@pytest.fixture
+def stored_view(qtbot: QtBot, station: Workstation) -> Iterator[EvaluationView]:
+    yield from _shown(qtbot, station, station.ratings)
+
+
+def _finish(station: Workstation, window: str, clerk_id: str = "") -> str:
     """Take a ticket of a category the window serves, call it there and finish it."""
     number = station.queue.take("A").ticket.number
-    called = station.queue.call_next(window)
+    called = station.queue.call_next(window, clerk_id=clerk_id)
     assert called is not None and called.number == number
-    station.queue.finish(window)
+    station.queue.finish(window, clerk_id=clerk_id)
     return number
 
 
@@ -145,3 +158,44 @@ def test_a_ticket_finished_at_another_window_is_not_shown(
 def test_every_screen_fits_1366x768(view: EvaluationView) -> None:
     hint = view.minimumSizeHint()
     assert hint.width() <= 1366 and hint.height() <= 768, hint
+
+
+def test_a_satisfied_tap_is_stored_with_the_clerk_who_finished_the_ticket(
+        qtbot: QtBot, station: Workstation, stored_view: EvaluationView) -> None:
+    number = _finish(station, "1", clerk_id="clerk-0007")
+    qtbot.waitUntil(lambda: stored_view.pages.currentWidget() is stored_view.grade_page)
+    assert stored_view.ticket is not None and stored_view.ticket.number == number
+
+    with qtbot.waitSignal(stored_view.recorded):
+        _tap(qtbot, stored_view.grade_buttons[Grade.SATISFIED])
+
+    assert stored_view.pages.currentWidget() is stored_view.thanks_page
+    [stored] = station.ratings.ratings()
+    assert (stored.number, stored.window, stored.clerk_id, stored.grade, stored.reasons) == (
+        number, "1", "clerk-0007", Grade.SATISFIED, ())
+    assert station.ratings.awaiting("1") is None
+
+
+def _run_evaluate(tmp_path: Path, window: str, env: dict[str, str]
+                  ) -> subprocess.CompletedProcess[str]:
+    code = ("import sys; from pathlib import Path; from ui.queue.evaluation import "
+            f"run_evaluate; sys.exit(run_evaluate(Path({str(tmp_path / 'home')!r}), "
+            f"{window!r}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, check=False, cwd=Path(__file__).parents[2])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="other systems need no display server")
+def test_without_a_display_the_evaluation_screen_exits_2_with_one_chinese_line(
+        tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    out = _run_evaluate(tmp_path, "1", env)
+    assert (out.returncode, out.stderr) == (NO_DISPLAY_STATUS, NO_DISPLAY + "\n")
+    assert not (tmp_path / "home").exists()
+
+
+def test_the_evaluation_screen_of_a_window_without_queue_exits_2(tmp_path: Path) -> None:
+    out = _run_evaluate(tmp_path, "9", {**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert (out.returncode, out.stderr) == (2, "9号窗口没有配置排队业务，无法打开评价屏。\n")

@@ -2,24 +2,24 @@
 
 When the window finishes (办结) a ticket, the view shows that ticket and five large
 buttons, 非常满意 … 非常不满意. The lower two need at least one reason before they are
-sent. A rating goes to a :class:`RatingSink` — the core's evaluation service once it
-exists (there is no storage for ratings yet); the sink, not this view, decides which
-ticket awaits a rating at the window and records the case and the clerk with it, so
-nothing the view says can put a rating on another clerk's service.
+sent. A rating goes to a :class:`RatingSink` — the core's
+:class:`app.services.ratings.RatingService` in the program; the sink, not this view,
+decides which ticket awaits a rating at the window and records the case and the clerk
+with it, so nothing the view says can put a rating on another clerk's service.
 
 Every call to the sink runs in an :class:`ui.ops.Operation`.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import IntEnum
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.queue import Ticket
+from app.domain.rating import DISSATISFIED_REASONS, GRADE_LABELS, Grade, Rating
 from app.notifications import DatabaseWatch, changes_of
 from ui.events import ChangeEvents
 from ui.ops import Operation
@@ -40,50 +41,16 @@ from ui.widgets.problems import problems_of
 if TYPE_CHECKING:
     from app.workstation import Workstation
 
+# The rating's names are the core's (app.domain.rating); importable from here as well.
+__all__ = ["DISSATISFIED_REASONS", "GRADE_LABELS", "EvaluationView", "Grade", "Rating",
+           "RatingSink", "run_evaluate"]
+
 THANKS_MS = 5_000     # 感谢您的评价 stays this long
 IDLE_MS = 120_000     # an unanswered rating screen goes back to the welcome
 
 
-class Grade(IntEnum):
-    """The five grades of the national 好差评 system (5 best)."""
-
-    VERY_SATISFIED = 5
-    SATISFIED = 4
-    FAIRLY_SATISFIED = 3
-    DISSATISFIED = 2
-    VERY_DISSATISFIED = 1
-
-    @property
-    def label(self) -> str:
-        return GRADE_LABELS[self]
-
-    @property
-    def needs_reason(self) -> bool:
-        """不满意 and 非常不满意 are 差评: they must say why."""
-        return self <= Grade.DISSATISFIED
-
-
-GRADE_LABELS = {Grade.VERY_SATISFIED: "非常满意", Grade.SATISFIED: "满意",
-                Grade.FAIRLY_SATISFIED: "基本满意", Grade.DISSATISFIED: "不满意",
-                Grade.VERY_DISSATISFIED: "非常不满意"}
-# What the applicant may tick for a 差评 (the core keeps the list it accepts).
-DISSATISFIED_REASONS = ("服务态度不好", "办事效率低、等候时间长", "政策解释不清楚",
-                        "要求提交的材料过多", "多次跑腿仍未办成", "其他")
-
-
-@dataclass(frozen=True, slots=True)
-class Rating:
-    """What the applicant said about the service of one ticket at one window."""
-
-    ticket_id: str
-    number: str
-    window: str
-    grade: Grade
-    reasons: tuple[str, ...] = ()
-
-
 class RatingSink(Protocol):
-    """Where ratings go: the core's evaluation service (see the lead's report)."""
+    """Where ratings go: :class:`app.services.ratings.RatingService` in the program."""
 
     def awaiting(self, window: str) -> Ticket | None:
         """The ticket just finished at ``window`` that has no rating yet (None: none)."""
@@ -147,6 +114,8 @@ class EvaluationView(QWidget):
         self._back.setSingleShot(True)
         self._back.timeout.connect(self.welcome)
         self._looking: Operation[Ticket | None] | None = None
+        # Staff leave the full-screen view with Ctrl+Shift+Q (applicants have no keyboard).
+        QShortcut(QKeySequence("Ctrl+Shift+Q"), self, self.close)
 
         hub = changes_of(station.db)
         self._watch = DatabaseWatch(station.settings.database_path, hub)
@@ -312,3 +281,39 @@ class EvaluationView(QWidget):
         self.events.stop()
         self._watch.close()
         super().closeEvent(event)
+
+
+# ---- the program ---------------------------------------------------------------------
+
+
+def run_evaluate(directory: Path | None, window: str) -> int:
+    """``yichuang evaluate``: the evaluation screen of ``window`` full-screen until staff
+    close it; ratings go to the workstation's :class:`RatingService`.
+
+    Exit status 0 when closed, 2 without a display or when the installation cannot be
+    opened (as the kiosk's)."""
+    from ui.launcher import NO_DISPLAY, NO_DISPLAY_STATUS, has_display
+
+    if not has_display():
+        print(NO_DISPLAY, file=sys.stderr)
+        return NO_DISPLAY_STATUS
+    from app.workstation import open_workstation
+    from ui import ops
+    from ui.app import END_WAIT_MS, cannot_open, start_application
+
+    app = start_application()
+    app.setApplicationName("一窗通 服务评价")
+    try:
+        station = open_workstation(directory)   # before any window: nothing to keep responsive
+    except Exception as exc:
+        return cannot_open(exc)
+    try:
+        if window not in {w.number for w in station.queue.windows()}:
+            print(f"{window}号窗口没有配置排队业务，无法打开评价屏。", file=sys.stderr)
+            return 2   # a setting to put right, as for a UserError in the command line
+        view = EvaluationView(station, window, station.ratings)
+        view.showFullScreen()
+        return app.exec()
+    finally:
+        ops.wait_idle(END_WAIT_MS)
+        station.close()

@@ -1,4 +1,4 @@
-"""queue: categories, windows, tickets, their events, the daily number series
+"""queue: categories, windows, tickets, their events, the daily number series, 好差评
 
 Revision ID: 0007
 Revises: 0006
@@ -8,6 +8,9 @@ The local queue authority (architecture.md, "Queue authority"). Ticket numbers c
 business day and category in ``queue_number_counters``: a new day starts a new row, so
 nothing is deleted. The demo site's categories and windows are written here, so an
 upgraded install has a working queue at once; an administrator edits them afterwards.
+``queue_ratings`` holds the applicants' 好差评 of a finished ticket (one each), with the
+clerk taken from the ticket's 办结 event; ``queue_rating_followups`` a supervisor's 回访
+of a 差评.
 """
 
 import sqlalchemy as sa
@@ -97,6 +100,44 @@ def upgrade() -> None:
                "queue_ticket_events WHEN EXISTS (SELECT 1 FROM queue_ticket_events WHERE "
                "id = NEW.id OR event_id = NEW.event_id) BEGIN SELECT RAISE(ABORT, "
                "'queue_ticket_events is append-only'); END")
+    op.create_table(
+        'queue_ratings',
+        sa.Column('id', sa.String(36), primary_key=True),
+        sa.Column('ticket_id', sa.String(36), sa.ForeignKey('queue_tickets.id'),
+                  nullable=False),
+        sa.Column('ticket_number', sa.String(8), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('case_id', sa.String(36), nullable=False),
+        sa.Column('window', sa.String(8), nullable=False),
+        sa.Column('clerk_id', sa.String(36), nullable=False),
+        sa.Column('grade', sa.Integer(), nullable=False),
+        sa.Column('reasons', sa.JSON(), nullable=False),
+        sa.Column('rated_at', sa.String(32), nullable=False),
+        sa.Column('follow_up_required', sa.Boolean(), nullable=False),
+        sa.UniqueConstraint('ticket_id'),
+        sa.CheckConstraint('grade BETWEEN 1 AND 5', name='ck_queue_ratings_grade'),
+    )
+    op.create_index('ix_queue_ratings_day', 'queue_ratings', ['day'])
+    # A rating is the applicant's word on a clerk: nobody edits, removes or replaces it.
+    for what, when in (("update", "UPDATE"), ("delete", "DELETE")):
+        op.execute(f"CREATE TRIGGER queue_ratings_no_{what} BEFORE {when} ON "
+                   "queue_ratings BEGIN SELECT RAISE(ABORT, "
+                   "'queue_ratings is append-only'); END")
+    op.execute("CREATE TRIGGER queue_ratings_no_replace BEFORE INSERT ON queue_ratings "
+               "WHEN EXISTS (SELECT 1 FROM queue_ratings WHERE id = NEW.id OR "
+               "ticket_id = NEW.ticket_id) BEGIN SELECT RAISE(ABORT, "
+               "'queue_ratings is append-only'); END")
+    op.create_table(
+        'queue_rating_followups',
+        sa.Column('id', sa.String(36), primary_key=True),
+        sa.Column('rating_id', sa.String(36), sa.ForeignKey('queue_ratings.id'),
+                  nullable=False),
+        sa.Column('supervisor_id', sa.String(36), nullable=False),
+        sa.Column('note', sa.Text(), nullable=False),
+        sa.Column('at', sa.String(32), nullable=False),
+    )
+    op.create_index('ix_queue_rating_followups_rating_id', 'queue_rating_followups',
+                    ['rating_id'])
     op.bulk_insert(categories, [{"prefix": p, "name": n, "active": True, "position": i}
                                 for p, n, i in _CATEGORIES])
     op.bulk_insert(windows, [{"number": w, "name": n, "categories": c, "paused": False,
@@ -105,7 +146,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for what in ("update", "delete", "replace"):
+        op.execute(f"DROP TRIGGER IF EXISTS queue_ratings_no_{what}")
         op.execute(f"DROP TRIGGER IF EXISTS queue_ticket_events_no_{what}")
+    op.drop_table('queue_rating_followups')
+    op.drop_table('queue_ratings')
     op.drop_table('queue_ticket_events')
     op.drop_table('queue_tickets')
     op.drop_table('queue_number_counters')
