@@ -37,7 +37,7 @@ from app.domain.queue_policy import (
     waiting_ahead,
 )
 from app.notifications import ChangeHub
-from app.services.queue_store import QueueStore
+from app.services.queue_store import Called, QueueStore
 
 # A compare-and-set lost this many times in a row means something is wrong, not busy.
 MAX_ATTEMPTS = 200
@@ -147,28 +147,30 @@ class QueueService:
     # ---- the window --------------------------------------------------------------------
 
     def call_next(self, window: str, *, clerk_id: str = "") -> Ticket | None:
-        """叫号: the next ticket by the call order, or None when nobody waits for it."""
-        for _ in range(MAX_ATTEMPTS):
-            config = self._window(window)
+        """叫号: the next ticket by the call order, or None when nobody waits for it.
+
+        Read, chosen and stored in one write transaction (QueueStore.call): two windows
+        pressing at once take turns, and the second sees the first's call."""
+        check_window(window)
+
+        def decide(config: WindowConfig, tickets: list[Ticket],
+                   policy: QueuePolicy) -> Called | None:
             if config.paused:
                 raise QueueRuleError(f"{window}号窗口已暂停，请先恢复。")
-            day = self.today()
-            tickets = self._store.tickets(day, [TicketStatus.WAITING, *AT_WINDOW])
             busy = [t for t in tickets if t.status in AT_WINDOW and t.window == window]
             if busy:
                 raise QueueRuleError(f"{window}号窗口正在办理{busy[0].number}号，"
                                      "请先办结、过号、挂起或转移。")
-            policy = self._store.policy()
             chosen = choose_next(config, tickets, policy.fair_after)
             if chosen is None:
                 return None
             event = TicketEvent(TicketEventKind.CALLED, self._clock(), window, clerk_id)
-            after = apply_event(chosen, event, policy)
-            if self._store.commit(chosen, after, event,
-                                  window=(config, after_call(config, chosen))):
-                self._hub.queue_changed(after.number, str(event.kind), window)
-                return after
-        raise QueueRuleError("叫号冲突过多，请稍后再试。")
+            return chosen, apply_event(chosen, event, policy), event, after_call(config, chosen)
+
+        after = self._store.call(window, self.today(), decide)
+        if after is not None:
+            self._hub.queue_changed(after.number, str(TicketEventKind.CALLED), window)
+        return after
 
     def recall(self, window: str, *, clerk_id: str = "") -> Ticket:
         """重呼 the ticket called at ``window`` (bounded by the policy)."""
