@@ -9,6 +9,7 @@ from bench import (
     imports,
     integrity,
     keystrokes,
+    queue,
     search,
     startup,
 )
@@ -16,7 +17,7 @@ from bench import (
 
 def main() -> None:
     for module in (startup, cli_startup, search, documents, imports, integrity, acceptance,
-                   keystrokes):
+                   keystrokes, queue):
         print(f"== {module.__name__}")
         module.main()
 

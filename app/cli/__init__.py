@@ -34,7 +34,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app import __version__
-from app.cli import accounts, cases, consult, credit, doctor, integrity, printing, reference
+from app.cli import (
+    accounts,
+    cases,
+    consult,
+    credit,
+    doctor,
+    integrity,
+    printing,
+    queue,
+    reference,
+)
 from app.cli.common import (
     EXIT_BUSY,
     EXIT_FAILED,
@@ -66,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "3 数据库正忙，请稍后重试；4 记录完整性检查未通过。")
     parser.add_argument("--version", action="version", version=f"yichuang {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="命令", parser_class=Parser)
-    for module in (doctor, reference, accounts, cases, consult, credit, printing, integrity):
+    for module in (doctor, reference, accounts, cases, consult, credit, printing, integrity,
+                   queue):
         module.register(sub, common, operator_opts)
     return parser
 

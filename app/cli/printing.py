@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.cli.common import Parser, UsageError, emit, jsonable, operator_clerk
+from app.cli.common import Parser, UsageError, emit, jsonable, operator_clerk, parse_date
 from app.documents.form import DocumentKind
 
 if TYPE_CHECKING:
@@ -63,8 +63,40 @@ def checked_scenarios(ws: Workstation, args: argparse.Namespace, kind: DocumentK
     return frozenset(given)
 
 
+def _stored_ticket(ws: Workstation, args: argparse.Namespace) -> dt.date | None:
+    """Check that ``args.ref`` is a ticket taken on --date (today): the ticket printed is
+    the stored one, never a number made up on the command line. Returns the day."""
+    if not re.fullmatch(r"[A-Za-z]\d{3}", args.ref.strip()):
+        raise UsageError(f"票号“{args.ref}”无效，应为一个字母加三位数字，如 A012")
+    day = parse_date(args.date) if args.date else None
+    from app.domain.queue import QueueRuleError
+
+    try:
+        ws.queue.ticket(args.ref, day)
+    except QueueRuleError:
+        when = "今天" if day is None else f"{day:%Y-%m-%d}"
+        raise UsageError(f"{when}没有取过{args.ref.strip().upper()}号，无法打印排队票"
+                         "（yichuang queue status 查看今天的排队；其他日期用 --date）") from None
+    return day
+
+
+def _print_ticket(ws: Workstation, args: argparse.Namespace, target: Any) -> None:
+    from app.cli.queue import print_issued
+    from app.services.permissions import Action
+
+    day = _stored_ticket(ws, args)
+    clerk = operator_clerk(ws, args, Action.PRINT_CASE_DOCUMENTS)
+    outcome, doc, notes = print_issued(ws, args.ref, day, target, clerk, force=args.force)
+    for note in notes:
+        print(f"yichuang: 注意：{note}", file=sys.stderr)
+    emit(args, {**jsonable(outcome), "kind": DocumentKind.TICKET, "title": doc.title,
+                "pages": doc.pages, "bytes": len(doc.pdf), "warnings": list(doc.warnings),
+                "number": args.ref.strip().upper()}, outcome.message)
+    if not outcome.ok:
+        raise SystemExit(1)
+
+
 def cmd_print(ws: Workstation, args: argparse.Namespace) -> None:
-    from app.documents.slips import TicketInfo
     from app.services.permissions import Action
     from app.storage.files import check_output_path
 
@@ -75,18 +107,14 @@ def cmd_print(ws: Workstation, args: argparse.Namespace) -> None:
         check_output_path(Path(target.address), ws.settings.data_dir, force=args.force)
     scenarios = checked_scenarios(ws, args, kind)
     if kind is DocumentKind.TICKET:
-        if args.ahead < 0:
-            raise UsageError("--ahead 不能为负数")
-        if not re.fullmatch(r"[A-Za-z]{0,2}\d{1,4}", args.ref.strip()):
-            raise UsageError(f"票号“{args.ref}”无效，应为字母加数字，如 A012")
+        _print_ticket(ws, args, target)
+        return
+    if args.date:
+        raise UsageError("--date 只用于 ticket（排队票）")
     clerk = operator_clerk(ws, args, Action.PRINT_CASE_DOCUMENTS)
     # A DocumentError is a UserError (exit 2); a DocumentIntegrityError an IntegrityProblem.
     if kind is DocumentKind.CHECKLIST:
         doc = ws.documents.render_checklist(args.ref, clerk, scenarios)
-    elif kind is DocumentKind.TICKET:
-        doc = ws.documents.render_ticket(TicketInfo(
-            args.ref.strip().upper(), args.business, ws.settings.site_name,
-            dt.datetime.now().replace(microsecond=0), args.ahead, args.ticket_class))
     else:
         doc = ws.documents.render_case_document(kind, args.ref, clerk,
                                                 reprint=True if args.copy else None)
@@ -105,7 +133,8 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
     p = sub.add_parser("print", parents=[common, operator_opts], help="打印文书（须 --user）",
                        description="打印或导出文书，以 --user 给出的操作员为经办人。KIND：" + "，".join(
                            f"{k.value}={k.display}" for k in DocumentKind) +
-                       "。REF：checklist 为事项或一件事编码，ticket 为票号，其余为办件编号。")
+                       "。REF：checklist 为事项或一件事编码，ticket 为已取的票号（如 A012），"
+                       "其余为办件编号。")
     p.add_argument("kind", choices=[k.value for k in DocumentKind], metavar="KIND")
     p.add_argument("ref", metavar="REF")
     p.add_argument("--pdf", metavar="OUT", help="不打印，写成PDF文件（不能写在数据目录里）")
@@ -115,8 +144,6 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
     p.add_argument("--copy", action="store_true", help="标注为补打")
     p.add_argument("--scenario", action="append", default=[], metavar="ID",
                    help="checklist：适用的办理情形编号，如 s1（可多次给出；catalog show 列出编号）")
-    p.add_argument("--business", default="综合受理", help="ticket：业务类别")
-    p.add_argument("--ahead", type=int, default=0, help="ticket：前面等候人数")
-    p.add_argument("--class", dest="ticket_class", default="普通",
-                   choices=["普通", "预约", "绿色通道"], help="ticket：票类")
+    p.add_argument("--date", metavar="YYYY-MM-DD",
+                   help="ticket：取号日期，默认今天（票面是取号时保存的类别、票类和时间）")
     p.set_defaults(fn=cmd_print, writes=True)

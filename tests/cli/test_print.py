@@ -66,6 +66,7 @@ def home(seeded_cli_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def numbers(home: Path) -> dict[str, str]:
     ws = open_workstation(home)
     try:
+        ws.queue.take("A")   # A001: print ticket prints a stored ticket
         return {"receiving": _open(ws, False), "twice": _open(ws, True),
                 "copy": _open(ws, True), "export": _open(ws, True)}
     finally:
@@ -84,8 +85,8 @@ def commands(out: Path, numbers: dict[str, str]) -> dict[str, tuple[str, ...]]:
                            str(out / "checklist-json.pdf")),
         "checklist_s3": ("print", "checklist", FOOD, "--scenario", "s3", "--pdf",
                          str(out / "checklist-s3.pdf")),
-        "ticket_file": ("print", "ticket", "a012", "--escpos", str(out / "lp0")),
-        "ticket_down": ("print", "ticket", "A012", "--escpos", "tcp://127.0.0.1:9"),
+        "ticket_file": ("print", "ticket", "a001", "--escpos", str(out / "lp0")),
+        "ticket_down": ("print", "ticket", "A001", "--escpos", "tcp://127.0.0.1:9"),
         "copy": ("print", "acceptance", numbers["copy"], "--copy", "--json", "--pdf",
                  str(out / "copy.pdf")),
         "bad_kind": ("print", "frobnicate", "A012"),
@@ -94,8 +95,7 @@ def commands(out: Path, numbers: dict[str, str]) -> dict[str, tuple[str, ...]]:
         "two_targets": ("print", "ticket", "A012", "--pdf", str(out / "two.pdf"),
                         "--escpos", str(out / "two.bin")),
         "bad_uri": ("print", "ticket", "A012", "--escpos", "ftp://printer"),
-        "negative_ahead": ("print", "ticket", "A012", "--ahead", "-1", "--escpos",
-                           str(out / "ahead.bin")),
+        "never_taken": ("print", "ticket", "A009", "--escpos", str(out / "ahead.bin")),
         "not_accepted": ("print", "acceptance", numbers["receiving"], "--pdf",
                          str(out / "not-accepted.pdf")),
         "empty_ticket": ("print", "ticket", " ", "--escpos", str(out / "empty.bin")),
@@ -226,7 +226,7 @@ def test_copy_marks_even_the_first_print_a_reprint(answers: dict[str, CliResult]
     ("bad_case", [MISSING, "办件"], "missing.pdf"),
     ("two_targets", ["只能选一个"], "two.pdf"),
     ("bad_uri", ["ftp://printer"], None),
-    ("negative_ahead", ["--ahead", "负数"], "ahead.bin"),
+    ("never_taken", ["A009", "没有取过"], "ahead.bin"),
     ("not_accepted", ["尚未受理", "不能打印受理通知书"], "not-accepted.pdf"),
     ("empty_ticket", ["票号", "A012"], "empty.bin"),
 ])
