@@ -1,5 +1,9 @@
 """Entry point of the ``yichuang`` command: no arguments opens the window, else the CLI.
 
+Three more full-screen views open from here, each from its own process on the same data
+directory: ``yichuang kiosk`` (自助取号机), ``yichuang display`` (the hall display with
+its spoken calls) and ``yichuang evaluate --window N`` (好差评, turned to the applicant).
+
 Qt is imported only when the window is opened, so CLI commands start fast and run on
 machines without a display.
 
@@ -39,8 +43,39 @@ def has_display() -> bool:
                for p in chosen)
 
 
+SCREENS = {"kiosk": "自助取号机", "display": "大厅叫号显示屏", "evaluate": "窗口评价器"}
+
+
+def run_screen(args: list[str]) -> int:
+    """``yichuang kiosk|display|evaluate [--window N] [--home DIR]``."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog=f"yichuang {args[0]}", description=SCREENS[args[0]])
+    if args[0] == "evaluate":
+        parser.add_argument("--window", required=True, help="评价器所在的窗口号")
+    parser.add_argument("--home", type=Path, help="数据目录（默认同窗口程序）")
+    options = parser.parse_args(args[1:])
+    if not has_display():
+        print(NO_DISPLAY, file=sys.stderr)
+        return NO_DISPLAY_STATUS
+    if args[0] == "kiosk":
+        from ui.queue.kiosk import run_kiosk
+
+        return run_kiosk(options.home)
+    if args[0] == "display":
+        from ui.queue.display import run_display
+
+        return run_display(options.home)
+    from ui.queue.evaluation import run_evaluate
+
+    return run_evaluate(options.home, options.window)
+
+
 def main() -> int:
     args = sys.argv[1:]
+    if args and args[0] in SCREENS:
+        return run_screen(args)
     if args:
         from app.cli import main as cli_main
 

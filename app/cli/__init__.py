@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     operator_opts = Parser(add_help=False)
     add_operator_options(operator_opts)
     parser = Parser(prog="yichuang", parents=[common],
-                    description="一窗通：政务服务综合窗口客户端。不带参数运行时打开窗口。"
+                    description="一窗通：政务服务综合窗口客户端。不带参数运行时打开窗口；"
+                    "yichuang kiosk（自助取号机）、yichuang display（大厅叫号屏）、"
+                    "yichuang evaluate --window N（评价器）打开全屏界面。"
                     "退出状态：0 成功；1 未能完成（如打印失败）或内部错误；2 输入有误；"
                     "3 数据库正忙，请稍后重试；4 记录完整性检查未通过。")
     parser.add_argument("--version", action="version", version=f"yichuang {__version__}")

@@ -22,10 +22,10 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="other systems need no display server")
 
 
-def _launch(tmp_path: Path, **display: str) -> subprocess.CompletedProcess[str]:
+def _launch(tmp_path: Path, *args: str, **display: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in DISPLAY_VARS}
     env.update(YICHUANG_HOME=str(tmp_path / "home"), **display)
-    return subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env,
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
 
 
@@ -36,6 +36,21 @@ def test_no_display_at_all_exits_non_zero_with_one_chinese_line(tmp_path: Path) 
     assert out.stderr == NO_DISPLAY + "\n"
     assert out.stdout == ""
     assert not (tmp_path / "home").exists()   # nothing opened or created
+
+
+@linux_only
+@pytest.mark.parametrize("screen", [["kiosk"], ["display"], ["evaluate", "--window", "1"]])
+def test_the_hall_screens_without_a_display_exit_non_zero_with_one_chinese_line(
+        tmp_path: Path, screen: list[str]) -> None:
+    out = _launch(tmp_path, *screen)
+    assert out.returncode == NO_DISPLAY_STATUS
+    assert out.stderr == NO_DISPLAY + "\n"
+    assert not (tmp_path / "home").exists()
+
+
+def test_the_evaluator_needs_its_window(tmp_path: Path) -> None:
+    out = _launch(tmp_path, "evaluate")
+    assert out.returncode == 2 and "--window" in out.stderr
 
 
 @linux_only
