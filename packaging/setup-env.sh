@@ -13,7 +13,8 @@ SYSTEM_PACKAGES=(libglib2.0-0 libegl1 libgl1 libfontconfig1 libfreetype6 libdbus
                  libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4
                  libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
                  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libpulse0
-                 fonts-wqy-zenhei fonts-wqy-microhei fonts-hanazono poppler-utils xvfb xauth)
+                 fonts-wqy-zenhei fonts-wqy-microhei fonts-hanazono poppler-utils xvfb xauth
+                 speech-dispatcher speech-dispatcher-espeak-ng espeak-ng libspeechd2)
 
 _missing_system_packages() {
   command -v dpkg-query >/dev/null 2>&1 || return 0
