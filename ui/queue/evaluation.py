@@ -12,7 +12,6 @@ Every call to the sink runs in an :class:`ui.ops.Operation`.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -288,32 +287,12 @@ class EvaluationView(QWidget):
 
 def run_evaluate(directory: Path | None, window: str) -> int:
     """``yichuang evaluate``: the evaluation screen of ``window`` full-screen until staff
-    close it; ratings go to the workstation's :class:`RatingService`.
+    close it; ratings go to the workstation's :class:`RatingService`."""
+    from ui.queue.screen import run_screen
 
-    Exit status 0 when closed, 2 without a display or when the installation cannot be
-    opened (as the kiosk's)."""
-    from ui.launcher import NO_DISPLAY, NO_DISPLAY_STATUS, has_display
-
-    if not has_display():
-        print(NO_DISPLAY, file=sys.stderr)
-        return NO_DISPLAY_STATUS
-    from app.workstation import open_workstation
-    from ui import ops
-    from ui.app import END_WAIT_MS, cannot_open, start_application
-
-    app = start_application()
-    app.setApplicationName("一窗通 服务评价")
-    try:
-        station = open_workstation(directory)   # before any window: nothing to keep responsive
-    except Exception as exc:
-        return cannot_open(exc)
-    try:
+    def view(station: Workstation) -> QWidget | str:
         if window not in {w.number for w in station.queue.windows()}:
-            print(f"{window}号窗口没有配置排队业务，无法打开评价屏。", file=sys.stderr)
-            return 2   # a setting to put right, as for a UserError in the command line
-        view = EvaluationView(station, window, station.ratings)
-        view.showFullScreen()
-        return app.exec()
-    finally:
-        ops.wait_idle(END_WAIT_MS)
-        station.close()
+            return f"{window}号窗口没有配置排队业务，无法打开评价屏。"
+        return EvaluationView(station, window, station.ratings)
+
+    return run_screen(directory, "一窗通 服务评价", view)

@@ -15,7 +15,6 @@ counts from ``ChangeEvents`` (another process's calls arrive through the Databas
 from __future__ import annotations
 
 import logging
-import sys
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -451,29 +450,7 @@ class KioskView(QWidget):
 
 
 def run_kiosk(directory: Path | None = None) -> int:
-    """``yichuang kiosk``: the kiosk full-screen until staff close it (Ctrl+Shift+Q).
+    """``yichuang kiosk``: the kiosk full-screen until staff close it (Ctrl+Shift+Q)."""
+    from ui.queue.screen import run_screen
 
-    Exit status 0 when closed, 2 without a display or when the installation cannot be
-    opened (as the window's)."""
-    from ui.launcher import NO_DISPLAY, NO_DISPLAY_STATUS, has_display
-
-    if not has_display():
-        print(NO_DISPLAY, file=sys.stderr)
-        return NO_DISPLAY_STATUS
-    from app.workstation import open_workstation
-    from ui import ops
-    from ui.app import END_WAIT_MS, cannot_open, start_application
-
-    app = start_application()
-    app.setApplicationName("一窗通 自助取号")
-    try:
-        station = open_workstation(directory)   # before any window: nothing to keep responsive
-    except Exception as exc:
-        return cannot_open(exc)
-    try:
-        view = KioskView(station)
-        view.showFullScreen()
-        return app.exec()
-    finally:
-        ops.wait_idle(END_WAIT_MS)
-        station.close()
+    return run_screen(directory, "一窗通 自助取号", KioskView)
