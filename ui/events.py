@@ -11,6 +11,7 @@ another process (the CLI) reach the panels the same way.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
@@ -23,7 +24,9 @@ from app.notifications import (
     DatabaseWatch,
     DocumentPrinted,
     QueueChanged,
+    changes_of,
 )
+from app.storage.db import Database
 from ui.ops import Operation
 
 # How often another process's writes are looked for: one PRAGMA, off the GUI thread.
@@ -40,8 +43,10 @@ class ChangeEvents(QObject):
     _arrived = Signal(object)              # emitted on the publisher's thread
 
     def __init__(self, hub: ChangeHub, watch: DatabaseWatch | None = None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *, interval_ms: int = WATCH_INTERVAL_MS,
+                 owns_watch: bool = False) -> None:
         super().__init__(parent)
+        self._owns_watch = owns_watch
         self._arrived.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe = hub.subscribe(self._arrived.emit)
         # A plain function, not a method: it still runs while the object is destroyed.
@@ -49,11 +54,21 @@ class ChangeEvents(QObject):
         self._watch = watch
         self._checking: Operation[bool] | None = None
         self._timer = QTimer(self)
-        self._timer.setInterval(WATCH_INTERVAL_MS)
+        self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.check_now)
         if watch is not None:
             self._timer.start()
             self.check_now()   # the first check only records where the database stands
+
+    @classmethod
+    def watching(cls, db: Database, database_path: Path, parent: QObject, *,
+                 interval_ms: int = WATCH_INTERVAL_MS) -> ChangeEvents:
+        """The bridge of a window of its own (workbench, kiosk, hall display, evaluator):
+        this process's changes and, every ``interval_ms``, other processes' commits. It
+        owns its watch: :meth:`stop` closes it."""
+        hub = changes_of(db)
+        return cls(hub, DatabaseWatch(database_path, hub), parent, interval_ms=interval_ms,
+                   owns_watch=True)
 
     def check_now(self) -> None:
         """Look for other processes' writes now (in the background)."""
@@ -66,6 +81,8 @@ class ChangeEvents(QObject):
         """No more signals: the window is closing."""
         self._timer.stop()
         self._unsubscribe()
+        if self._owns_watch and self._watch is not None:
+            self._watch.close()
 
     @Slot(object)
     def _dispatch(self, change: Change) -> None:

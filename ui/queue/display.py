@@ -28,7 +28,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.notifications import DatabaseWatch, changes_of
 from ui import ops
 from ui.events import ChangeEvents
 from ui.ops import Operation
@@ -137,15 +136,10 @@ class HallDisplay(QWidget):
         self._closed = False
         self._build()
 
-        hub = changes_of(station.db)
-        self._watch = DatabaseWatch(station.settings.database_path, hub)
-        self.events = ChangeEvents(hub, self._watch, self)
+        self.events = ChangeEvents.watching(station.db, station.settings.database_path, self,
+                                            interval_ms=WATCH_INTERVAL_MS)
         self.events.queue_changed.connect(lambda *_: self.refresh())
         self.events.database_changed.connect(self.refresh)
-        self._watch_timer = QTimer(self)
-        self._watch_timer.setInterval(WATCH_INTERVAL_MS)
-        self._watch_timer.timeout.connect(self.events.check_now)
-        self._watch_timer.start()
         self._clock_timer = QTimer(self)
         self._clock_timer.setInterval(1000)
         self._clock_timer.timeout.connect(self._tick)
@@ -357,12 +351,11 @@ class HallDisplay(QWidget):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closed = True
-        for timer in (self._watch_timer, self._clock_timer, self._fresh_timer):
+        for timer in (self._clock_timer, self._fresh_timer):
             timer.stop()
         self.announcer.close()
-        self.events.stop()
         ops.wait_idle(END_WAIT_MS)   # a reading still under way uses the database
-        self._watch.close()
+        self.events.stop()
         super().closeEvent(event)
 
 

@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 
 from app.domain.queue import Ticket
 from app.domain.rating import DISSATISFIED_REASONS, GRADE_LABELS, Grade, Rating
-from app.notifications import DatabaseWatch, changes_of
 from ui.events import ChangeEvents
 from ui.ops import Operation
 from ui.widgets.problems import problems_of
@@ -116,9 +115,7 @@ class EvaluationView(QWidget):
         # Staff leave the full-screen view with Ctrl+Shift+Q (applicants have no keyboard).
         QShortcut(QKeySequence("Ctrl+Shift+Q"), self, self.close)
 
-        hub = changes_of(station.db)
-        self._watch = DatabaseWatch(station.settings.database_path, hub)
-        self.events = ChangeEvents(hub, self._watch, self)
+        self.events = ChangeEvents.watching(station.db, station.settings.database_path, self)
         self.events.queue_changed.connect(self._queue_changed)
         self.events.database_changed.connect(self.look)
 
@@ -278,7 +275,6 @@ class EvaluationView(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._back.stop()
         self.events.stop()
-        self._watch.close()
         super().closeEvent(event)
 
 

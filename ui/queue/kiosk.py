@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
 
 from app.domain.queue import PRIORITY_REASONS, TicketClass
 from app.domain.queue_policy import Category
-from app.notifications import DatabaseWatch, changes_of
 from app.services.queue_tickets import (
     PRIORITY_LABEL,
     TicketChoice,
@@ -128,9 +127,7 @@ class KioskView(QWidget):
         self._back.setSingleShot(True)
         self._back.timeout.connect(self.start_over)
 
-        hub = changes_of(station.db)
-        self._watch = DatabaseWatch(station.settings.database_path, hub)
-        self.events = ChangeEvents(hub, self._watch, self)
+        self.events = ChangeEvents.watching(station.db, station.settings.database_path, self)
         self.events.queue_changed.connect(lambda *_: self.refresh())
         self.events.database_changed.connect(self.refresh)
 
@@ -442,7 +439,6 @@ class KioskView(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._back.stop()
         self.events.stop()
-        self._watch.close()
         super().closeEvent(event)
 
 

@@ -18,7 +18,6 @@ from app import __version__
 from app.domain.case import CaseState, CaseStatus, Clerk, deferred_outstanding
 from app.domain.catalogue import Bundle, ServiceItem
 from app.errors import UserError
-from app.notifications import DatabaseWatch, changes_of
 from app.services.accounts import ClerkSession
 from app.services.drafts import AcceptanceDraft
 from app.workstation import Workstation
@@ -79,9 +78,7 @@ class MainWindow(QMainWindow):
         self.resize(min(1280, avail.width()) if avail else 1280,
                     min(800, avail.height()) if avail else 800)
 
-        hub = changes_of(station.db)
-        self._watch = DatabaseWatch(s.database_path, hub)
-        self.events = ChangeEvents(hub, self._watch, self)
+        self.events = ChangeEvents.watching(station.db, s.database_path, self)
         self.close_wait_ms = CLOSE_WAIT_MS
         self._waiting_to_close = False
         self._stop_waiting = False
@@ -162,7 +159,6 @@ class MainWindow(QMainWindow):
             ops.tracker().idle.disconnect(self._close_when_idle)
         self._closed = True
         self.events.stop()
-        self._watch.close()
         super().closeEvent(event)
 
     def _close_when_idle(self) -> None:
