@@ -230,6 +230,13 @@ def deferred_outstanding(state: CaseState) -> list[MaterialState]:
     return [m for m in state.materials if m.status is MaterialStatus.DEFERRED]
 
 
+def awaits_materials(state: CaseState) -> bool:
+    """Whether a visit can bring materials to the case: 补正, 容缺补交, or a case opened
+    and never decided (a 一件事's item left for later, an interrupted 收件)."""
+    return (state.status in (CaseStatus.CORRECTION, CaseStatus.RECEIVING)
+            or bool(deferred_outstanding(state)))
+
+
 def status_after(decision: Decision) -> CaseStatus:
     return _DECISION_STATUS[decision]
 

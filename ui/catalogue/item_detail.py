@@ -16,23 +16,14 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from app.domain.catalogue import Bundle, BundleMaterial, Material, ServiceItem
-from ui.widgets.tables import keyboard_rows
+from ui.widgets.tables import keyboard_rows, read_only_cell
 
 MATERIAL_COLUMNS = ("序号", "材料名称", "形式", "份数", "必要性", "来源", "容缺", "告知承诺", "说明")
-
-
-def _cell(text: str, *, center: bool = False) -> QTableWidgetItem:
-    cell = QTableWidgetItem(text)
-    cell.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    if center:
-        cell.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-    return cell
 
 
 class MaterialTable(QTableWidget):
@@ -79,7 +70,7 @@ class MaterialTable(QTableWidget):
             if item_names is not None:
                 values.append(item_names[row])
             for col, value in enumerate(values):
-                self.setItem(row, col, _cell(value, center=col in (0, 3, 6, 7)))
+                self.setItem(row, col, read_only_cell(value, center=col in (0, 3, 6, 7)))
         self.resizeRowsToContents()
 
 

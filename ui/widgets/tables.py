@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+
+def read_only_cell(text: str, *, center: bool = False) -> QTableWidgetItem:
+    """A cell the clerk can select but not edit."""
+    cell = QTableWidgetItem(text)
+    cell.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    if center:
+        cell.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+    return cell
 
 
 def keyboard_rows(table: QTableWidget, columns: Sequence[str], *,

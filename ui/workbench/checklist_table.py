@@ -20,7 +20,6 @@ from PySide6.QtGui import QBrush, QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QTableWidget,
-    QTableWidgetItem,
     QWidget,
 )
 
@@ -35,7 +34,7 @@ from app.domain.material_marks import (
     refusal,
     supply_refusal,
 )
-from ui.widgets.tables import keyboard_rows
+from ui.widgets.tables import keyboard_rows, read_only_cell
 from ui.workbench.prompts import DatePrompt, TextPrompt
 
 COLUMNS = ("序号", "材料名称", "形式", "份数", "必要性", "来源", "可容缺/承诺", "核验情况")
@@ -47,14 +46,6 @@ _COLOURS = {
     MaterialStatus.COMMITMENT: "#e8f0fe", MaterialStatus.DEFERRED: "#fef7e0",
     MaterialStatus.MISSING: "#fce8e6", MaterialStatus.FAULTY: "#fce8e6",
 }
-
-
-def _cell(text: str, *, center: bool = False) -> QTableWidgetItem:
-    cell = QTableWidgetItem(text)
-    cell.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    if center:
-        cell.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-    return cell
 
 
 class ChecklistTable(QTableWidget):
@@ -85,7 +76,7 @@ class ChecklistTable(QTableWidget):
             values = (str(row + 1), m.name, str(m.form), str(m.copies), str(m.necessity),
                       str(m.source), allowed)
             for col, value in enumerate(values):
-                self.setItem(row, col, _cell(value, center=col in (0, 3)))
+                self.setItem(row, col, read_only_cell(value, center=col in (0, 3)))
             self._show_row(row)
         if checklist:
             self.selectRow(0)
@@ -97,7 +88,7 @@ class ChecklistTable(QTableWidget):
         text = mark_detail(state)
         if state is None and m.necessity is Necessity.OPTIONAL:
             text = "未核验（非必要）"
-        self.setItem(row, STATE_COLUMN, _cell(text))
+        self.setItem(row, STATE_COLUMN, read_only_cell(text))
         colour = _COLOURS.get(state.status) if state is not None else None
         brush = QBrush(QColor(colour)) if colour else QBrush()
         for col in range(self.columnCount()):

@@ -7,6 +7,7 @@ when the program then disposes of the database engine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app import __version__
-from app.domain.case import CaseState, CaseStatus, Clerk, deferred_outstanding
+from app.domain.case import CaseState, CaseStatus, Clerk, awaits_materials
 from app.domain.catalogue import Bundle, ServiceItem
 from app.errors import UserError
 from app.services.accounts import ClerkSession
@@ -270,21 +271,23 @@ class MainWindow(QMainWindow):
                                         self.open_return_visit, self)
         self.return_prompt.open()
 
-    def open_return_visit(self, ref: str) -> None:
+    def _case_and_item(self, ref: str) -> Callable[[], tuple[CaseState, ServiceItem]]:
+        """The work reading a case (proved against its log) and its item's version."""
         documents, catalogue = self.station.documents, self.station.catalogue
 
         def load() -> tuple[CaseState, ServiceItem]:
             case = documents.verified_case(ref)
             return case, catalogue.item_version(case.item_code, case.item_version)
 
-        Operation(self, load, self._return_visit_found).failure(
+        return load
+
+    def open_return_visit(self, ref: str) -> None:
+        Operation(self, self._case_and_item(ref), self._return_visit_found).failure(
             lambda exc: self._warn("补正 / 容缺补交", exc)).run()
 
     def _return_visit_found(self, found: tuple[CaseState, ServiceItem]) -> None:
         case, item = found
-        # 收件中: opened and never decided (a 一件事's item without 补正, an interruption).
-        owed = case.status in (CaseStatus.CORRECTION, CaseStatus.RECEIVING)
-        if not owed and not deferred_outstanding(case):
+        if not awaits_materials(case):
             self._notice("补正 / 容缺补交",
                          f"办件 {case.number} 状态为“{case.status}”，没有待补正或待补交的材料。")
             return
@@ -334,13 +337,13 @@ class MainWindow(QMainWindow):
 
     def open_listed_case(self, number: str) -> None:
         """Enter on a row of the case list: where that case's next step is done."""
-        documents = self.station.documents
-        Operation(self, lambda: documents.verified_case(number), self._open_listed).failure(
+        Operation(self, self._case_and_item(number), self._open_listed).failure(
             lambda exc: self._warn("办件", exc)).run()
 
-    def _open_listed(self, case: CaseState) -> None:
-        if case.status in (CaseStatus.CORRECTION, CaseStatus.RECEIVING) or deferred_outstanding(case):
-            self.open_return_visit(case.number)      # 补正, 容缺补交, an undecided case
+    def _open_listed(self, found: tuple[CaseState, ServiceItem]) -> None:
+        case = found[0]
+        if awaits_materials(case):
+            self._return_visit_found(found)          # 补正, 容缺补交, an undecided case
         elif case.status is CaseStatus.COMPLETED:
             self.show_pickup()                       # the result waits: 出件
             self.pickup_panel.number.setText(case.number)
