@@ -10,6 +10,7 @@ the last deferred material is in, the case is simply 已受理.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,7 +41,7 @@ def supply_problems(case: CaseState, states: Sequence[MaterialState],
     specs = {m.id: m for m in checklist}
     problems: list[str] = []
     ids = [s.material_id for s in states]
-    for mid in sorted({m for m in ids if ids.count(m) > 1}):
+    for mid in sorted(m for m, n in Counter(ids).items() if n > 1):
         problems.append(f"材料“{before[mid].name if mid in before else mid}”记录了两次。")
     for mid in before.keys() - set(ids):
         problems.append(f"材料“{before[mid].name}”的收件记录不能在补交时删除。")

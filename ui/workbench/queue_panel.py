@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QLabel, QListWidget, QVBoxLayout, QWidget
 
@@ -51,6 +51,8 @@ class QueuePanel(QWidget):
         self.prompt: TextPrompt | None = None
         self._busy = False
         self._stale = False
+        self._reading: Operation[tuple[QueueStatus, list[Category]]] | None = None
+        self._again = False
 
         self.title = QLabel(f"叫号　{self.window_number}号窗口")
         self.title.setObjectName("title")
@@ -103,9 +105,12 @@ class QueuePanel(QWidget):
         if not self.isVisible() and self.status is not None:
             self._stale = True   # read when shown again: no queries for a hidden tab
             return
+        if self._reading is not None and not self._reading.done:
+            self._again = True   # one more read after this one: a burst is one read
+            return
         queue = self._station.queue
-        Operation(self, lambda: (queue.status(), queue.categories()),
-                  lambda read: self._show(*read)).failure(self._failed).run()
+        self._reading = Operation(self, lambda: (queue.status(), queue.categories()),
+                                  lambda read: self._show(*read)).failure(self._failed).run()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -114,6 +119,9 @@ class QueuePanel(QWidget):
             self.refresh()
 
     def _show(self, status: QueueStatus, categories: list[Category]) -> None:
+        if self._again:   # the queue moved while this was read
+            self._again = False
+            QTimer.singleShot(0, self.refresh)
         self.status = status
         mine = status.current.get(self.window_number)
         known = self.window_number in status.current

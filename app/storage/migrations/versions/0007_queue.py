@@ -27,6 +27,17 @@ _WINDOWS = [("1", "1号窗口", [["A", 1], ["C", 2]]),
             ("3", "3号窗口", [["B", 1], ["C", 1]])]
 
 
+def _append_only(table: str, clash: str) -> None:
+    """The database itself refuses to update, delete or replace a row of ``table``
+    (``clash``: when an insert would replace one)."""
+    for what, when in (("update", "UPDATE"), ("delete", "DELETE")):
+        op.execute(f"CREATE TRIGGER {table}_no_{what} BEFORE {when} ON {table} "
+                   f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+    op.execute(f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+               f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {clash}) "
+               f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+
+
 def upgrade() -> None:
     categories = op.create_table(
         'queue_categories',
@@ -92,14 +103,7 @@ def upgrade() -> None:
     op.create_index('ix_queue_ticket_events_at', 'queue_ticket_events', ['occurred_at'])
     # The tickets' events are the waiting and service times reported to the county: the
     # database itself refuses their edit, deletion and replacement, as for case_events.
-    for what, when in (("update", "UPDATE"), ("delete", "DELETE")):
-        op.execute(f"CREATE TRIGGER queue_ticket_events_no_{what} BEFORE {when} ON "
-                   "queue_ticket_events BEGIN SELECT RAISE(ABORT, "
-                   "'queue_ticket_events is append-only'); END")
-    op.execute("CREATE TRIGGER queue_ticket_events_no_replace BEFORE INSERT ON "
-               "queue_ticket_events WHEN EXISTS (SELECT 1 FROM queue_ticket_events WHERE "
-               "id = NEW.id OR event_id = NEW.event_id) BEGIN SELECT RAISE(ABORT, "
-               "'queue_ticket_events is append-only'); END")
+    _append_only("queue_ticket_events", "id = NEW.id OR event_id = NEW.event_id")
     op.create_table(
         'queue_ratings',
         sa.Column('id', sa.String(36), primary_key=True),
@@ -119,14 +123,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_queue_ratings_day', 'queue_ratings', ['day'])
     # A rating is the applicant's word on a clerk: nobody edits, removes or replaces it.
-    for what, when in (("update", "UPDATE"), ("delete", "DELETE")):
-        op.execute(f"CREATE TRIGGER queue_ratings_no_{what} BEFORE {when} ON "
-                   "queue_ratings BEGIN SELECT RAISE(ABORT, "
-                   "'queue_ratings is append-only'); END")
-    op.execute("CREATE TRIGGER queue_ratings_no_replace BEFORE INSERT ON queue_ratings "
-               "WHEN EXISTS (SELECT 1 FROM queue_ratings WHERE id = NEW.id OR "
-               "ticket_id = NEW.ticket_id) BEGIN SELECT RAISE(ABORT, "
-               "'queue_ratings is append-only'); END")
+    _append_only("queue_ratings", "id = NEW.id OR ticket_id = NEW.ticket_id")
     op.create_table(
         'queue_rating_followups',
         sa.Column('id', sa.String(36), primary_key=True),
