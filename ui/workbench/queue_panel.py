@@ -102,8 +102,8 @@ class QueuePanel(QWidget):
     # -- reading --------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        if not self.isVisible() and self.status is not None:
-            self._stale = True   # read when shown again: no queries for a hidden tab
+        if not self.isVisible():
+            self._stale = True   # read when shown: no queries for a hidden tab
             return
         if self._reading is not None and not self._reading.done:
             self._again = True   # one more read after this one: a burst is one read
