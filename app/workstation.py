@@ -25,6 +25,7 @@ from app.services.integrity import IntegrityService
 from app.services.pickup import PickupDesk
 from app.services.printing import DocumentService, SystemSpooler
 from app.services.queue import QueueService
+from app.services.queue_manual import ManualCalls
 from app.services.queue_stats import QueueStatistics
 from app.services.queue_store import SqliteQueueStore
 from app.services.ratings import RatingService
@@ -58,13 +59,16 @@ class Workstation:
     queue: QueueService = field(init=False)
     # 好差评 of the tickets this queue finished (the evaluation screens' sink).
     ratings: RatingService = field(init=False)
+    # 手工叫号 while the queue is out of reach, kept for the figures and the county.
+    manual_calls: ManualCalls = field(init=False)
     # 排队统计 of a day, from the queue's events and ratings.
     queue_stats: QueueStatistics = field(init=False)
 
     def __post_init__(self) -> None:
         self.queue = QueueService(SqliteQueueStore(self.db), changes_of(self.db))
         self.ratings = RatingService(self.db, changes_of(self.db))
-        self.queue_stats = QueueStatistics(self.db, self.queue, self.ratings)
+        self.manual_calls = ManualCalls(self.db, changes_of(self.db))
+        self.queue_stats = QueueStatistics(self.db, self.queue, self.ratings, self.manual_calls)
 
     def clerk(self, session: ClerkSession) -> Clerk:
         """The event context for a logged-in clerk at this terminal and window."""

@@ -436,7 +436,7 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
                                                       writes=True)
     from app.cli import queue_stats
 
-    queue_stats.register(queue, common)
+    queue_stats.register(queue, common, operator_opts)
     queue.add_parser("status", parents=[common],
                      help="今天的排队情况：各类别等候人数，各窗口当前号").set_defaults(
         fn=cmd_status)

@@ -1,5 +1,6 @@
 """``yichuang queue stats``: a day's 排队统计 — tickets, waiting and service times, no-shows,
-evaluations, per category, window and clerk, and who has waited half an hour."""
+evaluations, per category, window and clerk, and who has waited half an hour; and
+``yichuang queue manual``: 手工叫号, recorded when the queue cannot be used."""
 
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ def _desk_line(d: DeskFigures) -> str:
     r = d.ratings
     rated = (f"，评价 {r.total}（满意率 {format_share(r.satisfied_share)}，差评 {r.dissatisfied}）"
              if r.total else "")
+    manual = f"，手工叫号 {d.manual}" if d.manual else ""
     return (f"  {d.name}：叫号 {d.calls}，办结 {d.finished}，过号 {d.skipped}，"
-            f"办理时长 {_times(d.service)}{rated}")
+            f"办理时长 {_times(d.service)}{rated}{manual}")
 
 
 def report(day: DayStatistics) -> str:
@@ -59,6 +61,8 @@ def report(day: DayStatistics) -> str:
     lines.append(f"评价：共 {r.total}，满意率 {format_share(r.satisfied_share)}；"
                  + "，".join(f"{g.label} {r.by_grade.get(g, 0)}" for g in Grade)
                  + f"；差评 {r.dissatisfied}，待回访 {r.open_follow_ups}")
+    if day.manual_calls:
+        lines.append(f"手工叫号：{day.manual_calls} 次（排队系统不可用时记录）")
     if day.alerts:
         lines.append(f"⚠ 等候超过{day.limit_minutes}分钟：" + "、".join(
             f"{a.number}（{a.minutes}分钟）" for a in day.alerts))
@@ -85,8 +89,24 @@ def cmd_stats(ws: Workstation, args: argparse.Namespace) -> None:
     emit(args, data(day), lambda: report(day))
 
 
-def register(queue: Any, common: Parser) -> None:
+def cmd_manual(ws: Workstation, args: argparse.Namespace) -> None:
+    from app.cli.common import operator_clerk
+    from app.services.permissions import Action
+
+    clerk = operator_clerk(ws, args, Action.WRITE_CASES)
+    call = ws.manual_calls.record(args.window, args.number, clerk, reason=args.reason or "")
+    emit(args, call, f"已记录手工叫号：{call.number}号，{call.window}号窗口，"
+                     f"{call.called_at.astimezone():%H:%M}（{call.reason}）")
+
+
+def register(queue: Any, common: Parser, operator_opts: Parser) -> None:
     p = queue.add_parser("stats", parents=[common],
                          help="排队统计：取号、等候和办理时长、过号、评价，按类别、窗口和人员")
     p.add_argument("--date", metavar="YYYY-MM-DD", help="哪一天，默认今天")
     p.set_defaults(fn=cmd_stats)
+    p = queue.add_parser("manual", parents=[common, operator_opts],
+                         help="手工叫号：排队系统不可用时，记录口头叫到的号（须 --user）")
+    p.add_argument("--window", required=True, metavar="N", help="窗口号")
+    p.add_argument("number", metavar="NUMBER", help="叫到的号码，如 A012 或手写号 15")
+    p.add_argument("--reason", help="为何手工叫号，默认“排队系统不可用”")
+    p.set_defaults(fn=cmd_manual, writes=True)

@@ -14,6 +14,8 @@ read at the window, so the county can recompute the same figures from what it re
   called the number); their ``finished`` counts the 办结 events they recorded.
 * **过号未到** (no-show): a ticket whose final state is 过号 — it used its returns.
 * **评价**: the ratings of the day's tickets, with the window and the clerk who finished.
+* **手工叫号**: numbers called aloud while the queue was out (app.domain.manual_call);
+  counted per window and clerk, with no times (nothing recorded when they were taken).
 
 Averages, medians and 90th percentiles are over the tickets (not the stints) in seconds;
 the 90th percentile is the nearest-rank one (a real ticket's time, never interpolated).
@@ -27,6 +29,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from app.domain.manual_call import ManualCall
 from app.domain.queue import Ticket, TicketClass, TicketEventKind, TicketStatus
 from app.domain.rating import Grade, StoredRating
 
@@ -108,6 +111,7 @@ class DeskFigures:
     skipped: int                 # 过号 recorded
     service: Durations
     ratings: RatingFigures
+    manual: int = 0              # 手工叫号 (numbers called aloud while the queue was out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +135,7 @@ class DayStatistics:
     clerks: list[DeskFigures]
     ratings: RatingFigures
     alerts: list[WaitingAlert]   # longest wait first
+    manual_calls: int = 0
 
 
 @dataclass
@@ -201,9 +206,11 @@ def _category(prefix: str, name: str, walked: list[_Ticket], now: dt.datetime,
 
 
 def _desks(walked: list[_Ticket], events: Sequence[EventRecord], ratings: list[StoredRating],
-           open_ids: frozenset[str], names: Mapping[str, str], *, by_clerk: bool
-           ) -> list[DeskFigures]:
+           manual: Sequence[ManualCall], open_ids: frozenset[str], names: Mapping[str, str],
+           *, by_clerk: bool) -> list[DeskFigures]:
     keys: dict[str, None] = {}
+    for m in manual:
+        keys[m.clerk_id if by_clerk else m.window] = None
     for w in walked:
         for window, clerk, _s, _end in w.stints:
             keys[clerk if by_clerk else window] = None
@@ -231,19 +238,32 @@ def _desks(walked: list[_Ticket], events: Sequence[EventRecord], ratings: list[S
             skipped=sum(1 for e in events if mine(e, TicketEventKind.MISSED)),
             service=Durations.of(service),
             ratings=_ratings((r for r in ratings
-                              if (r.clerk_id if by_clerk else r.window) == key), open_ids)))
+                              if (r.clerk_id if by_clerk else r.window) == key), open_ids),
+            manual=sum(1 for m in manual if (m.clerk_id if by_clerk else m.window) == key)))
     return out
+
+
+def waiting_alerts(tickets: Iterable[Ticket], now: dt.datetime,
+                   limit_minutes: int = WAIT_ALERT_MINUTES) -> list[WaitingAlert]:
+    """The tickets still waiting that joined their queue ``limit_minutes`` or more before
+    ``now`` (a missed one that went back counts from its return), longest first."""
+    return sorted(
+        (WaitingAlert(t.number, t.category, t.ticket_class, minutes)
+         for t in tickets if t.status is TicketStatus.WAITING
+         and (minutes := int((now - t.queued_at).total_seconds() // 60)) >= limit_minutes),
+        key=lambda a: (-a.minutes, a.number))
 
 
 def day_statistics(day: dt.date, tickets: Sequence[Ticket], events: Sequence[EventRecord],
                    ratings: Sequence[StoredRating], *, now: dt.datetime,
                    category_names: Mapping[str, str], window_names: Mapping[str, str],
                    clerk_names: Mapping[str, str], open_follow_ups: Iterable[str] = (),
+                   manual_calls: Sequence[ManualCall] = (),
                    limit_minutes: int = WAIT_ALERT_MINUTES) -> DayStatistics:
     """The figures of ``day`` from its tickets, their events and their ratings.
 
     ``now`` decides who "still waits" and for how long; ``open_follow_ups`` are the ids
-    of the 差评 nobody has followed up yet.
+    of the 差评 nobody has followed up yet; ``manual_calls`` the day's 手工叫号.
     """
     by_ticket: dict[str, list[EventRecord]] = {}
     for e in events:
@@ -252,6 +272,7 @@ def day_statistics(day: dt.date, tickets: Sequence[Ticket], events: Sequence[Eve
     limit = dt.timedelta(minutes=limit_minutes)
     open_ids = frozenset(open_follow_ups)
     rated = [r for r in ratings if r.day == day]
+    manual = [m for m in manual_calls if m.day == day]
 
     # A ticket counts in the category it was issued in (its number's prefix): a transfer
     # moves the work, not the count of people who came for that business.
@@ -260,18 +281,13 @@ def day_statistics(day: dt.date, tickets: Sequence[Ticket], events: Sequence[Eve
         issued_in.setdefault(w.ticket.number[0], []).append(w)
     categories = [_category(p, category_names.get(p, p), ws, now, limit)
                   for p, ws in issued_in.items() if ws or p in category_names]
-    alerts = sorted(
-        (WaitingAlert(w.ticket.number, w.ticket.category, w.ticket.ticket_class, minutes)
-         for w in walked if w.ticket.status is TicketStatus.WAITING
-         and (minutes := int((now - w.ticket.queued_at).total_seconds() // 60))
-         >= limit_minutes),
-        key=lambda a: (-a.minutes, a.number))
+    alerts = waiting_alerts(tickets, now, limit_minutes)
     return DayStatistics(
         day=day, at=now, limit_minutes=limit_minutes,
         hall=_category("", "全部", walked, now, limit), categories=categories,
-        windows=_desks(walked, events, rated, open_ids, window_names, by_clerk=False),
-        clerks=_desks(walked, events, rated, open_ids, clerk_names, by_clerk=True),
-        ratings=_ratings(rated, open_ids), alerts=alerts)
+        windows=_desks(walked, events, rated, manual, open_ids, window_names, by_clerk=False),
+        clerks=_desks(walked, events, rated, manual, open_ids, clerk_names, by_clerk=True),
+        ratings=_ratings(rated, open_ids), alerts=alerts, manual_calls=len(manual))
 
 
 def format_duration(seconds: float | None) -> str:

@@ -36,6 +36,7 @@ from app.domain.queue_policy import (
     choose_next,
     waiting_ahead,
 )
+from app.domain.queue_stats import WAIT_ALERT_MINUTES, WaitingAlert, waiting_alerts
 from app.notifications import ChangeHub
 from app.services.queue_store import Called, QueueStore
 
@@ -253,6 +254,11 @@ class QueueService:
                 suspended.setdefault(t.window, []).append(t)
         return QueueStatus(day, waiting, current, suspended,
                            frozenset(w.number for w in windows if w.paused))
+
+    def waiting_alerts(self, limit_minutes: int = WAIT_ALERT_MINUTES) -> list[WaitingAlert]:
+        """Today's tickets that have waited ``limit_minutes`` or more (hall practice: 30)."""
+        waiting = self._store.tickets(self.today(), [TicketStatus.WAITING])
+        return waiting_alerts(waiting, self._clock(), limit_minutes)
 
     def tickets(self, day: dt.date | None = None) -> list[Ticket]:
         """Every ticket of ``day`` (today), in queue order."""

@@ -13,15 +13,18 @@ from sqlalchemy import select
 from app.domain.queue import TicketEventKind
 from app.domain.queue_stats import WAIT_ALERT_MINUTES, DayStatistics, EventRecord, day_statistics
 from app.services.queue import Clock, QueueService, utc_now
+from app.services.queue_manual import ManualCalls
 from app.services.ratings import RatingService
 from app.storage.db import Database
-from app.storage.models import QueueTicketEventRow, QueueTicketRow, UserRow
+from app.storage.models import UserRow
+from app.storage.queue_models import QueueTicketEventRow, QueueTicketRow
 
 
 class QueueStatistics:
-    def __init__(self, db: Database, queue: QueueService, ratings: RatingService, *,
-                 clock: Clock = utc_now) -> None:
+    def __init__(self, db: Database, queue: QueueService, ratings: RatingService,
+                 manual: ManualCalls, *, clock: Clock = utc_now) -> None:
         self._db = db
+        self._manual = manual
         self._queue = queue
         self._ratings = ratings
         self._clock = clock
@@ -50,4 +53,4 @@ class QueueStatistics:
                           for w in self._queue.windows()},
             clerk_names=clerk_names,
             open_follow_ups=[r.id for r in self._ratings.open_followups()],
-            limit_minutes=limit_minutes)
+            manual_calls=self._manual.of(day), limit_minutes=limit_minutes)

@@ -7,12 +7,11 @@ payload); the columns beside them exist for lookups and indexes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -23,12 +22,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
-
+from app.storage.base import Base
 
 # ---- catalogue -------------------------------------------------------------------------
 
@@ -383,109 +379,20 @@ class ConsultationRow(Base):
     checklist: Mapped[bool] = mapped_column(Boolean, default=False)   # 一次性告知单 given
 
 
-# ---- the queue (排队叫号) ----------------------------------------------------------------
+# The queue's tables live in app.storage.queue_models; importing it here registers them
+# with Base (Alembic, the schema test) and keeps ``from app.storage.models import …`` of
+# a queue row working.
+from app.storage.queue_models import (  # noqa: E402
+    QueueCategoryRow,
+    QueueManualCallRow,
+    QueueNumberCounter,
+    QueueRatingFollowUpRow,
+    QueueRatingRow,
+    QueueTicketEventRow,
+    QueueTicketRow,
+    QueueWindowRow,
+)
 
-
-class QueueCategoryRow(Base):
-    """A business category: its letter starts the ticket numbers of its daily series."""
-    __tablename__ = "queue_categories"
-
-    prefix: Mapped[str] = mapped_column(String(1), primary_key=True)
-    name: Mapped[str] = mapped_column(String(20))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class QueueWindowRow(Base):
-    """A window: the categories it serves with their ranks, paused or not, and the
-    fairness counter of app.domain.queue_policy (bumped only by a conditional update)."""
-    __tablename__ = "queue_windows"
-
-    number: Mapped[str] = mapped_column(String(8), primary_key=True)
-    name: Mapped[str] = mapped_column(String(20), default="")
-    categories: Mapped[list[Any]] = mapped_column(JSON)   # [[prefix, rank], …]
-    paused: Mapped[bool] = mapped_column(Boolean, default=False)
-    preferred_streak: Mapped[int] = mapped_column(Integer, default=0)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-
-class QueueNumberCounter(Base):
-    """Last ticket sequence per business day and category (a new day, a new row)."""
-    __tablename__ = "queue_number_counters"
-
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    prefix: Mapped[str] = mapped_column(String(1), primary_key=True)
-    last_seq: Mapped[int] = mapped_column(Integer)
-
-
-class QueueTicketRow(Base):
-    """Current state of a ticket, projected from its events. Times are ISO 8601 UTC text
-    (like ``case_events.occurred_at``): they sort as text and keep the microseconds."""
-    __tablename__ = "queue_tickets"
-    __table_args__ = (UniqueConstraint("day", "number"),
-                      Index("ix_queue_tickets_day_status", "day", "status", "category"))
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    day: Mapped[dt.date] = mapped_column(Date)
-    seq: Mapped[int] = mapped_column(Integer)
-    number: Mapped[str] = mapped_column(String(8))
-    category: Mapped[str] = mapped_column(String(1))
-    ticket_class: Mapped[str] = mapped_column(String(8))
-    priority_reason: Mapped[str] = mapped_column(String(32), default="")
-    appointment: Mapped[str] = mapped_column(String(32), default="")
-    id_number: Mapped[str] = mapped_column(String(64), default="")
-    status: Mapped[str] = mapped_column(String(16))
-    issued_at: Mapped[str] = mapped_column(String(32))
-    queued_at: Mapped[str] = mapped_column(String(32))
-    target_window: Mapped[str] = mapped_column(String(8), default="")
-    window: Mapped[str] = mapped_column(String(8), default="")
-    recalls: Mapped[int] = mapped_column(Integer, default=0)
-    returns: Mapped[int] = mapped_column(Integer, default=0)
-    version: Mapped[int] = mapped_column(Integer)
-
-
-class QueueTicketEventRow(Base):
-    """What happened to a ticket and when; waiting and service times come from these."""
-    __tablename__ = "queue_ticket_events"
-    __table_args__ = (UniqueConstraint("ticket_id", "seq"),
-                      Index("ix_queue_ticket_events_at", "occurred_at"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(36), unique=True)
-    ticket_id: Mapped[str] = mapped_column(ForeignKey("queue_tickets.id"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)        # the ticket's version after it
-    kind: Mapped[str] = mapped_column(String(16))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    window: Mapped[str] = mapped_column(String(8), default="")
-    clerk_id: Mapped[str] = mapped_column(String(36), default="")
-    occurred_at: Mapped[str] = mapped_column(String(32))   # ISO 8601 UTC
-
-
-class QueueRatingRow(Base):
-    """好差评 of one finished ticket (append-only: triggers refuse UPDATE and DELETE).
-    ``clerk_id`` is the one of the ticket's 办结 event; ``case_id`` "" without a case."""
-    __tablename__ = "queue_ratings"
-    __table_args__ = (CheckConstraint("grade BETWEEN 1 AND 5", name="ck_queue_ratings_grade"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    ticket_id: Mapped[str] = mapped_column(ForeignKey("queue_tickets.id"), unique=True)
-    ticket_number: Mapped[str] = mapped_column(String(8))
-    day: Mapped[dt.date] = mapped_column(Date, index=True)
-    case_id: Mapped[str] = mapped_column(String(36), default="")
-    window: Mapped[str] = mapped_column(String(8))
-    clerk_id: Mapped[str] = mapped_column(String(36), default="")
-    grade: Mapped[int] = mapped_column(Integer)
-    reasons: Mapped[list[Any]] = mapped_column(JSON)
-    rated_at: Mapped[str] = mapped_column(String(32))   # ISO 8601 UTC
-    follow_up_required: Mapped[bool] = mapped_column(Boolean)
-
-
-class QueueRatingFollowUpRow(Base):
-    """A supervisor's 回访 of a 差评."""
-    __tablename__ = "queue_rating_followups"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    rating_id: Mapped[str] = mapped_column(ForeignKey("queue_ratings.id"), index=True)
-    supervisor_id: Mapped[str] = mapped_column(String(36))
-    note: Mapped[str] = mapped_column(Text)
-    at: Mapped[str] = mapped_column(String(32))   # ISO 8601 UTC
+__all__ = ["Base", "QueueCategoryRow", "QueueManualCallRow", "QueueNumberCounter",
+           "QueueRatingFollowUpRow", "QueueRatingRow", "QueueTicketEventRow", "QueueTicketRow",
+           "QueueWindowRow"]

@@ -13,6 +13,7 @@ from app.domain.queue_stats import Durations, day_statistics
 from app.domain.rating import Grade, Rating
 from app.notifications import changes_of
 from app.services.queue import QueueService
+from app.services.queue_manual import ManualCalls
 from app.services.queue_stats import QueueStatistics
 from app.services.queue_store import SqliteQueueStore
 from app.services.ratings import RatingService
@@ -41,7 +42,9 @@ class Hall:
         hub = changes_of(ws.db)
         self.queue = QueueService(SqliteQueueStore(ws.db), hub, clock=self.clock)
         self.ratings = RatingService(ws.db, hub, clock=self.clock)
-        self.stats = QueueStatistics(ws.db, self.queue, self.ratings, clock=self.clock)
+        self.manual = ManualCalls(ws.db, hub, clock=self.clock)
+        self.stats = QueueStatistics(ws.db, self.queue, self.ratings, self.manual,
+                                     clock=self.clock)
         with ws.db.read() as session:
             user = session.scalars(select(UserRow)).first()
         assert user is not None
@@ -180,3 +183,20 @@ def test_the_domain_function_needs_no_database() -> None:
                              category_names={"A": "综合受理"}, window_names={},
                              clerk_names={})
     assert figures.hall.issued == 0 and [c.prefix for c in figures.categories] == ["A"]
+
+
+def test_manual_calls_count_for_their_window_and_clerk(morning: Hall) -> None:
+    from app.domain.case import Clerk
+
+    clerk = Clerk(morning.clerk, morning.clerk_name, "330102", "T1", "3", "clerk")
+    morning.manual.record("3", "17", clerk, reason="取号机故障")
+    day = morning.stats.day()
+    assert day.manual_calls == 1
+    assert {w.key: w.manual for w in day.windows} == {"1": 0, "2": 0, "3": 1}
+    assert {c.key: c.manual for c in day.clerks}[morning.clerk] == 1
+
+
+def test_the_window_sees_the_same_alert_without_reading_the_days_events(
+        morning: Hall) -> None:
+    assert [(a.number, a.minutes) for a in morning.queue.waiting_alerts()] == [("C001", 38)]
+    assert morning.queue.waiting_alerts(limit_minutes=39) == []

@@ -66,7 +66,7 @@ def test_migrating_an_empty_file_creates_every_table_at_head(tmp_path: Path) -> 
         assert tables == set(Base.metadata.tables) | {"alembic_version"}
         assert triggers == {f"{table}_no_{what}" for table in
                             ("case_events", "case_documents", "queue_ticket_events",
-                                          "queue_ratings")
+                             "queue_ratings", "queue_manual_calls")
                             for what in ("update", "delete", "replace")}
         assert version == [(db.head_revision(),)]
         assert db.current_revision() == db.head_revision()

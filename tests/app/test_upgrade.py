@@ -91,6 +91,13 @@ def test_old_database_upgrades_and_keeps_everything(fixture: Path, tmp_path: Pat
         else:
             assert tickets == []
             assert ws.ratings.open_followups() == []
+        # 手工叫号 came with 0008: kept as recorded; an older install starts with none.
+        manual = [(c.number, c.window, c.reason) for c in ws.manual_calls.of(tickets[0].day)
+                  ] if tickets else []
+        if fixture.stem >= "schema-0008":
+            assert manual == [("15", "2", "取号机打印机卡纸")]
+        else:
+            assert manual == []
     finally:
         ws.close()
 

@@ -47,3 +47,24 @@ def test_stats_of_another_day_are_that_days(cli_home: Path) -> None:
 def test_a_bad_date_is_one_line_and_exit_2(cli_home: Path) -> None:
     line = one_line_error(run_cli(cli_home, "queue", "stats", "--date", "2026-13-40"))
     assert "日期" in line
+
+
+def test_manual_calls_are_recorded_once_and_counted(cli_home: Path) -> None:
+    from tests.cli.conftest import CLERK_NAME as NAME
+
+    recorded = json.loads(ok(as_clerk(cli_home, "queue", "manual", "--window", "2", "a050",
+                                      "--reason", "取号机打印机卡纸", "--json")).out)
+    assert (recorded["number"], recorded["window"], recorded["reason"]) == (
+        "A050", "2", "取号机打印机卡纸")
+    line = one_line_error(as_clerk(cli_home, "queue", "manual", "--window", "3", "A050"))
+    assert "A050号今天已在2号窗口手工叫过" in line
+    data = json.loads(ok(run_cli(cli_home, "queue", "stats", "--json")).out)
+    assert data["manual_calls"] == 1
+    assert [(w["key"], w["manual"]) for w in data["windows"]] == [("2", 1)]
+    assert f"{NAME}：叫号 0，办结 0，过号 0，办理时长 —，手工叫号 1" in ok(
+        run_cli(cli_home, "queue", "stats")).out
+
+
+def test_a_manual_call_needs_an_operator(cli_home: Path) -> None:
+    line = one_line_error(run_cli(cli_home, "queue", "manual", "--window", "2", "A050"))
+    assert "--user" in line

@@ -22,9 +22,9 @@ from ui.workbench.main_window import MainWindow
 def _act(qtbot: QtBot, keys: Keyboard, window: MainWindow, key: Qt.Key) -> None:
     """One F-key on the queue panel, and the queue read again afterwards."""
     panel = window.queue_panel
-    with qtbot.waitSignal(panel.changed, timeout=10_000):
-        keys.press(key)
-    qtbot.waitUntil(lambda: not panel._busy)
+    keys.press(key)
+    assert not panel.settled   # the action is under way
+    qtbot.waitUntil(lambda: panel.settled, timeout=10_000)
 
 
 def test_call_receive_finish_and_call_again_by_keyboard(qtbot: QtBot, window: MainWindow) -> None:

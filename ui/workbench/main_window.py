@@ -36,6 +36,7 @@ from ui.workbench.status_bar import WorkbenchStatusBar
 
 if TYPE_CHECKING:
     from ui.workbench.consultation import ConsultationLogDialog
+    from ui.workbench.queue_stats import QueueStatsDialog
 
 # How long closing waits for running operations (a slow printer driver) before it
 # closes anyway; the status bar says what it waits for meanwhile.
@@ -59,7 +60,8 @@ SHORTCUTS = (
     ("F8", "办件查询：Alt+1 今日收件 Alt+2 待取件 Alt+3 补正中 Alt+4 电子监察（黄牌、红牌） Alt+5 全部；"
            "↓ 进入列表，Enter 打开（补正/补交、出件或文书）"),
     ("Alt+Q", "叫号：F9 叫号 F10 重呼 F11 过号 F12 办结 F4 挂起 F3 为此号收件 Ctrl+T 转移 "
-              "Ctrl+R 回呼 Ctrl+W 暂停/恢复本窗口"),
+              "Ctrl+R 回呼 Ctrl+W 暂停/恢复本窗口 Ctrl+M 手工叫号（排队系统不可用时）"),
+    ("Ctrl+Shift+Q", "排队统计：取号、等候和办理时长、过号、评价，按类别、窗口和人员；等候超30分钟提示"),
     ("F1", "快捷键说明"),
 )
 
@@ -121,6 +123,7 @@ class MainWindow(QMainWindow):
         self.notice: QMessageBox | None = None
         self.consultation: QDialog | None = None
         self.consultation_log: ConsultationLogDialog | None = None
+        self.queue_stats: QueueStatsDialog | None = None
         self.catalogue_panel.focus_search()
         self._offer_draft()
         # The daily backup to the configured USB disk or share: now, then hourly (the
@@ -373,6 +376,8 @@ class MainWindow(QMainWindow):
         work.addAction(self._action("办件查询与电子监察", [QKeySequence("F8")],
                                     self.show_case_list))
         work.addAction(self._action("叫号", [QKeySequence("Alt+Q")], self.show_queue))
+        work.addAction(self._action("排队统计", [QKeySequence("Ctrl+Shift+Q")],
+                                    self.show_queue_stats))
         work.addSeparator()
         work.addAction(self._action("咨询登记…", [QKeySequence("Ctrl+K")], self.consult))
         work.addAction(self._action("今日咨询", [QKeySequence("Ctrl+Shift+K")],
@@ -402,6 +407,17 @@ class MainWindow(QMainWindow):
         if self.consultation_log is not None:
             self.consultation.saved.connect(self.consultation_log.refresh)
         self.consultation.open()
+
+    def show_queue_stats(self) -> None:
+        from ui.workbench.queue_stats import QueueStatsDialog
+
+        if self.queue_stats is None:
+            self.queue_stats = QueueStatsDialog(self.station, self, events=self.events)
+        else:
+            self.queue_stats.refresh()
+        self.queue_stats.show()
+        self.queue_stats.raise_()
+        self.queue_stats.activateWindow()   # its keys work at once, without a click
 
     def show_consultations(self) -> None:
         from ui.workbench.consultation import ConsultationLogDialog
