@@ -6,10 +6,10 @@ Both clients start here: the window and the ``yichuang`` command call
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from app.config import DEMO_SITE_CODE, Settings, load_settings, resources_dir
+from app.config import DEMO_SITE_CODE, ConfigError, Settings, load_settings, resources_dir
 from app.domain.case import Clerk
 from app.notifications import changes_of
 from app.services.accounts import AccountService, ClerkSession
@@ -82,9 +82,19 @@ class Workstation:
             self.in_use.release()
 
 
+def window_for(text: str) -> str:
+    """A window number given on the command line, checked as settings.toml's is."""
+    from app.domain.queue import WINDOW_RE
+
+    window = text.strip()
+    if not WINDOW_RE.fullmatch(window):
+        raise ConfigError(f"窗口号“{window[:20]}”无效：应为1至8位字母、数字或汉字（--window）")
+    return window
+
+
 def open_workstation(directory: Path | None = None, *, seed: bool = True, check: bool = True,
-                     adopt: bool = True, system_spooler: SystemSpooler | None = None
-                     ) -> Workstation:
+                     adopt: bool = True, system_spooler: SystemSpooler | None = None,
+                     window: str | None = None) -> Workstation:
     """Load settings, open and migrate the database, check it, and on first start seed it.
 
     ``check`` compares the database with the anchors kept beside it before anything
@@ -93,8 +103,13 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True, check:
     read-only inspections with ``adopt=False`` (they never write to the anchors).
     Seeding happens once, at the first start: the working calendar from the maintained
     package, the default administrator, the demo catalogue. Later starts only read.
+
+    ``window`` overrides ``[terminal] window`` for this process: one PC, one install,
+    a workbench for each of its windows (``yichuang --window 2``).
     """
     settings = load_settings(directory)
+    if window is not None:
+        settings = replace(settings, window=window_for(window))
     secure_data_dir(settings.data_dir, settings.database_path)
     try:
         in_use: InUse | None = InUse(settings.data_dir)

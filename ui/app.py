@@ -46,8 +46,9 @@ _RAISED = b"ok\n"
 # ---- one window per data directory -------------------------------------------------
 
 
-def instance_name(directory: Path) -> str:
-    """The local server name of the window working on ``directory``.
+def instance_name(directory: Path, window: str = "") -> str:
+    """The local server name of the window working on ``directory`` (as ``window``, when
+    one install serves several windows: each has its own workbench).
 
     The same directory spelt differently (a symlink, ``..``, a trailing slash) gives the
     same name. The OS user is part of it: the name is a socket file in the shared
@@ -59,7 +60,8 @@ def instance_name(directory: Path) -> str:
         user = getpass.getuser()
     except Exception:   # no user name in the environment or the password database
         user = str(os.getuid()) if hasattr(os, "getuid") else ""
-    digest = hashlib.sha256(f"{user}\0{path}".encode()).hexdigest()[:24]
+    key = f"{user}\0{path}" + (f"\0{window}" if window else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return f"yichuang-{digest}"
 
 
@@ -210,14 +212,14 @@ def _first_password_changed(station: Workstation, session: ClerkSession) -> Cler
     return change.session
 
 
-def open_for_window(directory: Path | None = None) -> Workstation:
+def open_for_window(directory: Path | None = None, window: str | None = None) -> Workstation:
     """The workstation as the window opens it; runs on the opening's worker thread,
     where the core (SQLAlchemy, the services, migrations…) is imported."""
     from app.workstation import open_workstation
     from ui.documents.spooler import qt_spooler
 
     # System printers print through Qt in the window (the CLI keeps CUPS).
-    return open_workstation(directory, system_spooler=qt_spooler)
+    return open_workstation(directory, system_spooler=qt_spooler, window=window)
 
 
 def cannot_open(exc: Exception) -> int:
@@ -243,13 +245,13 @@ def start_application() -> QApplication:
     return app
 
 
-def run() -> int:
+def run(window: str | None = None) -> int:
     """The window's life; the exit status: 0 closed normally (or handed over to the
-    window already open on this data directory), 1 that window did not answer,
-    2 the installation could not be opened."""
+    window already open on this data directory — for this ``window``, when given),
+    1 that window did not answer, 2 the installation could not be opened."""
     app = start_application()
     directory = data_dir()
-    guard = InstanceGuard(instance_name(directory), app)
+    guard = InstanceGuard(instance_name(directory, window or ""), app)
     handover = guard.claim()
     if handover is Handover.RAISED:
         return 0
@@ -262,7 +264,8 @@ def run() -> int:
         return 1
     guard.activated.connect(bring_to_front)
     try:
-        return open_and_log_in(app, WorkstationOpening(open_for_window))
+        return open_and_log_in(app, WorkstationOpening(
+            lambda: open_for_window(window=window)))
     finally:
         guard.close()   # at once: the next launch must not find a name nobody answers
 

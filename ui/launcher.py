@@ -1,5 +1,9 @@
 """Entry point of the ``yichuang`` command: no arguments opens the window, else the CLI.
 
+``yichuang --window N`` opens the workbench as window N of this install (one PC serving
+two windows: each clerk's workbench calls for its own window; ``[terminal] window`` in
+settings.toml is the default).
+
 Three more full-screen views open from here, each from its own process on the same data
 directory: ``yichuang kiosk`` (自助取号机), ``yichuang display`` (the hall display with
 its spoken calls) and ``yichuang evaluate --window N`` (好差评, turned to the applicant).
@@ -72,21 +76,40 @@ def run_screen(args: list[str]) -> int:
     return run_evaluate(options.home, options.window)
 
 
+def workbench_window(args: list[str]) -> str | None:
+    """The window of ``yichuang --window N`` (a workbench for window N of this install),
+    or None when ``args`` are not that."""
+    if len(args) == 2 and args[0] == "--window":
+        return args[1]
+    if len(args) == 1 and args[0].startswith("--window="):
+        return args[0].split("=", 1)[1]
+    return None
+
+
 def main() -> int:
     args = sys.argv[1:]
     if args and args[0] in SCREENS:
         return run_screen(args)
-    if args:
+    window = workbench_window(args)
+    if args and window is None:
         from app.cli import main as cli_main
 
         return cli_main(args)
+    if window is not None:
+        from app.domain.queue import QueueRuleError, check_window  # light: no database
+
+        try:
+            window = check_window(window.strip())
+        except QueueRuleError as exc:
+            print(f"yichuang: {exc}", file=sys.stderr)
+            return 2
     if not has_display():
         # Without this Qt aborts with an English plugin error and a core dump.
         print(NO_DISPLAY, file=sys.stderr)
         return NO_DISPLAY_STATUS
     from ui.app import run
 
-    return run()
+    return run(window)
 
 
 if __name__ == "__main__":

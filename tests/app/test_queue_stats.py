@@ -200,3 +200,4 @@ def test_the_window_sees_the_same_alert_without_reading_the_days_events(
         morning: Hall) -> None:
     assert [(a.number, a.minutes) for a in morning.queue.waiting_alerts()] == [("C001", 38)]
     assert morning.queue.waiting_alerts(limit_minutes=39) == []
+

@@ -40,3 +40,21 @@ def test_no_display_gives_one_chinese_line_instead_of_a_qt_abort(tmp_path: Path)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "没有可用的图形界面" in out.stderr
     assert not (tmp_path / "yichuang.db").exists()  # nothing was opened or created
+
+
+def test_a_bad_window_for_the_workbench_is_one_line_and_opens_nothing(tmp_path: Path) -> None:
+    env = {"YICHUANG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([str(SCRIPT), "--window", "3号; rm"], capture_output=True, text=True,
+                         env=env, timeout=60, check=False)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "窗口号“3号; rm”应为1至8位" in out.stderr
+    assert not (tmp_path / "yichuang.db").exists()
+
+
+def test_window_n_opens_the_workbench_not_the_cli() -> None:
+    from ui.launcher import workbench_window
+
+    assert workbench_window(["--window", "2"]) == "2"
+    assert workbench_window(["--window=综合2"]) == "综合2"
+    assert workbench_window(["queue", "call", "--window", "2"]) is None
+    assert workbench_window([]) is None

@@ -178,3 +178,11 @@ def test_launching_twice_hands_over_to_the_open_window_even_after_a_killed_one(
         third.kill()
         third.communicate()
         QLocalServer.removeServer(name)
+
+
+def test_each_window_of_one_install_has_its_own_workbench(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    names = {instance_name(home), instance_name(home, "1"), instance_name(home, "2")}
+    assert len(names) == 3
+    assert instance_name(home, "2") == instance_name(tmp_path / "x" / ".." / "home", "2")
