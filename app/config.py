@@ -9,6 +9,7 @@ message names the key and what is wrong.
 from __future__ import annotations
 
 import os
+import string
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,6 +64,14 @@ DEMO_AUTHORITIES: dict[str, AuthoritySettings] = {
     )}
 AUTHORITY_KEYS = frozenset({"review", "court", "seal", "prefix", "entrusted", "administrative"})
 
+# The hall: the display's scrolling notice ("" shows none) and the spoken call.
+DEFAULT_NOTICE = ("请留意屏幕叫号和语音提示，叫到您的号码时请到对应窗口办理；"
+                  "过号请到咨询台重新排队。办事请带齐材料，如有疑问请咨询导办人员。")
+CALL_TEMPLATE = "请{number}号到{window}号窗口办理"
+CALL_REPEAT, MAX_CALL_REPEAT = 2, 5
+NO_VOICE = "none"    # [voice] engine: chime only
+BAD_REPEAT = f"settings.toml：[voice] repeat 应为1至{MAX_CALL_REPEAT}的整数（每次叫号播报几遍）"
+
 
 class ConfigError(UserError, ValueError):
     """settings.toml is unreadable or holds a bad value; the message says which."""
@@ -110,6 +119,12 @@ class Settings:
     correction_limit: TimeLimit = DEFAULT_CORRECTION_LIMIT
     authorities: dict[str, AuthoritySettings] = field(
         default_factory=lambda: dict(DEMO_AUTHORITIES))
+    display_notice: str = DEFAULT_NOTICE
+    # "" the first installed engine with a Mandarin voice; "none" the chime only; or a
+    # QtTextToSpeech engine's name (speechd, sapi, winrt …).
+    voice_engine: str = ""
+    call_template: str = CALL_TEMPLATE
+    call_repeat: int = CALL_REPEAT
 
     @property
     def database_path(self) -> Path:
@@ -145,6 +160,9 @@ def _to_toml(s: Settings) -> dict[str, Any]:
         "fonts": {"files": list(s.fonts)},
         "backup": {"dir": s.backup_dir, "keep": s.backup_keep},
         "devices": {"id_card_folder": s.id_card_folder},
+        "display": {"notice": s.display_notice},
+        "voice": {"engine": s.voice_engine, "template": s.call_template,
+                  "repeat": s.call_repeat},
         "notices": {"seal": s.site_seal, "correction_limit": s.correction_limit.value,
                     "correction_unit": str(s.correction_limit.unit)},
         "authorities": {a.name: {"review": a.review, "court": a.court, "seal": a.seal,
@@ -220,6 +238,7 @@ def load_settings(directory: Path | None = None) -> Settings:
     notices = _section(doc, "notices")
     settings = replace(settings, site_seal=_str(notices, "notices", "seal", ""),
                        correction_limit=_correction_limit(notices, defaults.correction_limit))
+    settings = _hall(settings, _section(doc, "display"), _section(doc, "voice"))
     if "authorities" in doc:
         settings = replace(settings, authorities=_authorities(_section(doc, "authorities")))
     elif not settings.is_demo_site:
@@ -228,6 +247,46 @@ def load_settings(directory: Path | None = None) -> Settings:
         # doctor say which [authorities] sections to add.
         settings = replace(settings, authorities={})
     return validate_settings(settings)
+
+
+def _hall(settings: Settings, display: dict[str, Any], voice: dict[str, Any]) -> Settings:
+    # A notice written over several lines in the file scrolls as one line.
+    notice = " ".join(_str(display, "display", "notice", DEFAULT_NOTICE).split())
+    repeat = voice.get("repeat", CALL_REPEAT)
+    if isinstance(repeat, bool) or not isinstance(repeat, int):
+        raise ConfigError(BAD_REPEAT)   # the range is validate_settings' to check
+    return replace(settings, display_notice=notice,
+                   voice_engine=_str(voice, "voice", "engine", ""),
+                   call_template=_str(voice, "voice", "template", CALL_TEMPLATE),
+                   call_repeat=repeat)
+
+
+def check_call_template(template: str) -> str:
+    """The template, if it names only ``{number}`` and ``{window}`` (both required);
+    ValueError with a Chinese message otherwise."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        raise ValueError(f"叫号语音模板“{template}”的花括号不成对。") from None
+    if fields != {"number", "window"}:
+        raise ValueError(f"叫号语音模板“{template}”应包含且只包含 {{number}} 和 {{window}}，"
+                         f"例如“{CALL_TEMPLATE}”。")
+    return template
+
+
+def _check_hall(s: Settings) -> None:
+    try:
+        check_call_template(s.call_template)
+    except ValueError as exc:
+        raise ConfigError(f"settings.toml：[voice] template {exc}") from exc
+    if not 1 <= s.call_repeat <= MAX_CALL_REPEAT:
+        raise ConfigError(BAD_REPEAT)
+    # An engine's name as QtTextToSpeech lists it; anything else names no engine.
+    if s.voice_engine and not all(c.isascii() and (c.isalnum() or c in "-_.")
+                                  for c in s.voice_engine):
+        raise ConfigError(f"settings.toml：[voice] engine “{s.voice_engine}”不是语音引擎名称："
+                          f"留空自动选择普通话语音，填 {NO_VOICE} 只响提示音，或填引擎名"
+                          "（如 speechd、sapi）")
 
 
 def _correction_limit(notices: dict[str, Any], default: TimeLimit) -> TimeLimit:
@@ -307,6 +366,7 @@ def validate_settings(s: Settings) -> Settings:
             raise ConfigError("settings.toml：[devices] id_card_folder 不能是数据目录或其上下级目录："
                               "请填身份证阅读器软件保存读卡文件的目录")
     _check_authorities(s.authorities)
+    _check_hall(s)
     if s.server_url and not s.server_url.startswith(("http://", "https://")):
         raise ConfigError("settings.toml：[server] url 应以 http:// 或 https:// 开头")
     return s

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import glob
+import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.config import Settings
+from app.config import NO_VOICE, Settings
 from app.storage.files import describe_os_error
 
 
@@ -185,3 +189,69 @@ def check_server(settings: Settings) -> Check:
     if resp.status_code != 200:
         return Check("服务器", False, f"{url} 返回 {resp.status_code}")
     return Check("服务器", True, f"{settings.server_url} 可连接")
+
+
+# The hall display's voice is Qt's (QtTextToSpeech), which the core never imports: a
+# child process asks it (ui/queue/voice.py) and prints one JSON line. Its own wait for an
+# engine is 12 s (a hung speech-dispatcher); this is the limit on the whole child.
+VOICE_PROBE = ("-m", "ui.queue.voice", "--probe")
+VOICE_PROBE_S = 25.0
+INSTALL_VOICE = ("在 Windows 上到“设置 → 时间和语言 → 语音”添加中文（简体）语音"
+                 if sys.platform.startswith("win") else
+                 "在 Debian/Ubuntu 上运行 ./run 安装 speech-dispatcher 与 espeak-ng（离线普通话语音）")
+
+
+def check_voice(settings: Settings, *, timeout_s: float = VOICE_PROBE_S,
+                command: Sequence[str] | None = None) -> Check:
+    """Which engine and voice the hall display says the call with, or that it chimes.
+    ``command`` replaces the probe's command line (tests)."""
+    name, wanted = "叫号语音", settings.voice_engine
+    if wanted.lower() == NO_VOICE:
+        return Check(name, True, f'已设置为不播报（[voice] engine = "{NO_VOICE}"），叫号时只响提示音')
+    argv = list(command) if command else [sys.executable, *VOICE_PROBE, "--engine", wanted]
+    try:
+        found = json.loads(_probe(argv, timeout_s))
+    except subprocess.TimeoutExpired:
+        return Check(name, False, f"语音引擎{timeout_s:.0f}秒内没有响应（speech-dispatcher 可能卡住"
+                     "或没有声音设备），叫号将只响提示音：重新启动电脑后再试")
+    except (OSError, ValueError) as exc:   # no PySide6-Addons, a crash, no JSON
+        return Check(name, False, f"无法检查语音引擎（{exc}），叫号将只响提示音：重新运行 ./run 安装")
+    engine, voice = str(found.get("engine", "")), str(found.get("voice", ""))
+    others = "、".join(map(str, found.get("engines", []))) or "无"
+    if not engine:
+        if not wanted and others == "无":
+            return Check(name, False, f"没有语音引擎，叫号将只响提示音：{INSTALL_VOICE}")
+        # The probe's own sentence: no Mandarin voice, a hung engine, a named one missing.
+        fix = "请改正 settings.toml 的 [voice] engine，或留空自动选择" if wanted else ""
+        return Check(name, False, f"{found.get('status', '')}{fix}")
+    locale = str(found.get("locale", ""))
+    # espeak-ng's voices come under the C locale: no news to the reader.
+    said = f"{engine} · {voice}" + (f"（{locale}）" if locale not in ("", "C") else "")
+    if not found.get("mandarin"):
+        return Check(name, False, f"{said} 不是普通话语音，叫号读不准：{INSTALL_VOICE}，"
+                     "或在 settings.toml 的 [voice] engine 中换一个引擎")
+    return Check(name, True, f"{said}，普通话；已安装的引擎：{others}")
+
+
+def _probe(argv: list[str], timeout_s: float) -> str:
+    """The probe's last line of output; a probe that does not answer in ``timeout_s`` is
+    killed with everything it started (an engine check of its own, a speech module)."""
+    posix = os.name == "posix"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          encoding="utf-8", errors="replace", env=env,
+                          start_new_session=posix) as child:
+        try:
+            out, err = child.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            if posix:
+                os.killpg(child.pid, signal.SIGKILL)
+            else:
+                child.kill()
+            child.communicate(timeout=5)   # the pipes close with the killed group
+            raise
+    lines = [line for line in out.splitlines() if line.strip()]
+    if child.returncode != 0 or not lines:
+        last = [line for line in err.splitlines() if line.strip()][-1:] or ["没有输出"]
+        raise ValueError(f"退出状态 {child.returncode}：{last[0]}")
+    return lines[-1]

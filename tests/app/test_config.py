@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 from app.config import (
+    CALL_TEMPLATE,
+    DEFAULT_NOTICE,
     DEMO_SITE_CODE,
     ConfigError,
     Settings,
+    check_call_template,
     data_dir,
     load_settings,
     resources_dir,
@@ -65,7 +68,9 @@ def test_saved_settings_load_back(tmp_path: Path) -> None:
                      printers={"a4": "system:HP_LaserJet", "pickup-slip": "escpos:tcp://10.0.0.31"},
                      thermal_dots=384, thermal_text_mode=True,
                      fonts=("/usr/share/fonts/a.ttc#1", "/usr/share/fonts/b.ttf"),
-                     id_card_folder="/srv/reader/out")
+                     id_card_folder="/srv/reader/out", display_notice="请保管好随身物品。",
+                     voice_engine="speechd", call_template="{number}号请到{window}号窗口",
+                     call_repeat=3)
     save_settings(wanted)
     loaded = load_settings(tmp_path)
     assert loaded == wanted
@@ -109,6 +114,16 @@ def test_the_id_card_folder_may_not_be_the_data_dir_nor_around_it(tmp_path: Path
     ('[site]\nname = ""\n', ["[site] name", "不能为空"]),
     ('site = "330100001"\n', ["[site]", "应为一个节"]),
     ('[site\ncode = "330100001"\n', ["settings.toml", "格式错误"]),
+    ('[voice]\nrepeat = 0\n', ["[voice] repeat", "1至5"]),
+    ('[voice]\nrepeat = 6\n', ["[voice] repeat", "1至5"]),
+    ('[voice]\nrepeat = "2"\n', ["[voice] repeat", "整数"]),
+    ('[voice]\ntemplate = "请{number}号办理"\n', ["[voice] template", "{window}"]),
+    ('[voice]\ntemplate = "请{number}号到{window}号{counter}"\n', ["[voice] template"]),
+    ('[voice]\ntemplate = "请{number号"\n', ["[voice] template", "花括号不成对"]),
+    ('[voice]\nengine = "语音 引擎"\n', ["[voice] engine", "none", "speechd"]),
+    ('[voice]\nengine = 1\n', ["[voice] engine", "应为文本"]),
+    ('[display]\nnotice = ["a"]\n', ["[display] notice", "应为文本"]),
+    ('display = "请排队"\n', ["[display]", "应为一个节"]),
     ('[site]\ncode = "330100001"\ncode = "330100002"\n', ["settings.toml", "格式错误"]),
 ])
 def test_bad_values_name_the_key(tmp_path: Path, body: str, fragments: list[str]) -> None:
@@ -135,3 +150,45 @@ def test_a_bad_settings_file_stops_the_workstation_before_the_database(tmp_path:
     with pytest.raises(ConfigError, match="mode"):
         open_workstation(tmp_path)
     assert not (tmp_path / "yichuang.db").exists()
+
+
+def test_a_settings_file_from_before_the_hall_settings_loads_their_defaults(
+        tmp_path: Path) -> None:
+    settings = load_settings(_write(tmp_path, '[site]\nname = "城关镇中心"\n'))
+    assert (settings.display_notice, settings.voice_engine, settings.call_template,
+            settings.call_repeat) == (DEFAULT_NOTICE, "", CALL_TEMPLATE, 2)
+
+
+def test_the_hall_settings_are_written_on_first_start_for_the_administrator(
+        tmp_path: Path) -> None:
+    load_settings(tmp_path)
+    doc = tomllib.loads((tmp_path / "settings.toml").read_text(encoding="utf-8"))
+    assert doc["display"] == {"notice": DEFAULT_NOTICE}
+    assert doc["voice"] == {"engine": "", "template": CALL_TEMPLATE, "repeat": 2}
+
+
+def test_a_notice_over_several_lines_scrolls_as_one_and_an_empty_one_is_kept(
+        tmp_path: Path) -> None:
+    body = '[display]\nnotice = """\n请保管好随身物品。\n  午间不休息。\n"""\n'
+    assert load_settings(_write(tmp_path, body)).display_notice == "请保管好随身物品。 午间不休息。"
+    assert load_settings(_write(tmp_path, '[display]\nnotice = ""\n')).display_notice == ""
+
+
+def test_voice_off_is_the_engine_none(tmp_path: Path) -> None:
+    settings = load_settings(_write(tmp_path, '[voice]\nengine = "none"\nrepeat = 1\n'))
+    assert (settings.voice_engine, settings.call_repeat) == ("none", 1)
+
+
+def test_a_bad_call_template_is_never_saved(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[voice\] template"):
+        save_settings(replace(Settings(data_dir=tmp_path), call_template="请{number}号"))
+    assert not (tmp_path / "settings.toml").exists()
+
+
+def test_a_call_template_names_the_number_and_the_window_and_nothing_else() -> None:
+    assert check_call_template(CALL_TEMPLATE) == CALL_TEMPLATE
+    assert check_call_template("{window}号窗口请{number}号") == "{window}号窗口请{number}号"
+    for bad in ("请{number}号办理", "请{number}号到{window}号{counter}", "请{number号",
+                "请{}号到{window}号窗口", "请{number}号到{window}号窗口}"):
+        with pytest.raises(ValueError, match="叫号语音模板"):
+            check_call_template(bad)

@@ -257,7 +257,7 @@ def test_doctor_on_a_first_start(cli: Cli, tmp_path: Path) -> None:
     assert all(isinstance(c["ok"], bool) and c["detail"] for c in checks)
     by_name = {c["name"]: c for c in checks}
     assert {"数据目录", "站点", "数据库", "事项目录", "工作日历", "界面字体", "文书字体",
-            "打印机", "服务器"} <= set(by_name)
+            "打印机", "叫号语音", "服务器"} <= set(by_name)
     assert by_name["文书字体"]["ok"] is True
     assert by_name["数据库"]["ok"] is True
     demo = json.loads(DEMO.read_text(encoding="utf-8"))

@@ -1,7 +1,8 @@
 """The hall display on a real workstation: a call made in another process shows within
 the issue's one second (the measured latency is printed); calls in this process show and
-are said (Qt's mock speech engine); waiting counts, the last calls per window, a recall,
-a display started mid-morning. Screenshots at 1920×1080 and 1366×768 go to /tmp/shots/.
+are said (Qt's mock speech engine) with the notice, template and repeat of settings.toml;
+waiting counts, the last calls per window, a recall, a display started mid-morning.
+Screenshots at 1920×1080 and 1366×768 go to /tmp/shots/.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from app.workstation import Workstation
+from app.workstation import Workstation, open_workstation
+from ui import ops
 from ui.queue.display import HallDisplay
 from ui.queue.display_parts import HallSettings
 from ui.queue.voice import MOCK_ENGINE, CallAnnouncer
@@ -166,3 +168,31 @@ def test_a_display_started_mid_morning_says_nothing_already_called(
     assert said == [] and "欢迎光临" in headline(hall)
     assert any("A001" in t for t in cells(hall))   # its window still shows it
     hall.close()
+
+
+def test_the_notice_and_the_spoken_call_come_from_settings_toml(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    home = tmp_path / "hall"
+    home.mkdir()
+    (home / "settings.toml").write_text(
+        '[display]\nnotice = ""\n\n[voice]\nengine = "mock"\n'
+        'template = "{number}号请到{window}号窗口"\nrepeat = 3\n', encoding="utf-8")
+    station = open_workstation(home)
+    try:
+        hall = HallDisplay(station)
+        qtbot.addWidget(hall)
+        hall.show()
+        qtbot.waitUntil(lambda: hall.announcer.done and hall.snapshot is not None,
+                        timeout=10_000)
+        assert hall.announcer.choice.engine == MOCK_ENGINE
+        assert not hall.ticker.isVisible()           # notice = "": no scrolling line
+        said: list[str] = []
+        hall.announcer.spoken.connect(said.append)
+        station.queue.take("A")
+        station.queue.call_next("1")
+        qtbot.waitUntil(lambda: len(said) == 3, timeout=5000)
+        assert said == ["A001号请到1号窗口"] * 3
+        hall.close()
+    finally:
+        ops.wait_idle(30_000)
+        station.close()

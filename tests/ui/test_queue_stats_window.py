@@ -129,3 +129,20 @@ def test_a_queue_that_cannot_be_read_offers_the_manual_call(
     assert "排队系统暂时不可用" in panel.message.text()
     assert "unable to open database file" in panel.message.toolTip()   # for the admin
     _shot(window, "22-queue-unavailable")
+
+
+def test_ctrl_shift_h_opens_the_follow_up_list_for_a_supervisor(
+        qtbot: QtBot, window: MainWindow) -> None:
+    ws = window.station
+    ws.queue.take("A")
+    ws.queue.call_next("1", clerk_id="another-clerk")
+    done = ws.queue.finish("1", clerk_id="another-clerk")
+    ws.ratings.record(Rating(done.id, done.number, "1", Grade.VERY_DISSATISFIED,
+                             ("服务态度不好",)))
+    keys = Keyboard(qtbot)
+    keys.press(Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier
+               | Qt.KeyboardModifier.ShiftModifier)
+    dialog = window.followups
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=10_000)
+    assert dialog.table.item(0, 1).text() == done.number

@@ -4,20 +4,14 @@ so; which installed voice counts as Mandarin."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 
 import pytest
 from PySide6.QtCore import QLocale
 from pytestqt.qtbot import QtBot
 
-from ui.queue.voice import (
-    DEFAULT_TEMPLATE,
-    MOCK_ENGINE,
-    CallAnnouncer,
-    check_call_template,
-    chime_pcm,
-    mandarin_rank,
-)
+from ui.queue.voice import MOCK_ENGINE, CallAnnouncer, chime_pcm, main, mandarin_rank
 
 Make = Callable[..., CallAnnouncer]
 
@@ -67,13 +61,6 @@ def test_the_template_and_repeat_come_from_the_settings(qtbot: QtBot, make: Make
     announcer = make(engine=MOCK_ENGINE, template="请{number}号到{window}号窗口", repeat=3)
     with qtbot.waitSignals([announcer.spoken] * 3, timeout=1000):
         assert announcer.announce("B007", "12") == "请B007号到12号窗口"
-
-
-def test_a_template_must_name_the_number_and_the_window() -> None:
-    assert check_call_template(DEFAULT_TEMPLATE) == DEFAULT_TEMPLATE
-    for bad in ("请{number}号办理", "请{number}号到{window}号{counter}", "请{number号"):
-        with pytest.raises(ValueError, match="叫号语音模板"):
-            check_call_template(bad)
 
 
 def test_with_no_engine_installed_the_chime_plays_and_the_status_says_so(
@@ -140,3 +127,15 @@ def test_the_chime_is_about_a_second_of_sound() -> None:
     assert 0.8 < seconds < 1.0
     assert max(abs(int.from_bytes(pcm[i:i + 2], "little", signed=True))
                for i in range(0, len(pcm), 2)) > 10000
+
+
+def test_the_probe_prints_one_json_line_of_what_the_display_would_use(
+        qtbot: QtBot, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--probe", "--engine", MOCK_ENGINE]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert (found["engine"], found["mandarin"]) == (MOCK_ENGINE, False)   # mock: English Bob
+    assert found["voice"] and "没有普通话语音" in found["status"]
+    assert MOCK_ENGINE not in found["engines"]          # never a hall's voice
+    assert main(["--probe", "--engine", "none"]) == 0
+    off = json.loads(capsys.readouterr().out)
+    assert (off["engine"], off["status"]) == ("", "已设置为不播报语音，叫号时播放提示音。")

@@ -40,6 +40,7 @@ from ui.queue.display_parts import (
     waiting_lines,
     window_line,
 )
+from ui.queue.screen import show_full_screen
 from ui.queue.voice import CallAnnouncer
 
 if TYPE_CHECKING:
@@ -73,7 +74,8 @@ class NoticeTicker(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(TICKER_STEP_MS)
         self._timer.timeout.connect(self._advance)
-        self._timer.start()
+        if text:
+            self._timer.start()
 
     def set_pixel_size(self, px: int) -> None:
         font = QFont(self.font())
@@ -196,6 +198,7 @@ class HallDisplay(QWidget):
         middle.addLayout(right, 2)
 
         self.ticker = NoticeTicker(self.settings.notice)
+        self.ticker.setVisible(bool(self.settings.notice))   # [display] notice = "": none
         self.error_label = _label("", "error")
         self.error_label.hide()
         self.voice_label = _label(self.announcer.status, "dim", Qt.AlignmentFlag.AlignRight)
@@ -396,11 +399,7 @@ def run_display(directory: Path | None = None) -> int:
             return cannot_open(opening.error)
         assert opening.station is not None
         display = HallDisplay(opening.station)
-        screen = _hall_screen()
-        if screen is not None:
-            display.setScreen(screen)
-            display.setGeometry(screen.geometry())
-        display.showFullScreen()
+        show_full_screen(display, _hall_screen())
         return app.exec() if isinstance(app, QApplication) else 0
     finally:
         ops.wait_idle(END_WAIT_MS)

@@ -15,12 +15,11 @@ import datetime as dt
 from collections import deque
 from dataclasses import dataclass, field
 
+from app.config import CALL_REPEAT, CALL_TEMPLATE, DEFAULT_NOTICE, Settings
 from app.domain.queue import AT_WINDOW, Ticket, TicketStatus
 from app.domain.queue_policy import Category, WindowConfig
 from app.services.queue import QueueService, QueueStatus
 
-DEFAULT_NOTICE = ("请留意屏幕叫号和语音提示，叫到您的号码时请到对应窗口办理；"
-                  "过号请到咨询台重新排队。办事请带齐材料，如有疑问请咨询导办人员。")
 HISTORY_PER_WINDOW = 3
 # Where a ticket can be, holding its window, only after it was called there.
 _AFTER_A_CALL = frozenset({TicketStatus.SERVING, TicketStatus.FINISHED,
@@ -29,22 +28,17 @@ _AFTER_A_CALL = frozenset({TicketStatus.SERVING, TicketStatus.FINISHED,
 
 @dataclass(frozen=True)
 class HallSettings:
-    """The display's settings (proposed for settings.toml ``[display]``)."""
+    """The display's part of settings.toml: ``[display]`` and ``[voice]``."""
 
-    notice: str = DEFAULT_NOTICE
+    notice: str = DEFAULT_NOTICE    # "" scrolls no notice
     voice_engine: str = ""          # "" the first with Mandarin; "none"; or an engine name
-    call_template: str = "请{number}号到{window}号窗口办理"
-    call_repeat: int = 2
+    call_template: str = CALL_TEMPLATE
+    call_repeat: int = CALL_REPEAT
 
     @classmethod
-    def of(cls, settings: object) -> HallSettings:
-        """From the workstation's Settings, once they carry these fields (until then,
-        and for any field they lack, the defaults)."""
-        d = cls()
-        return cls(notice=str(getattr(settings, "display_notice", "") or d.notice),
-                   voice_engine=str(getattr(settings, "voice_engine", d.voice_engine)),
-                   call_template=str(getattr(settings, "call_template", "") or d.call_template),
-                   call_repeat=int(getattr(settings, "call_repeat", d.call_repeat)))
+    def of(cls, settings: Settings) -> HallSettings:
+        return cls(notice=settings.display_notice, voice_engine=settings.voice_engine,
+                   call_template=settings.call_template, call_repeat=settings.call_repeat)
 
 
 @dataclass(frozen=True)

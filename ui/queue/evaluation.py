@@ -112,6 +112,10 @@ class EvaluationView(QWidget):
         self._back.setSingleShot(True)
         self._back.timeout.connect(self.welcome)
         self._looking: Operation[Ticket | None] | None = None
+        self._look_again = False
+        # The ticket this screen is done with (rated here, or left unanswered until the
+        # idle time ran out): whatever the sink says later, it is not asked about again.
+        self._done_with = ""
         # Staff leave the full-screen view with Ctrl+Shift+Q (applicants have no keyboard).
         QShortcut(QKeySequence("Ctrl+Shift+Q"), self, self.close)
 
@@ -191,21 +195,35 @@ class EvaluationView(QWidget):
     # -- which ticket ------------------------------------------------------------------
 
     def _queue_changed(self, _number: str, kind: str, window: str) -> None:
+        # This process's own news: only a 办结 here brings a new ticket to rate (a rating,
+        # a call, a ticket taken elsewhere do not). Another process's 办结 arrives as
+        # database_changed, which says nothing of its kind: _found sorts those answers.
         if window == self.window_number and kind == "finished":
             self.look()
 
     def look(self) -> None:
-        """Ask the sink whether a ticket awaits its rating here (in the background)."""
+        """Ask the sink whether a ticket awaits its rating here (in the background). A
+        change heard while one question is out asks once more when it is answered: that
+        answer may have been read before the change."""
         if self._looking is not None and not self._looking.done:
+            self._look_again = True
             return
+        self._look_again = False
         sink, window = self.sink, self.window_number
         self._looking = Operation(self, lambda: sink.awaiting(window), self._found) \
-            .failure(lambda exc: self.grade_error.setText("；".join(problems_of(exc)))).run()
+            .failure(self._look_failed).run()
+
+    def _look_failed(self, exc: Exception) -> None:
+        self.grade_error.setText("；".join(problems_of(exc)))
+        if self._look_again:
+            self.look()
 
     def _found(self, ticket: Ticket | None) -> None:
+        if self._look_again:
+            self.look()
         showing = self.pages.currentWidget() in (self.grade_page, self.reason_page)
-        if ticket is None or (showing and self.ticket is not None
-                              and self.ticket.id == ticket.id):
+        if ticket is None or ticket.id == self._done_with or (
+                showing and self.ticket is not None and self.ticket.id == ticket.id):
             return
         self.ticket = ticket
         title = f"{ticket.number}号，请对{self.window_number}号窗口的服务作出评价"
@@ -219,6 +237,8 @@ class EvaluationView(QWidget):
 
     def welcome(self) -> None:
         self._back.stop()
+        if self.ticket is not None:
+            self._done_with = self.ticket.id    # rated, or the applicant has gone
         self.ticket, self.grade = None, None
         self.pages.setCurrentWidget(self.welcome_page)
         self.look()   # a ticket finished meanwhile
@@ -257,6 +277,7 @@ class EvaluationView(QWidget):
             .failure(self._not_sent).run()
 
     def _sent(self, rating: Rating) -> None:
+        self._done_with = rating.ticket_id
         self._set_enabled(True)
         self.recorded.emit(rating)
         self.pages.setCurrentWidget(self.thanks_page)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
@@ -39,8 +40,19 @@ def run_screen(directory: Path | None, name: str,
         if isinstance(view, str):
             print(view, file=sys.stderr)
             return 2
-        view.showFullScreen()
+        show_full_screen(view)
         return app.exec()
     finally:
         ops.wait_idle(END_WAIT_MS)
         station.close()
+
+
+def show_full_screen(view: QWidget, screen: QScreen | None = None) -> None:
+    """``view`` full screen on ``screen`` (the primary one by default). The geometry is
+    set as well: with no window manager to honour the full-screen request (a kiosk PC
+    started straight into X, Xvfb) the window would keep its own size."""
+    screen = screen or QGuiApplication.primaryScreen()
+    if screen is not None:
+        view.setScreen(screen)
+        view.setGeometry(screen.geometry())
+    view.showFullScreen()

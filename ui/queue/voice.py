@@ -14,13 +14,17 @@ accepted the connection and stopped answering (seen with no sound device), and Q
 engine constructor holds Python's GIL meanwhile — no thread of this process would run.
 So a real engine is first tried in a short-lived child process (:func:`engine_answers`,
 with a timeout), then started on the announcer's own thread.
+
+``python -m ui.queue.voice --probe [--engine NAME]`` prints, as one JSON line, the engine
+and voice the display would use: ``yichuang doctor`` runs it (the core never loads Qt).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import re
-import string
 import struct
 import subprocess
 import sys
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import (
     QBuffer,
     QByteArray,
+    QCoreApplication,
     QEventLoop,
     QIODevice,
     QLocale,
@@ -44,29 +49,19 @@ from PySide6.QtMultimedia import QAudioFormat, QAudioSink, QMediaDevices
 from PySide6.QtTextToSpeech import QTextToSpeech, QVoice
 from PySide6.QtWidgets import QApplication
 
-DEFAULT_TEMPLATE = "请{number}号到{window}号窗口办理"
-DEFAULT_REPEAT = 2
-MAX_REPEAT = 5
-NO_ENGINE = "none"        # the setting that turns the voice off (chime only)
+from app.config import (
+    CALL_REPEAT,
+    CALL_TEMPLATE,
+    MAX_CALL_REPEAT,
+    NO_VOICE,
+    check_call_template,
+)
+
 MOCK_ENGINE = "mock"      # Qt's silent test engine: only when named
-_FIELDS = {"number", "window"}
 
 # Mandarin, by how sure the voice's name is about it; Cantonese, Hakka and Min are not.
 _MANDARIN_NAME = re.compile(r"mandarin|\bcmn\b|普通话|国语|putonghua", re.IGNORECASE)
 _OTHER_CHINESE = re.compile(r"cantonese|\byue\b|hakka|min nan|粤|客家|闽", re.IGNORECASE)
-
-
-def check_call_template(template: str) -> str:
-    """The template, if it names only ``{number}`` and ``{window}`` (both required);
-    ValueError with a Chinese message otherwise (for the settings loader)."""
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError:
-        raise ValueError(f"叫号语音模板“{template}”的花括号不成对。") from None
-    if fields != _FIELDS:
-        raise ValueError(f"叫号语音模板“{template}”应包含且只包含 {{number}} 和 {{window}}，"
-                         f"例如“{DEFAULT_TEMPLATE}”。")
-    return template
 
 
 def mandarin_rank(name: str, locale: QLocale) -> int | None:
@@ -129,6 +124,7 @@ class SpeechChoice:
     voice: str
     locale: str
     status: str        # one Chinese sentence for the operator
+    mandarin: bool = False
 
 
 def _no_voice(status: str) -> SpeechChoice:
@@ -196,7 +192,7 @@ class _Speaker(QObject):
         used = tts.voice()
         note = "" if voice is not None else "（没有普通话语音，使用其默认语音）"
         return SpeechChoice(name, used.name(), used.locale().name(),
-                            f"语音播报：{name} · {used.name()}{note}")
+                            f"语音播报：{name} · {used.name()}{note}", mandarin=voice is not None)
 
 
 ENGINE_PROBE_S = 10.0
@@ -237,11 +233,11 @@ class CallAnnouncer(QObject):
     _stop = Signal()
 
     def __init__(self, parent: QObject | None = None, *, engine: str = "",
-                 template: str = DEFAULT_TEMPLATE, repeat: int = DEFAULT_REPEAT,
+                 template: str = CALL_TEMPLATE, repeat: int = CALL_REPEAT,
                  available: Sequence[str] | None = None) -> None:
         super().__init__(parent)
         self.template = check_call_template(template)
-        self.repeat = max(1, min(MAX_REPEAT, repeat))
+        self.repeat = max(1, min(MAX_CALL_REPEAT, repeat))
         self._sink: QAudioSink | None = None
         self._buffer: QBuffer | None = None
         self._thread: QThread | None = None
@@ -265,7 +261,7 @@ class CallAnnouncer(QObject):
     @staticmethod
     def _without_engine(wanted: str, engines: list[str]) -> SpeechChoice | None:
         """The choice when no engine needs starting: voice off, or nothing to try."""
-        if wanted.lower() == NO_ENGINE:
+        if wanted.lower() == NO_VOICE:
             return _no_voice("已设置为不播报语音，叫号时播放提示音。")
         if wanted and wanted not in engines:
             return _no_voice(f"语音引擎“{wanted}”未安装（可用：{'、'.join(engines) or '无'}），"
@@ -349,3 +345,34 @@ def speech_choice(engine: str = "", timeout_ms: int = 15_000) -> SpeechChoice:
     finally:
         announcer.close()
         announcer.deleteLater()
+
+
+# ---- the probe `yichuang doctor` runs (python -m ui.queue.voice --probe) ------------------
+
+PROBE_TIMEOUT_MS = 12_000
+
+
+def probe(engine: str = "", timeout_ms: int = PROBE_TIMEOUT_MS) -> dict[str, object]:
+    """What the hall display would speak with, as plain data: the core's doctor cannot
+    import Qt, so it runs this in a child process and reads one JSON line."""
+    choice = speech_choice(engine, timeout_ms)
+    return {"engine": choice.engine, "voice": choice.voice, "locale": choice.locale,
+            "mandarin": choice.mandarin, "status": choice.status,
+            "engines": [e for e in QTextToSpeech.availableEngines() if e != MOCK_ENGINE]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ui.queue.voice")
+    parser.add_argument("--probe", action="store_true", required=True,
+                        help="print the engine and voice the hall display would use (JSON)")
+    parser.add_argument("--engine", default="", help="[voice] engine of settings.toml")
+    parser.add_argument("--timeout-ms", type=int, default=PROBE_TIMEOUT_MS)
+    args = parser.parse_args(argv)
+    # No window: a core application runs the engines' event loop without a display.
+    _app = QCoreApplication.instance() or QCoreApplication(["yichuang-voice-probe"])
+    print(json.dumps(probe(args.engine, args.timeout_ms), ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -21,6 +21,7 @@ from app.domain.catalogue import Bundle, ServiceItem
 from app.errors import UserError
 from app.services.accounts import ClerkSession
 from app.services.drafts import AcceptanceDraft
+from app.services.permissions import Action, allowed
 from app.workstation import Workstation
 from ui import ops
 from ui.cases.case_list_panel import CaseListPanel
@@ -35,6 +36,7 @@ from ui.workbench.queue_panel import QueuePanel
 from ui.workbench.status_bar import WorkbenchStatusBar
 
 if TYPE_CHECKING:
+    from ui.queue.followups import RatingFollowUpDialog
     from ui.workbench.consultation import ConsultationLogDialog
     from ui.workbench.queue_stats import QueueStatsDialog
 
@@ -62,6 +64,7 @@ SHORTCUTS = (
     ("Alt+Q", "叫号：F9 叫号 F10 重呼 F11 过号 F12 办结 F4 挂起 F3 为此号收件 Ctrl+T 转移 "
               "Ctrl+R 回呼 Ctrl+W 暂停/恢复本窗口 Ctrl+M 手工叫号（排队系统不可用时）"),
     ("Ctrl+Shift+Q", "排队统计：取号、等候和办理时长、过号、评价，按类别、窗口和人员；等候超30分钟提示"),
+    ("Ctrl+Shift+H", "差评回访（值班长、管理员）：Enter 填写整改情况，Ctrl+Enter 记录，F8 含已回访"),
     ("F1", "快捷键说明"),
 )
 
@@ -124,6 +127,7 @@ class MainWindow(QMainWindow):
         self.consultation: QDialog | None = None
         self.consultation_log: ConsultationLogDialog | None = None
         self.queue_stats: QueueStatsDialog | None = None
+        self.followups: RatingFollowUpDialog | None = None
         self.catalogue_panel.focus_search()
         self._offer_draft()
         # The daily backup to the configured USB disk or share: now, then hourly (the
@@ -378,6 +382,9 @@ class MainWindow(QMainWindow):
         work.addAction(self._action("叫号", [QKeySequence("Alt+Q")], self.show_queue))
         work.addAction(self._action("排队统计", [QKeySequence("Ctrl+Shift+Q")],
                                     self.show_queue_stats))
+        if allowed(self.clerk.role, Action.FOLLOW_UP_RATINGS):   # the service checks too
+            work.addAction(self._action("差评回访…", [QKeySequence("Ctrl+Shift+H")],
+                                        self.show_followups))
         work.addSeparator()
         work.addAction(self._action("咨询登记…", [QKeySequence("Ctrl+K")], self.consult))
         work.addAction(self._action("今日咨询", [QKeySequence("Ctrl+Shift+K")],
@@ -418,6 +425,15 @@ class MainWindow(QMainWindow):
         self.queue_stats.show()
         self.queue_stats.raise_()
         self.queue_stats.activateWindow()   # its keys work at once, without a click
+
+    def show_followups(self) -> None:
+        from ui.queue.followups import RatingFollowUpDialog
+
+        if self.followups is None:
+            self.followups = RatingFollowUpDialog(self.station, self.clerk, self,
+                                                  events=self.events)
+        self.followups.open()
+        self.followups.activateWindow()
 
     def show_consultations(self) -> None:
         from ui.workbench.consultation import ConsultationLogDialog
