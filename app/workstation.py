@@ -160,7 +160,7 @@ def _open(settings: Settings, *, check: bool, adopt: bool,
     return Workstation(settings, db, catalogue, calendar, accounts, cases, documents,
                        integrity, deadlines, case_list, credit,
                        ConsultationService(db, catalogue), PickupDesk(db, cases),
-                       DraftStore(settings.data_dir, settings.terminal))
+                       DraftStore(settings.data_dir, settings.terminal, settings.window))
 
 
 def _seed_once(station: Workstation, *, first_start: bool) -> None:

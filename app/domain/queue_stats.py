@@ -106,7 +106,7 @@ class DeskFigures:
 
     key: str                     # the window number, or the clerk's id ("" if none)
     name: str
-    calls: int                   # 叫号 and 回呼 (stints begun)
+    calls: int                   # 叫号 and 回呼 (stints begun, finished or not)
     finished: int
     skipped: int                 # 过号 recorded
     service: Durations
@@ -214,10 +214,11 @@ def _desks(walked: list[_Ticket], events: Sequence[EventRecord], ratings: list[S
     for w in walked:
         for window, clerk, _s, _end in w.stints:
             keys[clerk if by_clerk else window] = None
-    for e in events:
-        if e.kind is TicketEventKind.FINISHED:
+    for e in events:   # a window is in the table from its first call, not its first 办结
+        if e.kind is TicketEventKind.FINISHED or e.kind in _STINT_STARTS:
             keys[e.clerk_id if by_clerk else e.window] = None
     out = []
+
     def order(k: str) -> tuple[int, str]:   # windows 1, 2 … 10; clerks by name
         if by_clerk:
             return 0, names.get(k, k)
@@ -232,8 +233,8 @@ def _desks(walked: list[_Ticket], events: Sequence[EventRecord], ratings: list[S
                    if w.ticket.id in finished_here]
         out.append(DeskFigures(
             key, names.get(key, key or "（未记录）"),
-            calls=sum(1 for w in walked for win, c, _s, _e in w.stints
-                      if (c if by_clerk else win) == key),
+            calls=sum(1 for e in events if e.kind in _STINT_STARTS
+                      and (e.clerk_id if by_clerk else e.window) == key),
             finished=len(finished_here),
             skipped=sum(1 for e in events if mine(e, TicketEventKind.MISSED)),
             service=Durations.of(service),

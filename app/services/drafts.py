@@ -53,8 +53,16 @@ class AcceptanceDraft:
 
 
 class DraftStore:
-    def __init__(self, data_dir: Path, terminal: str) -> None:
-        self.path = data_dir / "drafts" / f"acceptance-{terminal}.json"
+    """The form being typed at one window of one terminal (``yichuang --window N`` runs a
+    workbench per window on one install: each keeps its own draft)."""
+
+    def __init__(self, data_dir: Path, terminal: str, window: str = "") -> None:
+        folder = data_dir / "drafts"
+        self.path = folder / (f"acceptance-{terminal}-w{window}.json" if window
+                              else f"acceptance-{terminal}.json")
+        # Before drafts were per window the terminal had one file: the first window to
+        # open after the upgrade takes it over (os.replace: never two windows).
+        self._legacy = folder / f"acceptance-{terminal}.json" if window else None
 
     def save(self, draft: AcceptanceDraft) -> None:
         stamped = AcceptanceDraft(draft.item_code, draft.scenarios, draft.form,
@@ -63,6 +71,9 @@ class DraftStore:
         write_atomically(self.path, json.dumps(stamped.to_json(), ensure_ascii=False))
 
     def load(self) -> AcceptanceDraft | None:
+        if self._legacy is not None and not self.path.exists():
+            with contextlib.suppress(OSError):   # gone already: another window took it
+                os.replace(self._legacy, self.path)
         try:
             if self.path.stat().st_size > MAX_DRAFT_BYTES:
                 raise ValueError("too large")

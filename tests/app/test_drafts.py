@@ -51,3 +51,21 @@ def test_each_terminal_keeps_its_own_draft(tmp_path: Path) -> None:
     DraftStore(tmp_path, "02").save(AcceptanceDraft("B", (), {"name": "乙"}))
     one, two = DraftStore(tmp_path, "01").load(), DraftStore(tmp_path, "02").load()
     assert one is not None and two is not None and (one.item_code, two.item_code) == ("A", "B")
+
+
+def test_each_window_of_one_terminal_keeps_its_own_draft(tmp_path: Path) -> None:
+    DraftStore(tmp_path, "01", "1").save(AcceptanceDraft("A", (), {"name": "甲"}))
+    DraftStore(tmp_path, "01", "2").save(AcceptanceDraft("B", (), {"name": "乙"}))
+    DraftStore(tmp_path, "01", "2").clear()   # window 2 submits: window 1's form stays
+    one = DraftStore(tmp_path, "01", "1").load()
+    assert one is not None and one.item_code == "A"
+    assert DraftStore(tmp_path, "01", "2").load() is None
+
+
+def test_a_draft_from_before_windows_had_their_own_is_taken_over_once(tmp_path: Path) -> None:
+    DraftStore(tmp_path, "01").save(AcceptanceDraft("OLD", (), {"name": "甲"}))
+    first = DraftStore(tmp_path, "01", "1").load()
+    assert first is not None and first.item_code == "OLD"
+    assert DraftStore(tmp_path, "01", "2").load() is None   # not offered twice
+    again = DraftStore(tmp_path, "01", "1").load()
+    assert again is not None and again.item_code == "OLD"

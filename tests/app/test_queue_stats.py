@@ -201,3 +201,22 @@ def test_the_window_sees_the_same_alert_without_reading_the_days_events(
     assert [(a.number, a.minutes) for a in morning.queue.waiting_alerts()] == [("C001", 38)]
     assert morning.queue.waiting_alerts(limit_minutes=39) == []
 
+
+
+def test_a_ticket_still_at_the_window_counts_as_its_call(morning: Hall) -> None:
+    morning.act(41, "call_next", "1")          # C001: called, not finished
+    day = morning.stats.day()
+    one = next(w for w in day.windows if w.key == "1")
+    assert (one.calls, one.finished) == (4, 2)
+    assert {c.key: c.calls for c in day.clerks}[morning.clerk] == 4
+
+
+def test_a_window_whose_first_ticket_is_still_at_it_is_in_the_tables(
+        fresh_ws: Workstation) -> None:
+    hall = Hall(fresh_ws)
+    hall.clock.at(0)
+    hall.queue.take("A")
+    hall.act(1, "call_next", "1")
+    day = hall.stats.day()
+    assert [(w.key, w.calls, w.finished) for w in day.windows] == [("1", 1, 0)]
+    assert [(c.key, c.calls) for c in day.clerks] == [(hall.clerk, 1)]
