@@ -178,6 +178,21 @@ def check_ticket_request(ticket_class: TicketClass, *, priority_reason: str = ""
         raise QueueRuleError("预约取号请输入预约码或身份证号。")
     if appointment and not APPOINTMENT_RE.fullmatch(appointment):
         raise QueueRuleError("预约码应为4至32位字母或数字。")
+    if id_number:
+        check_check_in_id(id_number)
+
+
+def check_check_in_id(id_number: str) -> str:
+    """An ID number a 预约 ticket is checked in with: a valid 居民身份证 or 港澳台居民
+    居住证 number (the kiosk, the CLI and the site server all take it through here)."""
+    from app.domain.identity import IdentityError, check_hmt_residence_id, check_resident_id
+
+    try:
+        if id_number.startswith(("81", "82", "83")):
+            return check_hmt_residence_id(id_number)
+        return check_resident_id(id_number).number
+    except IdentityError as exc:
+        raise QueueRuleError(f"预约取号的身份证号码无效：{exc}") from None
 
 
 def new_ticket(ticket_id: str, prefix: str, seq: int, day: dt.date, ticket_class: TicketClass,

@@ -312,3 +312,12 @@ def test_the_ticket_events_refuse_edits_and_deletes_in_the_database_itself(
                     "queue_ticket_events"):
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):
                 raw.execute(sql)
+
+
+def test_an_appointment_by_a_wrong_id_number_is_refused_and_takes_no_number(
+        queue: QueueService) -> None:
+    with pytest.raises(QueueRuleError, match="身份证号码无效"):
+        queue.take("A", TicketClass.APPOINTMENT, id_number="330102198001010027")
+    assert queue.tickets() == []
+    assert queue.take("A", TicketClass.APPOINTMENT,
+                      id_number="330102198001010026").ticket.number == "A001"
