@@ -9,11 +9,17 @@ returned a ticket, and each ``finish``. Then every ticket must have been called 
 once: duplicates and skipped tickets are counted (both must be 0).
 
 That run saturates the database on purpose: every window calls again the moment it has
-finished, so a call waits for the calls and finishes of all the others. A hall is not
-like that: clerks press 叫号 minutes apart. The ``burst`` figures are the hall's worst
-real case: every window presses 叫号 at the same instant (a barrier), ``ROUNDS`` times.
+finished, so a call waits for the calls and finishes of all the others. Writes take
+turns (app/storage/db.py): ``others_ahead_ms`` is (windows − 1) × (call + finish of one
+window alone), the wait of a call with every other window's call and finish ahead of it,
+which is about what its calls wait. A hall is not like that: clerks press 叫号 minutes
+apart.
+The ``burst`` figures are the hall's worst real case: every window presses 叫号 at the
+same instant (a barrier), ``ROUNDS`` times; each finishes its ticket after every window's
+press was answered, as a clerk finishes before calling the next.
 
 Target (issue 10): call-next p99 ≤ 20 ms with 16 window processes, zero duplicates.
+``meets_target`` is judged on the saturating run, ``burst_meets_target`` on the burst.
 """
 
 from __future__ import annotations
@@ -112,10 +118,13 @@ def burst_process(path: str, window: str, rounds: int, together: Barrier, out: s
     call_ms: list[float] = []
     queue.status()   # warm, as above
     for _ in range(rounds):
-        together.wait()
+        together.wait()   # every window presses 叫号 at this instant
         t = time.perf_counter()
         ticket = queue.call_next(window)
         call_ms.append(_ms(t))
+        # A clerk finishes a ticket before calling the next: the finishes happen between
+        # the presses, not racing the other windows' calls of the same press.
+        together.wait()
         if ticket is not None:
             called.append(ticket.number)
             queue.finish(window)
@@ -228,12 +237,17 @@ def main() -> None:
         runs = [run(n, folder) for n in WINDOW_COUNTS]
         bursts = [burst(n, folder) for n in WINDOW_COUNTS]
     worst = runs[-1]
+    one = runs[0]   # one window alone: what a call and a finish cost with nobody waiting
+    for r in runs:
+        r["others_ahead_ms"] = round((r["windows"] - 1) * (
+            one["call_ms"]["median"] + one["finish_ms"]["median"]), 1)
+    exact = all(r["duplicates"] == 0 and r["skipped"] == 0 for r in runs + bursts)
     figures = {"before": BEFORE, "during": DURING, "issue_alone": alone, "runs": runs,
                "bursts": bursts, "target_call_p99_ms": TARGET_P99_MS,
                "call_p99_16_windows_ms": worst["call_ms"]["p99"],
                "burst_call_p99_16_windows_ms": bursts[-1]["call_ms"]["p99"],
-               "meets_target": worst["call_ms"]["p99"] <= TARGET_P99_MS
-               and all(r["duplicates"] == 0 and r["skipped"] == 0 for r in runs + bursts)}
+               "meets_target": worst["call_ms"]["p99"] <= TARGET_P99_MS and exact,
+               "burst_meets_target": bursts[-1]["call_ms"]["p99"] <= TARGET_P99_MS and exact}
     path = write_result("queue", figures)
     print(f"issue alone: {alone['per_second']}/s, take p50 "
           f"{alone['take_ms']['median']:.1f} ms, p99 {alone['take_ms']['p99']:.1f} ms")
@@ -242,12 +256,16 @@ def main() -> None:
         print(f"{r['windows']:>2} windows: {r['calls_per_second']:>6.1f} calls/s, call p50 "
               f"{c['p50']:.1f} ms p99 {c['p99']:.1f} ms max {c['max']:.1f} ms; "
               f"take p99 {r['take_ms_while_calling']['p99']:.1f} ms; "
-              f"duplicates {r['duplicates']}, skipped {r['skipped']}")
+              f"duplicates {r['duplicates']}, skipped {r['skipped']}; "
+              f"others ahead {r['others_ahead_ms']:.1f} ms")
     for b in bursts:
         c = b["call_ms"]
         print(f"{b['windows']:>2} windows pressing at once ×{b['rounds']}: call p50 "
               f"{c['p50']:.1f} ms p99 {c['p99']:.1f} ms max {c['max']:.1f} ms; "
               f"duplicates {b['duplicates']}, skipped {b['skipped']}")
+    print(f"target p99 ≤ {TARGET_P99_MS:.0f} ms: saturating run "
+          f"{'met' if figures['meets_target'] else 'missed'}, burst "
+          f"{'met' if figures['burst_meets_target'] else 'missed'}")
     print(f"→ {path}")
 
 

@@ -99,6 +99,10 @@ def _say(message: str) -> None:
 
 
 def _busy(exc: BaseException) -> bool:
+    from app.storage.db import DatabaseBusyError
+
+    if isinstance(exc, DatabaseBusyError):   # the write turn did not come in time
+        return True
     text = str(exc).lower()
     return "database is locked" in text or "database is busy" in text
 
@@ -193,7 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(str(exc))
             return EXIT_INTEGRITY
         if _busy(exc):
-            _say("数据库正忙（另一个程序正在写入），请稍后重试")
+            _say(str(exc) if isinstance(exc, UserError)
+                 else "数据库正忙（另一个程序正在写入），请稍后重试")
             return EXIT_BUSY
         if isinstance(exc, UserError):
             _say(_user_message(exc))

@@ -4,12 +4,25 @@ Writes are serialised by a process-wide lock and run in ``BEGIN IMMEDIATE`` tran
 SQLite takes the write lock at the start, so a transaction that reads and then writes
 never fails half-way with "database is locked" (a deferred one would, without waiting).
 Reads use ordinary deferred transactions and, under WAL, never block the writer.
+
+Between processes, writers take turns at an ``flock`` on a file beside the database
+(``<db>.writelock``) before BEGIN IMMEDIATE. SQLite's own busy handler polls in growing
+sleeps (up to 100 ms), so with many window processes a waiter woke long after the lock
+was free, and the latest arrival often won (叫号 p99 0.75 s with 16 windows). The kernel
+wakes the next flock waiter the moment the holder is done, and releases the lock of a
+process killed with -9, so there is no stale lock. The wait is bounded like SQLite's
+(BUSY_TIMEOUT_MS, then :class:`DatabaseBusyError`). Where flock is missing (Windows) or the
+lock file cannot be opened (a read-only folder), writes go on as before: SQLite's busy
+handler alone.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +35,11 @@ from sqlalchemy.orm import Session
 from app.errors import UserError
 from app.storage.files import describe_os_error
 
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's busy handler decides who writes next, as before
+    fcntl = None  # type: ignore[assignment]
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration's revision id; a test checks it against Alembic's own head.
 # Knowing it lets a start-up on an up-to-date database skip loading Alembic at all.
@@ -31,6 +49,10 @@ BUSY_TIMEOUT_MS = 10_000
 
 class DatabaseError(UserError, RuntimeError):
     """The database cannot be opened or upgraded; the message says what to do."""
+
+
+class DatabaseBusyError(DatabaseError):
+    """Another process held the write turn for BUSY_TIMEOUT_MS (stuck, or a huge write)."""
 
 
 class NestedWriteError(RuntimeError):
@@ -56,6 +78,96 @@ def _on_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+class WriteTurns:
+    """Writers of every process on one database take turns at an flock on ``path``.
+
+    :meth:`take` returns the descriptor holding the turn, or None when there is no lock
+    to take (no fcntl, the file cannot be opened or locked): the caller then relies on
+    SQLite's busy handler alone. Each turn has its own descriptor: flock belongs to an
+    open file, and a turn given up after the timeout must not be shared with the next.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def take(self, deadline: float) -> int | None:
+        """Wait for the turn until ``deadline`` (time.monotonic) at the latest."""
+        if fcntl is None:
+            return None
+        try:
+            # Read-only is enough for flock; 0600 like the database beside it.
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o600)
+        except OSError:
+            return None   # a read-only folder: SQLite's busy handler alone
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            pass
+        except OSError:   # a file system without flock
+            os.close(fd)
+            return None
+        return _BlockedTurn(fd).wait(deadline - time.monotonic())
+
+    @staticmethod
+    def give_back(fd: int | None) -> None:
+        if fd is not None:
+            os.close(fd)   # closing the last descriptor of the open file unlocks it
+
+
+class _BlockedTurn:
+    """A blocking flock in a helper thread, so that the caller can stop waiting.
+
+    Linux has no flock with a timeout, and polling with LOCK_NB would bring back the late
+    wake-ups this lock exists to avoid. A wait given up at the deadline leaves the thread
+    blocked; if it ever gets the lock it closes the descriptor at once.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.settled = threading.Event()
+        self.guard = threading.Lock()
+        self.abandoned = False
+        self.failed = False
+
+    def wait(self, seconds: float) -> int | None:
+        threading.Thread(target=self._block, name="write-turn", daemon=True).start()
+        try:
+            self.settled.wait(max(seconds, 0.0))
+        except BaseException:   # interrupted (Ctrl+C): never keep a turn nobody uses
+            if not self._give_up():
+                os.close(self.fd)
+            raise
+        if self._give_up():
+            raise DatabaseBusyError(
+                f"数据库正忙：另一个窗口或程序正在写入，等待{math.ceil(seconds)}秒仍未轮到，"
+                "本次操作未保存，请稍后重试；如一直如此，请关闭卡住的一窗通程序。")
+        if self.failed:
+            os.close(self.fd)
+            return None
+        return self.fd
+
+    def _give_up(self) -> bool:
+        """True if the turn had not come: the helper closes the descriptor when it does."""
+        with self.guard:
+            if not self.settled.is_set():
+                self.abandoned = True
+                return True
+        return False
+
+    def _block(self) -> None:
+        assert fcntl is not None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:
+            self.failed = True
+        with self.guard:
+            if self.abandoned:
+                os.close(self.fd)
+            else:
+                self.settled.set()
+
+
 class Database:
     """One SQLite file. ``read()`` and ``write()`` give a Session for one operation."""
 
@@ -76,6 +188,7 @@ class Database:
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._write_lock = threading.Lock()
         self._writing = threading.local()
+        self._turns = WriteTurns(path.with_name(path.name + ".writelock"))
 
     # -- sessions --
 
@@ -90,12 +203,11 @@ class Database:
         """One write transaction (BEGIN IMMEDIATE): committed on success, else rolled back.
 
         A write opened inside another on the same thread is a programming error: it
-        would wait for the lock its own outer transaction holds (the busy timeout, then
-        "database is locked"). It fails at once instead.
+        would wait for the turn its own outer transaction holds. It fails at once instead.
         """
         if getattr(self._writing, "active", False):
             raise NestedWriteError("a write transaction is already open on this thread")
-        with self._write_lock:
+        with self._turn():
             self._writing.active = True
             try:
                 with (Session(self._write_engine, expire_on_commit=False) as session,
@@ -103,6 +215,48 @@ class Database:
                     yield session
             finally:
                 self._writing.active = False
+
+    @contextmanager
+    def write_cursor(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction as a plain sqlite3 cursor: the same turn, BEGIN
+        IMMEDIATE, commit or rollback as :meth:`write`, without the ORM session.
+
+        For the queue's 叫号, which every window process waits on: the session's own
+        begin and commit cost ~0.1 ms of its ~0.8 ms under the turn.
+        """
+        if getattr(self._writing, "active", False):
+            raise NestedWriteError("a write transaction is already open on this thread")
+        with self._turn():
+            self._writing.active = True
+            try:
+                pooled = self.engine.raw_connection()   # with the pragmas of _on_connect
+                try:
+                    driver = pooled.driver_connection
+                    assert isinstance(driver, sqlite3.Connection)
+                    cursor = driver.cursor()
+                    cursor.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield cursor
+                    except BaseException:
+                        if driver.in_transaction:   # SQLite may have rolled back already
+                            driver.execute("ROLLBACK")
+                        raise
+                    driver.execute("COMMIT")
+                finally:
+                    pooled.close()   # back to the pool, which rolls back what is left open
+            finally:
+                self._writing.active = False
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This thread's turn to write: first among this process's threads, then among
+        processes (WriteTurns), so BEGIN IMMEDIATE finds the SQLite lock free."""
+        with self._write_lock:
+            fd = self._turns.take(time.monotonic() + BUSY_TIMEOUT_MS / 1000)
+            try:
+                yield
+            finally:
+                self._turns.give_back(fd)
 
     # -- schema --
 
@@ -139,9 +293,11 @@ class Database:
 
         cfg = self._alembic_config()
         try:
-            with self._write_lock, self._write_engine.begin() as conn:
+            with self._turn(), self._write_engine.begin() as conn:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
+        except DatabaseError:
+            raise   # busy: its own message says what to do
         except CommandError as exc:
             raise DatabaseError(
                 f"数据库 {self.path} 的结构版本无法识别（可能来自更新版本的一窗通），"

@@ -60,7 +60,9 @@ class QueueTicketRow(Base):
     (like ``case_events.occurred_at``): they sort as text and keep the microseconds."""
     __tablename__ = "queue_tickets"
     __table_args__ = (UniqueConstraint("day", "number"),
-                      Index("ix_queue_tickets_day_status", "day", "status", "category"))
+                      # 叫号 reads each lane's head by this index (migration 0008).
+                      Index("ix_queue_tickets_lane", "day", "status", "category", "ticket_class",
+                            "target_window", "queued_at", "number"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date)

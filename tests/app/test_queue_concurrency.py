@@ -2,7 +2,8 @@
 
 Each window is a separate process (its own interpreter, engine and connections), as on a
 township PC running several clerk windows; a ninth process keeps taking tickets while
-they call. Every ticket must be called exactly once: none twice, none skipped.
+they call. Every ticket must be called exactly once: none twice, none skipped. Then the
+hall's worst moment (bench/queue.py's burst): sixteen windows pressing 叫号 at once.
 """
 
 from __future__ import annotations
@@ -103,3 +104,49 @@ def test_eight_window_processes_call_every_ticket_exactly_once(tmp_path: Path) -
         calls = session.scalars(select(QueueTicketEventRow.ticket_id).where(
             QueueTicketEventRow.kind == "called")).all()
     assert Counter(calls) == Counter({t.id: 1 for t in tickets})
+
+
+BURST_WINDOWS = [f"{20 + i}" for i in range(16)]
+ROUNDS = 5
+
+
+def burst_process(path: str, window: str, together: Barrier, out: str) -> None:
+    queue = _service(Path(path))
+    called = []
+    for _ in range(ROUNDS):
+        together.wait()   # every window presses 叫号 at this instant
+        ticket = queue.call_next(window)
+        together.wait()
+        if ticket is not None:
+            called.append(ticket.number)
+            queue.finish(window)
+    Path(out).write_text(json.dumps(called), encoding="utf-8")
+
+
+def test_sixteen_windows_pressing_at_the_same_instant_each_get_a_ticket_of_their_own(
+        tmp_path: Path) -> None:
+    path = tmp_path / "yichuang.db"
+    queue = _service(path)
+    for window in BURST_WINDOWS:
+        rank_a = 1 if int(window) % 2 else 2
+        queue.save_window(WindowConfig(window, categories=(("A", rank_a), ("C", 3 - rank_a))))
+    for index in range(len(BURST_WINDOWS) * ROUNDS):
+        _take(index, queue)
+
+    ctx = mp.get_context("spawn")
+    together = ctx.Barrier(len(BURST_WINDOWS))
+    outs = [tmp_path / f"window-{w}.json" for w in BURST_WINDOWS]
+    processes = [ctx.Process(target=burst_process, args=(str(path), w, together, str(out)))
+                 for w, out in zip(BURST_WINDOWS, outs, strict=True)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(timeout=300)
+    assert [p.exitcode for p in processes] == [0] * len(processes)
+
+    called = [json.loads(out.read_text(encoding="utf-8")) for out in outs]
+    # Enough tickets wait for every press: each window got one each time it pressed.
+    assert [len(c) for c in called] == [ROUNDS] * len(BURST_WINDOWS)
+    numbers = [n for c in called for n in c]
+    assert sorted(numbers) == sorted(t.number for t in queue.tickets())   # once each
+    assert {t.status for t in queue.tickets()} == {TicketStatus.FINISHED}

@@ -68,3 +68,20 @@ def test_manual_calls_are_recorded_once_and_counted(cli_home: Path) -> None:
 def test_a_manual_call_needs_an_operator(cli_home: Path) -> None:
     line = one_line_error(run_cli(cli_home, "queue", "manual", "--window", "2", "A050"))
     assert "--user" in line
+
+
+def test_a_write_turn_held_elsewhere_ends_in_exit_3_and_takes_nothing(cli_home: Path) -> None:
+    import fcntl
+    import os
+
+    # Another program holds the write turn for longer than a write waits (10 s).
+    fd = os.open(cli_home / "yichuang.db.writelock", os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        result = run_cli(cli_home, "queue", "take", "A")
+    finally:
+        os.close(fd)
+    assert result.code == 3 and result.out == ""
+    assert len(result.err_lines) == 1 and "数据库正忙" in result.err
+    data = json.loads(ok(run_cli(cli_home, "queue", "status", "--json")).out)
+    assert [w["waiting"] for w in data["waiting"]] == [0, 0, 0]

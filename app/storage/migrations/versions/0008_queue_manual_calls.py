@@ -1,4 +1,5 @@
-"""queue_manual_calls: numbers called by voice while the queue could not be used
+"""queue_manual_calls: numbers called by voice while the queue could not be used; the
+queue's lane index
 
 Revision ID: 0008
 Revises: 0007
@@ -8,6 +9,11 @@ architecture.md, "Queue authority": when the queue cannot be used (the site serv
 reach, the kiosk or its printer down and numbers handed out on paper), the clerk calls by
 voice and types the number announced. Each such call is kept here — once per number and
 day — for the day's figures and the county; like the tickets' events, nobody edits it.
+
+叫号 reads the first waiting ticket of each lane (category × class × target window, in
+queue order: app.services.queue_store). The (day, status, category) index of 0007 becomes
+one that ends in the lane and its order, so each lane's head is one index step; it still
+serves every lookup the old one did.
 """
 
 import sqlalchemy as sa
@@ -21,7 +27,12 @@ depends_on = None
 _TABLE = "queue_manual_calls"
 
 
+_LANE = ['day', 'status', 'category', 'ticket_class', 'target_window', 'queued_at', 'number']
+
+
 def upgrade() -> None:
+    op.drop_index('ix_queue_tickets_day_status', 'queue_tickets')
+    op.create_index('ix_queue_tickets_lane', 'queue_tickets', _LANE)
     op.create_table(
         _TABLE,
         sa.Column('id', sa.String(36), primary_key=True),
@@ -48,3 +59,5 @@ def downgrade() -> None:
     for what in ("update", "delete", "replace"):
         op.execute(f"DROP TRIGGER IF EXISTS {_TABLE}_no_{what}")
     op.drop_table(_TABLE)
+    op.drop_index('ix_queue_tickets_lane', 'queue_tickets')
+    op.create_index('ix_queue_tickets_day_status', 'queue_tickets', _LANE[:3])
