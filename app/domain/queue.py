@@ -259,8 +259,9 @@ def apply_event(ticket: Ticket, event: TicketEvent, policy: QueuePolicy) -> Tick
     kind = event.kind
     after = replace(ticket, version=ticket.version + 1)
     if kind is TicketEventKind.CALLED:
-        return replace(after, status=TicketStatus.CALLED, window=event.window, recalls=0,
-                       target_window="")
+        # ``target_window`` stays: a ticket transferred to one window goes back to that
+        # window's queue after a 过号, not to every window of its category.
+        return replace(after, status=TicketStatus.CALLED, window=event.window, recalls=0)
     if kind is TicketEventKind.RECALLED:
         return replace(after, recalls=ticket.recalls + 1)
     if kind is TicketEventKind.SERVING:

@@ -321,3 +321,14 @@ def test_an_appointment_by_a_wrong_id_number_is_refused_and_takes_no_number(
     assert queue.tickets() == []
     assert queue.take("A", TicketClass.APPOINTMENT,
                       id_number="330102198001010026").ticket.number == "A001"
+
+
+def test_a_ticket_transferred_to_a_window_goes_back_to_that_window_after_a_no_show(
+        queue: QueueService) -> None:
+    number = numbers(queue, "A")[0]
+    assert called(queue, "1") == number
+    queue.transfer("1", to_window="2")
+    assert called(queue, "2") == number
+    queue.skip("2")                              # 过号: back to the end, once
+    assert queue.call_next("1") is None          # window 1 serves A, but it is window 2's
+    assert called(queue, "2") == number
