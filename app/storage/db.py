@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ except ImportError:  # Windows: SQLite's busy handler decides who writes next, a
     fcntl = None  # type: ignore[assignment]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # The newest migration's revision id; a test checks it against Alembic's own head.
 # Knowing it lets a start-up on an up-to-date database skip loading Alembic at all.
 SCHEMA_HEAD = "0008"
@@ -95,10 +97,16 @@ class WriteTurns:
         if fcntl is None:
             return None
         try:
-            # Read-only is enough for flock; 0600 like the database beside it.
-            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o600)
+            # Read-only is enough for flock; 0600 like the database beside it. Never
+            # blocking, never through a link: a FIFO put at this path would make open()
+            # wait for a writer for ever, with no deadline yet.
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW
+                         | os.O_CLOEXEC, 0o600)
         except OSError:
             return None   # a read-only folder: SQLite's busy handler alone
+        if not stat.S_ISREG(os.fstat(fd).st_mode):   # a FIFO, a device: not a lock file
+            os.close(fd)
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from app.storage import db as db_module
 from app.storage.db import (
@@ -275,3 +276,20 @@ def test_a_write_of_either_kind_inside_another_is_refused_at_once(path: Path) ->
             pass
     finally:
         db.dispose()
+
+
+def test_a_fifo_put_at_the_lock_path_falls_back_instead_of_blocking(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "q.db")
+    lock = tmp_path / "q.db.writelock"
+    lock.unlink(missing_ok=True)
+    os.mkfifo(lock)   # opening a FIFO for reading blocks until a writer comes: never here
+    done = threading.Event()
+
+    def write() -> None:
+        with db.write() as session:
+            session.execute(text("CREATE TABLE IF NOT EXISTS t (x)"))
+        done.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert done.wait(5), "a write blocked on the FIFO at the lock path"
+    db.dispose()
