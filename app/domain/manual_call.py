@@ -37,7 +37,7 @@ def checked_number(text: str) -> str:
     number = text.strip().upper()
     if not number:
         raise QueueRuleError("请输入叫到的号码。")
-    if not MANUAL_NUMBER_RE.fullmatch(number):
+    if not MANUAL_NUMBER_RE.fullmatch(number) or not number.strip("-"):
         raise QueueRuleError(f"号码“{number[:20]}”无效：只能是字母、数字或汉字，最多16位（如 A012）。")
     return number
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain.case import Clerk
 from app.domain.manual_call import ManualCall, checked_number, checked_reason
-from app.domain.queue import QueueRuleError, check_window
+from app.domain.queue import STATUS_NAMES, QueueRuleError, TicketStatus, check_window
 from app.notifications import ChangeHub
 from app.services.permissions import Action, require
 from app.services.queue import Clock, utc_now
@@ -22,7 +22,10 @@ from app.services.queue_store import iso
 from app.storage.case_log import utc_now_iso
 from app.storage.db import Database
 from app.storage.models import OutboxOp
-from app.storage.queue_models import QueueManualCallRow
+from app.storage.queue_models import QueueManualCallRow, QueueTicketRow
+
+# A queue ticket in these states is over: its number may be called aloud again.
+_DONE = frozenset({str(TicketStatus.FINISHED), str(TicketStatus.MISSED)})
 
 
 def _call(row: QueueManualCallRow) -> ManualCall:
@@ -54,6 +57,14 @@ class ManualCalls:
                     QueueManualCallRow.number == number)).first()
                 if earlier is not None:
                     raise QueueRuleError(self._already(earlier))
+                queued = session.execute(select(QueueTicketRow.status).where(
+                    QueueTicketRow.day == day, QueueTicketRow.number == number)).scalar()
+                if queued is not None and queued not in _DONE:
+                    # The queue has this number and may call it itself: one applicant
+                    # must not be called twice (aloud here, by the system elsewhere).
+                    raise QueueRuleError(
+                        f"{number}号在排队系统中（{STATUS_NAMES[TicketStatus(queued)]}），"
+                        "请用 F9 叫号或 Ctrl+R 回呼，不要手工叫号。")
                 session.add(row)
                 session.add(OutboxOp(
                     op_id=str(uuid.uuid4()), entity="queue_manual_call", entity_id=row.id,

@@ -79,6 +79,7 @@ def test_the_same_paper_number_is_recorded_once_a_day(
     ("", "", "请输入叫到的号码"),
     ("A 12", "", "号码“A 12”无效"),
     ("A" * 17, "", "最多16位"),
+    ("--", "", "号码“--”无效"),
     ("A012", "停电\x00", "控制字符"),
     ("A012", "很" * 101, "最多100字"),
 ])
@@ -136,3 +137,15 @@ def test_two_processes_typing_the_same_number_record_it_once(
     assert answers.count("recorded") == 1
     assert all("B033号今天已" in a for a in answers if a != "recorded")
     assert [n for n, *_ in rows(fresh_ws)] == ["B033"]
+
+
+def test_a_number_the_queue_may_still_call_is_refused(fresh_ws: Workstation) -> None:
+    queue, manual = fresh_ws.queue, fresh_ws.manual_calls   # both on today's clock
+    number = queue.take("A").ticket.number
+    with pytest.raises(QueueRuleError, match=f"{number}号在排队系统中（等候中）"):
+        manual.record("2", number, CLERK)
+    assert rows(fresh_ws) == []
+    assert queue.call_next("1") is not None
+    queue.finish("1")
+    manual.record("2", number, CLERK)   # finished in the queue: it may be said aloud again
+    assert [n for n, *_ in rows(fresh_ws)] == [number]

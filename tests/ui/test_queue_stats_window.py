@@ -146,3 +146,25 @@ def test_ctrl_shift_h_opens_the_follow_up_list_for_a_supervisor(
     assert dialog is not None
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=10_000)
     assert dialog.table.item(0, 1).text() == done.number
+
+
+def test_a_manual_call_that_cannot_be_recorded_says_to_note_it_on_paper(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    from app.services.queue_manual import ManualCalls
+
+    (tmp_path / "gone.db").mkdir()   # the database cannot be opened at all
+    window.station.manual_calls = ManualCalls(Database(tmp_path / "gone.db"),
+                                              changes_of(window.station.db))
+    keys = Keyboard(qtbot)
+    keys.press(Qt.Key.Key_Q, Qt.KeyboardModifier.AltModifier)
+    panel = window.queue_panel
+    qtbot.waitUntil(lambda: panel.status is not None)
+    keys.press(Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    prompt = panel.prompt
+    assert prompt is not None
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is prompt)
+    keys.type("A050")
+    keys.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel.settled, timeout=10_000)
+    assert "请在纸上记下号码、窗口和时间" in panel.message.text()
+    assert panel.manual_number == ""

@@ -35,6 +35,8 @@ from ui.workbench.prompts import TextPrompt
 HINT = ("F9 叫号　F10 重呼　F11 过号　F12 办结　F4 挂起　F3 为此号收件　"
         "Ctrl+T 转移　Ctrl+R 回呼　Ctrl+W 暂停/恢复本窗口　Ctrl+M 手工叫号")
 MANUAL_HINT = "排队系统不可用时，可口头叫号后按 Ctrl+M 记下叫到的号码（手工叫号）。"
+PAPER_HINT = ("手工叫号也无法记录（数据库暂时不可用）：请在纸上记下号码、窗口和时间，"
+              "恢复后交管理员用 yichuang queue manual 补录。")
 ALERT_REFRESH_MS = 60_000
 
 
@@ -194,7 +196,7 @@ class QueuePanel(QWidget):
         self._busy = True
         self._say(f"正在{name}…")
         Operation(self, work, lambda result: self._done(name, result)).failure(
-            self._failed).run()
+            lambda exc: self._failed(exc, name)).run()
 
     def _done(self, name: str, result: object) -> None:
         self._busy = False
@@ -211,7 +213,7 @@ class QueuePanel(QWidget):
             self._say(f"{name}：{result.number}{where}")
         self.refresh()
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: Exception, name: str = "") -> None:
         self._busy = False
         said = "；".join(problems_of(exc))
         if isinstance(exc, UserError) and not isinstance(exc, DatabaseError):
@@ -220,7 +222,10 @@ class QueuePanel(QWidget):
         # Not a rule: the queue itself failed (its database, later the site server). The
         # clerk gets what to do; the technical cause stays on the tooltip for the admin.
         self._trouble = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        self._say(f"排队系统暂时不可用，叫号无法进行。\n{MANUAL_HINT}", error=True)
+        if name == "手工叫号":   # on this PC the manual record shares the failed database
+            self._say(PAPER_HINT, error=True)
+        else:
+            self._say(f"排队系统暂时不可用，叫号无法进行。\n{MANUAL_HINT}", error=True)
         self.message.setToolTip(said)
 
     def _say(self, text: str, *, error: bool = False) -> None:
