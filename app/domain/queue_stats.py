@@ -149,14 +149,23 @@ class _Ticket:
 
     @property
     def waited(self) -> float | None:
+        """取号 to first 叫号; None if not called, or if the clock was set back between
+        them (no wait can be known then, and a negative one would skew the mean)."""
         if self.first_call is None:
             return None
-        return (self.first_call - self.ticket.issued_at).total_seconds()
+        seconds = (self.first_call - self.ticket.issued_at).total_seconds()
+        return seconds if seconds >= 0 else None
 
     def waited_by(self, now: dt.datetime) -> float:
         """Its wait, or how long it has waited by ``now`` if nobody has called it."""
-        waited = self.waited
-        return (now - self.ticket.issued_at).total_seconds() if waited is None else waited
+        if self.first_call is not None:
+            return self.waited or 0.0
+        return (now - self.ticket.issued_at).total_seconds()
+
+    def began(self, desk: str, *, by_clerk: bool) -> bool:
+        """Did ``desk`` serve it (a stint it began that was not a no-show)?"""
+        return any((c if by_clerk else w) == desk and end is not TicketEventKind.MISSED
+                   for w, c, _s, end in self.stints)
 
     def served(self, desk: str | None = None, *, by_clerk: bool = False) -> float:
         return sum(s for w, c, s, end in self.stints if end is not TicketEventKind.MISSED
@@ -217,6 +226,8 @@ def _desks(walked: list[_Ticket], events: Sequence[EventRecord], ratings: list[S
     for e in events:   # a window is in the table from its first call, not its first 办结
         if e.kind is TicketEventKind.FINISHED or e.kind in _STINT_STARTS:
             keys[e.clerk_id if by_clerk else e.window] = None
+    for r in ratings:   # rated, though its tickets' events are gone
+        keys[r.clerk_id if by_clerk else r.window] = None
     out = []
 
     def order(k: str) -> tuple[int, str]:   # windows 1, 2 … 10; clerks by name
@@ -229,8 +240,11 @@ def _desks(walked: list[_Ticket], events: Sequence[EventRecord], ratings: list[S
             return e.kind is kind and (e.clerk_id if by_clerk else e.window) == key
 
         finished_here = {e.ticket_id for e in events if mine(e, TicketEventKind.FINISHED)}
+        # Its time on the finished tickets it served, whoever recorded the 办结 (a shift
+        # handing over, a colleague's 回呼): the caller's stint is the caller's service.
         service = [w.served(key, by_clerk=by_clerk) for w in walked
-                   if w.ticket.id in finished_here]
+                   if w.ticket.status is TicketStatus.FINISHED
+                   and w.began(key, by_clerk=by_clerk)]
         out.append(DeskFigures(
             key, names.get(key, key or "（未记录）"),
             calls=sum(1 for e in events if e.kind in _STINT_STARTS
@@ -259,12 +273,13 @@ def day_statistics(day: dt.date, tickets: Sequence[Ticket], events: Sequence[Eve
                    ratings: Sequence[StoredRating], *, now: dt.datetime,
                    category_names: Mapping[str, str], window_names: Mapping[str, str],
                    clerk_names: Mapping[str, str], open_follow_ups: Iterable[str] = (),
-                   manual_calls: Sequence[ManualCall] = (),
+                   manual_calls: Sequence[ManualCall] = (), live: bool = True,
                    limit_minutes: int = WAIT_ALERT_MINUTES) -> DayStatistics:
     """The figures of ``day`` from its tickets, their events and their ratings.
 
     ``now`` decides who "still waits" and for how long; ``open_follow_ups`` are the ids
-    of the 差评 nobody has followed up yet; ``manual_calls`` the day's 手工叫号.
+    of the 差评 nobody has followed up yet; ``manual_calls`` the day's 手工叫号. A day
+    that is over is not ``live``: ``now`` is its end, and nobody is alerted about it.
     """
     by_ticket: dict[str, list[EventRecord]] = {}
     for e in events:
@@ -282,7 +297,7 @@ def day_statistics(day: dt.date, tickets: Sequence[Ticket], events: Sequence[Eve
         issued_in.setdefault(w.ticket.number[0], []).append(w)
     categories = [_category(p, category_names.get(p, p), ws, now, limit)
                   for p, ws in issued_in.items() if ws or p in category_names]
-    alerts = waiting_alerts(tickets, now, limit_minutes)
+    alerts = waiting_alerts(tickets, now, limit_minutes) if live else []
     return DayStatistics(
         day=day, at=now, limit_minutes=limit_minutes,
         hall=_category("", "全部", walked, now, limit), categories=categories,
@@ -293,7 +308,7 @@ def day_statistics(day: dt.date, tickets: Sequence[Ticket], events: Sequence[Eve
 
 def format_duration(seconds: float | None) -> str:
     """12分05秒, 1小时02分 — as the hall's reports write a time; "—" for none."""
-    if seconds is None:
+    if seconds is None or seconds < 0:
         return "—"
     total = round(seconds)
     hours, rest = divmod(total, 3600)

@@ -14,6 +14,7 @@ from app.domain.queue import TicketEventKind
 from app.domain.queue_stats import WAIT_ALERT_MINUTES, DayStatistics, EventRecord, day_statistics
 from app.services.queue import Clock, QueueService, utc_now
 from app.services.queue_manual import ManualCalls
+from app.services.queue_store import stored_utc
 from app.services.ratings import RatingService
 from app.storage.db import Database
 from app.storage.models import UserRow
@@ -33,7 +34,12 @@ class QueueStatistics:
             limit_minutes: int = WAIT_ALERT_MINUTES) -> DayStatistics:
         """The figures of ``day`` (today, the business day) as they stand now."""
         now = self._clock()
-        day = day or now.astimezone().date()
+        today = now.astimezone().date()
+        day = day or today
+        live = day >= today
+        if not live:   # a day that is over: figures as they stood at its end
+            end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+            now = min(now, end.astimezone())
         tickets = self._queue.tickets(day)
         with self._db.read() as session:
             rows = session.execute(
@@ -44,7 +50,7 @@ class QueueStatistics:
                 .where(QueueTicketRow.day == day)).all()
             clerk_names = dict(session.execute(select(UserRow.id, UserRow.display_name)).all())
         events = [EventRecord(ticket_id, seq, TicketEventKind(kind),
-                              dt.datetime.fromisoformat(at), window, clerk_id)
+                              stored_utc(at, "事件时间"), window, clerk_id)
                   for ticket_id, seq, kind, at, window, clerk_id in rows]
         return day_statistics(
             day, tickets, events, self._ratings.ratings(day), now=now,
@@ -53,4 +59,4 @@ class QueueStatistics:
                           for w in self._queue.windows()},
             clerk_names=clerk_names,
             open_follow_ups=[r.id for r in self._ratings.open_followups()],
-            manual_calls=self._manual.of(day), limit_minutes=limit_minutes)
+            manual_calls=self._manual.of(day), live=live, limit_minutes=limit_minutes)

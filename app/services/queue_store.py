@@ -40,7 +40,7 @@ from app.domain.queue import (
 )
 from app.domain.queue_policy import Category, WindowConfig
 from app.storage.case_log import utc_now_iso
-from app.storage.db import Database
+from app.storage.db import Database, DatabaseError
 from app.storage.install_meta import meta_set
 from app.storage.models import (
     QueueCategoryRow,
@@ -155,11 +155,24 @@ def _cursor(conn: Connection) -> sqlite3.Cursor:
     return driver.cursor()
 
 
+def stored_utc(text: str, what: str) -> dt.datetime:
+    """A time the queue stored (ISO 8601 with its offset); a row edited by hand into
+    something else is named, not a TypeError deep in the figures."""
+    try:
+        at = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        at = None
+    if at is None or at.tzinfo is None:
+        raise DatabaseError(f"排队记录中{what}“{str(text)[:40]}”不是有效的时间（应带时区，"
+                            "可能被手工改动），请联系管理员核查数据库。")
+    return at
+
+
 def _ticket(r: Sequence[Any], day: dt.date) -> Ticket:
     return Ticket(
         id=r[0], number=r[1], category=r[2], day=day, ticket_class=TicketClass(r[3]),
-        status=TicketStatus(r[4]), issued_at=dt.datetime.fromisoformat(r[5]),
-        queued_at=dt.datetime.fromisoformat(r[6]), priority_reason=r[7], appointment=r[8],
+        status=TicketStatus(r[4]), issued_at=stored_utc(r[5], f"{r[1]}号的取号时间"),
+        queued_at=stored_utc(r[6], f"{r[1]}号的排队时间"), priority_reason=r[7], appointment=r[8],
         id_number=r[9], target_window=r[10], window=r[11], recalls=r[12], returns=r[13],
         version=r[14])
 

@@ -220,3 +220,46 @@ def test_a_window_whose_first_ticket_is_still_at_it_is_in_the_tables(
     day = hall.stats.day()
     assert [(w.key, w.calls, w.finished) for w in day.windows] == [("1", 1, 0)]
     assert [(c.key, c.calls) for c in day.clerks] == [(hall.clerk, 1)]
+
+
+def test_a_handover_credits_the_service_to_the_clerk_who_served(fresh_ws: Workstation) -> None:
+    hall = Hall(fresh_ws)
+    hall.clock.at(0)
+    hall.queue.take("A")
+    hall.clock.at(20)
+    hall.queue.call_next("2", clerk_id="clerk-x")       # X serves twenty minutes …
+    hall.clock.at(40)
+    hall.queue.finish("2", clerk_id="clerk-y")          # … Y, on the next shift, records 办结
+    by_clerk = {c.key: c for c in hall.stats.day().clerks}
+    assert by_clerk["clerk-x"].service == Durations(1, 1200.0, 1200.0, 1200.0)
+    assert (by_clerk["clerk-x"].finished, by_clerk["clerk-y"].finished) == (0, 1)
+    assert by_clerk["clerk-y"].service == Durations()   # Y served none of it
+
+
+def test_a_day_that_is_over_raises_no_alert_and_counts_to_its_end(morning: Hall) -> None:
+    morning.clock.now += dt.timedelta(days=3)
+    day = morning.stats.day(dt.date(2026, 12, 1))
+    assert day.alerts == [] and day.at.astimezone().date() <= dt.date(2026, 12, 2)
+    assert day.hall.waiting_now == 1 and day.hall.waited_too_long == 1
+
+
+def test_a_wait_across_a_clock_set_back_is_left_out_not_negative(fresh_ws: Workstation) -> None:
+    hall = Hall(fresh_ws)
+    hall.clock.at(10)
+    hall.queue.take("A")
+    hall.act(5, "call_next", "1")                       # the clock went back 5 minutes
+    day = hall.stats.day()
+    assert day.hall.called == 1 and day.hall.waiting == Durations()
+
+
+def test_a_rating_counts_for_its_window_though_its_tickets_events_are_gone() -> None:
+    from app.domain.rating import StoredRating
+
+    rating = StoredRating("r1", "t1", "A001", dt.date(2026, 12, 1), "", "1", "clerk-7",
+                          Grade.VERY_DISSATISFIED, ("服务态度不好",), START, True)
+    figures = day_statistics(dt.date(2026, 12, 1), [], [], [rating], now=START,
+                             category_names={}, window_names={"1": "1号窗口"},
+                             clerk_names={}, open_follow_ups=["r1"])
+    assert [(w.key, w.ratings.dissatisfied, w.ratings.open_follow_ups)
+            for w in figures.windows] == [("1", 1, 1)]
+    assert [c.key for c in figures.clerks] == ["clerk-7"]

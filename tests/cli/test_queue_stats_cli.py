@@ -85,3 +85,13 @@ def test_a_write_turn_held_elsewhere_ends_in_exit_3_and_takes_nothing(cli_home: 
     assert len(result.err_lines) == 1 and "数据库正忙" in result.err
     data = json.loads(ok(run_cli(cli_home, "queue", "status", "--json")).out)
     assert [w["waiting"] for w in data["waiting"]] == [0, 0, 0]
+
+
+def test_a_ticket_time_edited_by_hand_is_named_not_an_internal_error(cli_home: Path) -> None:
+    import sqlite3
+
+    take(cli_home, "A")
+    with sqlite3.connect(cli_home / "yichuang.db") as raw:
+        raw.execute("UPDATE queue_tickets SET issued_at = '2026-11-29 08:00:00'")
+    line = one_line_error(run_cli(cli_home, "queue", "stats"))
+    assert "A001号的取号时间“2026-11-29 08:00:00”不是有效的时间" in line
