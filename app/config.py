@@ -23,6 +23,7 @@ from app.documents.targets import PrintTarget
 from app.domain.catalogue import LimitUnit, TimeLimit
 from app.domain.notice import DEFAULT_CORRECTION_LIMIT, AuthoritySettings, NoticeSettings
 from app.domain.numbering import CaseNumberError, check_site_code, check_terminal
+from app.domain.queue import WINDOW_RE
 from app.errors import UserError
 from app.storage.files import FileWriteError, describe_os_error, write_atomically
 
@@ -265,9 +266,15 @@ def check_call_template(template: str) -> str:
     """The template, if it names only ``{number}`` and ``{window}`` (both required);
     ValueError with a Chinese message otherwise."""
     try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        parsed = [(name, spec, conversion) for _, name, spec, conversion
+                  in string.Formatter().parse(template) if name is not None]
     except ValueError:
         raise ValueError(f"叫号语音模板“{template}”的花括号不成对。") from None
+    if any(spec or conversion for _, spec, conversion in parsed):
+        # {number:x} fails at the first call; {number:>999999999} builds a gigabyte.
+        raise ValueError(f"叫号语音模板“{template}”中的 {{number}} 和 {{window}} "
+                         "不能带格式说明（冒号或感叹号）。")
+    fields = {name for name, _, _ in parsed}
     if fields != {"number", "window"}:
         raise ValueError(f"叫号语音模板“{template}”应包含且只包含 {{number}} 和 {{window}}，"
                          f"例如“{CALL_TEMPLATE}”。")
@@ -338,8 +345,8 @@ def validate_settings(s: Settings) -> Settings:
         raise ConfigError(f"settings.toml：[terminal] number {exc}") from exc
     if not s.site_name:
         raise ConfigError("settings.toml：[site] name 不能为空")
-    if not s.window or len(s.window) > 8:
-        raise ConfigError("settings.toml：[terminal] window 应为1至8个字符的窗口号")
+    if not WINDOW_RE.fullmatch(s.window):   # it names files (drafts) and queue rows
+        raise ConfigError("settings.toml：[terminal] window 应为1至8位字母、数字或汉字的窗口号")
     if s.queue_mode not in QUEUE_MODES:
         raise ConfigError("settings.toml：[queue] mode 应为 local 或 site")
     for key, value in s.printers.items():

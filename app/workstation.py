@@ -108,6 +108,9 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True, check:
     a workbench for each of its windows (``yichuang --window 2``).
     """
     settings = load_settings(directory)
+    # The install's own window (settings.toml) inherits the terminal's draft from before
+    # drafts were per window; another window never does.
+    own_window = window is None or window_for(window) == settings.window
     if window is not None:
         settings = replace(settings, window=window_for(window))
     secure_data_dir(settings.data_dir, settings.database_path)
@@ -116,7 +119,8 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True, check:
     except OSError:
         in_use = None   # a read-only or odd file system: opening the database says more
     try:
-        station = _open(settings, check=check, adopt=adopt, system_spooler=system_spooler)
+        station = _open(settings, check=check, adopt=adopt, system_spooler=system_spooler,
+                        own_window=own_window)
     except BaseException:
         if in_use is not None:
             in_use.release()
@@ -132,7 +136,7 @@ def open_workstation(directory: Path | None = None, *, seed: bool = True, check:
 
 
 def _open(settings: Settings, *, check: bool, adopt: bool,
-          system_spooler: SystemSpooler | None) -> Workstation:
+          system_spooler: SystemSpooler | None, own_window: bool = True) -> Workstation:
     db = open_database(settings.database_path)
     integrity = IntegrityService(db, AnchorFile(settings.data_dir))
     try:
@@ -160,7 +164,8 @@ def _open(settings: Settings, *, check: bool, adopt: bool,
     return Workstation(settings, db, catalogue, calendar, accounts, cases, documents,
                        integrity, deadlines, case_list, credit,
                        ConsultationService(db, catalogue), PickupDesk(db, cases),
-                       DraftStore(settings.data_dir, settings.terminal, settings.window))
+                       DraftStore(settings.data_dir, settings.terminal, settings.window,
+                                  adopt_legacy=own_window))
 
 
 def _seed_once(station: Workstation, *, first_start: bool) -> None:

@@ -65,6 +65,21 @@ def instance_name(directory: Path, window: str = "") -> str:
     return f"yichuang-{digest}"
 
 
+def own_window(directory: Path, window: str | None) -> str:
+    """The window a workbench needs a name of its own for: "" for the install's own
+    (``[terminal] window``: ``yichuang`` and ``yichuang --window 1`` are the same
+    workbench), else ``window``. Settings are read only when a window was given."""
+    if not window:
+        return ""
+    from app.config import ConfigError, load_settings
+
+    try:
+        default = load_settings(directory).window
+    except ConfigError:
+        return window   # the opening says what is wrong with the settings
+    return "" if window == default else window
+
+
 class Handover(enum.Enum):
     """What :meth:`InstanceGuard.claim` found."""
 
@@ -251,7 +266,7 @@ def run(window: str | None = None) -> int:
     1 that window did not answer, 2 the installation could not be opened."""
     app = start_application()
     directory = data_dir()
-    guard = InstanceGuard(instance_name(directory, window or ""), app)
+    guard = InstanceGuard(instance_name(directory, own_window(directory, window)), app)
     handover = guard.claim()
     if handover is Handover.RAISED:
         return 0

@@ -208,7 +208,7 @@ def check_voice(settings: Settings, *, timeout_s: float = VOICE_PROBE_S,
     name, wanted = "叫号语音", settings.voice_engine
     if wanted.lower() == NO_VOICE:
         return Check(name, True, f'已设置为不播报（[voice] engine = "{NO_VOICE}"），叫号时只响提示音')
-    argv = list(command) if command else [sys.executable, *VOICE_PROBE, "--engine", wanted]
+    argv = list(command) if command else [sys.executable, *VOICE_PROBE, f"--engine={wanted}"]
     try:
         found = json.loads(_probe(argv, timeout_s))
     except subprocess.TimeoutExpired:

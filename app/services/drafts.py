@@ -56,13 +56,15 @@ class DraftStore:
     """The form being typed at one window of one terminal (``yichuang --window N`` runs a
     workbench per window on one install: each keeps its own draft)."""
 
-    def __init__(self, data_dir: Path, terminal: str, window: str = "") -> None:
+    def __init__(self, data_dir: Path, terminal: str, window: str = "", *,
+                 adopt_legacy: bool = True) -> None:
         folder = data_dir / "drafts"
         self.path = folder / (f"acceptance-{terminal}-w{window}.json" if window
                               else f"acceptance-{terminal}.json")
-        # Before drafts were per window the terminal had one file: the first window to
-        # open after the upgrade takes it over (os.replace: never two windows).
-        self._legacy = folder / f"acceptance-{terminal}.json" if window else None
+        # Before drafts were per window the terminal had one file, typed at the install's
+        # own window: that window takes it over (os.replace: once), no other window does.
+        self._legacy = (folder / f"acceptance-{terminal}.json"
+                        if window and adopt_legacy else None)
 
     def save(self, draft: AcceptanceDraft) -> None:
         stamped = AcceptanceDraft(draft.item_code, draft.scenarios, draft.form,

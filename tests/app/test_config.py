@@ -189,6 +189,16 @@ def test_a_call_template_names_the_number_and_the_window_and_nothing_else() -> N
     assert check_call_template(CALL_TEMPLATE) == CALL_TEMPLATE
     assert check_call_template("{window}号窗口请{number}号") == "{window}号窗口请{number}号"
     for bad in ("请{number}号办理", "请{number}号到{window}号{counter}", "请{number号",
-                "请{}号到{window}号窗口", "请{number}号到{window}号窗口}"):
+                "请{}号到{window}号窗口", "请{number}号到{window}号窗口}",
+                "请{number:x}号到{window}号窗口", "请{number:>999999999}号到{window}号窗口",
+                "请{number!r}号到{window}号窗口"):
         with pytest.raises(ValueError, match="叫号语音模板"):
             check_call_template(bad)
+
+
+@pytest.mark.parametrize("window", ["../../x", "1 2", "", "九位窗口号九位窗口"])
+def test_a_window_number_that_could_name_a_path_is_refused(tmp_path: Path, window: str) -> None:
+    (tmp_path / "settings.toml").write_text(f'[terminal]\nwindow = "{window}"\n',
+                                            encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[terminal\] window"):
+        load_settings(tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -116,7 +117,13 @@ def test_a_probe_that_never_answers_is_killed_with_what_it_started(tmp_path: Pat
     check = doctor.check_voice(Settings(data_dir=tmp_path), timeout_s=5, command=hang)
     assert not check.ok
     assert check.detail.startswith("语音引擎5秒内没有响应") and "只响提示音" in check.detail
-    assert not _alive(int(pid_file.read_text(encoding="ascii")))
+    # Killed: its pipes closed as it exited, which can be a moment before it is a zombie.
+    grandchild = int(pid_file.read_text(encoding="ascii"))
+    for _ in range(200):
+        if not _alive(grandchild):
+            break
+        time.sleep(0.05)
+    assert not _alive(grandchild)
 
 
 def test_a_probe_that_fails_says_why(tmp_path: Path) -> None:
@@ -125,3 +132,9 @@ def test_a_probe_that_fails_says_why(tmp_path: Path) -> None:
     check = doctor.check_voice(Settings(data_dir=tmp_path), command=broken)
     assert not check.ok
     assert "PySide6.QtTextToSpeech" in check.detail and "./run" in check.detail
+
+
+def test_an_engine_name_like_an_option_is_reported_as_not_installed(tmp_path: Path) -> None:
+    check = doctor.check_voice(replace(Settings(data_dir=tmp_path), voice_engine="--help"))
+    assert not check.ok
+    assert "语音引擎“--help”未安装" in check.detail and "./run" not in check.detail

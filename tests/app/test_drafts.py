@@ -64,6 +64,8 @@ def test_each_window_of_one_terminal_keeps_its_own_draft(tmp_path: Path) -> None
 
 def test_a_draft_from_before_windows_had_their_own_is_taken_over_once(tmp_path: Path) -> None:
     DraftStore(tmp_path, "01").save(AcceptanceDraft("OLD", (), {"name": "甲"}))
+    # Window 2 opens first: the old draft was typed at the install's own window, not here.
+    assert DraftStore(tmp_path, "01", "2", adopt_legacy=False).load() is None
     first = DraftStore(tmp_path, "01", "1").load()
     assert first is not None and first.item_code == "OLD"
     assert DraftStore(tmp_path, "01", "2").load() is None   # not offered twice

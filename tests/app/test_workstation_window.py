@@ -24,3 +24,22 @@ def test_one_install_opens_as_another_window_and_refuses_a_bad_one(seeded_home: 
         ws.close()
     with pytest.raises(ConfigError, match="窗口号“2 3”无效"):
         open_workstation(home, window="2 3")
+
+
+def test_only_the_installs_own_window_takes_over_the_terminals_old_draft(
+        seeded_home: Path, tmp_path: Path) -> None:
+    from app.services.drafts import AcceptanceDraft, DraftStore
+
+    home = shutil.copytree(seeded_home, tmp_path / "home")
+    DraftStore(home, "01").save(AcceptanceDraft("OLD", (), {"name": "甲"}))   # before
+    other = open_workstation(home, window="2")
+    try:
+        assert other.drafts.load() is None
+    finally:
+        other.close()
+    own = open_workstation(home)
+    try:
+        draft = own.drafts.load()
+        assert draft is not None and draft.item_code == "OLD"
+    finally:
+        own.close()

@@ -111,11 +111,13 @@ def test_a_ticket_through_every_window_action(cli_home: Path) -> None:
     assert window(cli_home, "call", "3")["ticket"]["number"] == "B001"
     assert window(cli_home, "finish", "3")["ticket"]["status"] == "finished"
     assert window(cli_home, "call", "3")["ticket"]["number"] == "A002"
-    # 过号: back once at the end of its category's queue (A), for any window serving A.
+    # 过号: back once at the end of the queue — still window 3's, where it was sent.
     skipped = window(cli_home, "skip", "3")["ticket"]
-    assert (skipped["status"], skipped["category"], skipped["returns"]) == ("waiting", "A", 1)
-    assert window(cli_home, "call", "2")["ticket"]["number"] == "A002"
-    moved = window(cli_home, "transfer", "2", "--to-category", "c")["ticket"]
+    assert (skipped["status"], skipped["category"], skipped["returns"],
+            skipped["target_window"]) == ("waiting", "A", 1, "3")
+    assert window(cli_home, "call", "2")["ticket"] is None   # 2 serves A, but not this one
+    assert window(cli_home, "call", "3")["ticket"]["number"] == "A002"
+    moved = window(cli_home, "transfer", "3", "--to-category", "c")["ticket"]
     assert (moved["number"], moved["category"], moved["category_name"]) == ("A002", "C", "咨询")
     assert window(cli_home, "call", "1")["ticket"]["number"] == "A002"   # 1 serves C
 
@@ -132,7 +134,7 @@ def test_a_ticket_through_every_window_action(cli_home: Path) -> None:
         ("suspended", "1", me), ("resumed", "1", me), ("finished", "1", me)]
     assert [(kind, w) for kind, w, _ in events(cli_home, "A002")] == [
         ("issued", ""), ("called", "1"), ("transferred", "1"), ("called", "3"),
-        ("missed", "3"), ("called", "2"), ("transferred", "2"), ("called", "1")]
+        ("missed", "3"), ("called", "3"), ("transferred", "3"), ("called", "1")]
 
 
 def test_the_human_lines_say_what_happened(cli_home: Path) -> None:

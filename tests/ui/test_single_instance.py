@@ -186,3 +186,13 @@ def test_each_window_of_one_install_has_its_own_workbench(tmp_path: Path) -> Non
     names = {instance_name(home), instance_name(home, "1"), instance_name(home, "2")}
     assert len(names) == 3
     assert instance_name(home, "2") == instance_name(tmp_path / "x" / ".." / "home", "2")
+
+
+def test_the_installs_own_window_given_by_number_is_the_same_workbench(tmp_path: Path) -> None:
+    from ui.app import own_window
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "settings.toml").write_text('[terminal]\nwindow = "3"\n', encoding="utf-8")
+    assert own_window(home, None) == own_window(home, "3") == ""
+    assert own_window(home, "2") == "2"
