@@ -20,6 +20,7 @@ from tests.ui.keys import type_text
 from tests.ui.test_acceptance_workbench import Keyboard, _shot
 from tests.ui.test_acceptance_workbench import window as window
 from ui.workbench.main_window import MainWindow
+from ui.workbench.queue_panel import QueuePanel
 from ui.workbench.queue_stats import QueueStatsDialog
 
 
@@ -93,9 +94,8 @@ def test_a_ticket_waiting_half_an_hour_raises_the_alert_in_panel_and_figures(
     assert cells(dialog.categories)[3][7] == "1"   # C: one waited too long
 
 
-def test_ctrl_m_records_a_number_called_aloud_and_f3_receives_for_it(
-        qtbot: QtBot, window: MainWindow) -> None:
-    keys = Keyboard(qtbot)
+def _manual_call(qtbot: QtBot, keys: Keyboard, window: MainWindow, number: str) -> QueuePanel:
+    """Alt+Q, Ctrl+M, the number, Enter; back when the panel has settled."""
     keys.press(Qt.Key.Key_Q, Qt.KeyboardModifier.AltModifier)
     panel = window.queue_panel
     qtbot.waitUntil(lambda: panel.status is not None)
@@ -104,9 +104,16 @@ def test_ctrl_m_records_a_number_called_aloud_and_f3_receives_for_it(
     assert prompt is not None
     qtbot.waitUntil(lambda: QApplication.activeWindow() is prompt)
     assert keys.here() is prompt.line
-    keys.type("a050")
+    keys.type(number)
     keys.press(Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: panel.settled, timeout=10_000)
+    return panel
+
+
+def test_ctrl_m_records_a_number_called_aloud_and_f3_receives_for_it(
+        qtbot: QtBot, window: MainWindow) -> None:
+    keys = Keyboard(qtbot)
+    panel = _manual_call(qtbot, keys, window, "a050")
     (call,) = window.station.manual_calls.of()
     assert (call.number, call.window, call.clerk_id) == (
         "A050", panel.window_number, window.clerk.clerk_id)
@@ -155,16 +162,6 @@ def test_a_manual_call_that_cannot_be_recorded_says_to_note_it_on_paper(
     (tmp_path / "gone.db").mkdir()   # the database cannot be opened at all
     window.station.manual_calls = ManualCalls(Database(tmp_path / "gone.db"),
                                               changes_of(window.station.db))
-    keys = Keyboard(qtbot)
-    keys.press(Qt.Key.Key_Q, Qt.KeyboardModifier.AltModifier)
-    panel = window.queue_panel
-    qtbot.waitUntil(lambda: panel.status is not None)
-    keys.press(Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
-    prompt = panel.prompt
-    assert prompt is not None
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is prompt)
-    keys.type("A050")
-    keys.press(Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: panel.settled, timeout=10_000)
+    panel = _manual_call(qtbot, Keyboard(qtbot), window, "A050")
     assert "请在纸上记下号码、窗口和时间" in panel.message.text()
     assert panel.manual_number == ""
