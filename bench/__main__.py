@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench import (
     acceptance,
     cli_startup,
+    display,
     documents,
     imports,
     integrity,
@@ -17,7 +18,7 @@ from bench import (
 
 def main() -> None:
     for module in (startup, cli_startup, search, documents, imports, integrity, acceptance,
-                   keystrokes, queue):
+                   keystrokes, queue, display):
         print(f"== {module.__name__}")
         module.main()
 
