@@ -117,6 +117,12 @@ def verify_password(password: str, stored: str) -> bool:
         return False
 
 
+def check_nobody(password: str) -> None:
+    """Spend a real password check's time on a name that has no (active) account, so
+    the answer's timing does not tell which names exist (the server uses it too)."""
+    verify_password(password, _DUMMY_HASH)
+
+
 def needs_rehash(stored: str) -> bool:
     """True for legacy scrypt hashes and Argon2 hashes weaker than the current parameters."""
     if not stored.startswith("$argon2"):

@@ -1,0 +1,251 @@
+"""Sites, users and devices on the server: initialisation, device registration, login and
+refresh. Every refusal is an :class:`ApiError` with its HTTP status, a stable code and a
+Chinese message; the API layer only turns it into JSON.
+
+Passwords use the client's own Argon2id hashing (``app.services.accounts``): the hash a
+login returns lets the client verify that clerk offline later, with the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.numbering import CaseNumberError, check_site_code
+from app.services.accounts import (
+    LOCK_MINUTES,
+    MAX_FAILED_LOGINS,
+    PasswordPolicyError,
+    check_nobody,
+    check_password_policy,
+    hash_password,
+    verify_password,
+)
+from server.models import DeviceRow, RefreshTokenRow, SiteRow, UserRow
+from server.tokens import (
+    ACCESS_MINUTES,
+    REFRESH_DAYS,
+    AccessClaims,
+    digest,
+    issue_access,
+    signing_key,
+)
+
+ROLES = ("clerk", "agent", "supervisor", "admin")
+LEVELS = ("县级", "乡镇", "村")
+# How long a clerk may log in at a terminal without the server after an online login.
+OFFLINE_GRACE_DAYS = 7
+WRONG_CREDENTIALS = "用户名或密码不正确。"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    """SQLite gives naive datetimes back for timezone-aware columns: they are UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
+# ---- set-up -------------------------------------------------------------------------
+
+
+def create_site(session: Session, code: str, name: str, level: str) -> SiteRow:
+    try:
+        check_site_code(code)
+    except CaseNumberError as exc:
+        raise ApiError(422, "bad_site_code", str(exc)) from None
+    if level not in LEVELS:
+        raise ApiError(422, "bad_site_level", f"站点级别应为{'、'.join(LEVELS)}之一。")
+    if not name.strip() or len(name) > 100:
+        raise ApiError(422, "bad_site_name", "站点名称应为1至100个字。")
+    if session.get(SiteRow, code) is not None:
+        raise ApiError(409, "site_exists", f"站点编码 {code} 已存在。")
+    site = SiteRow(code=code, name=name.strip(), level=level, next_terminal=1)
+    session.add(site)
+    session.flush()
+    return site
+
+
+def create_user(session: Session, username: str, display_name: str, role: str,
+                site_code: str, password: str) -> UserRow:
+    username = username.strip()
+    if role not in ROLES:
+        raise ApiError(422, "bad_role", f"角色应为{'、'.join(ROLES)}之一。")
+    if session.get(SiteRow, site_code) is None:
+        raise ApiError(422, "unknown_site", f"没有站点 {site_code}。")
+    if not username or len(username) > 64 or not display_name.strip():
+        raise ApiError(422, "bad_username", "用户名和姓名不能为空，用户名最多64个字符。")
+    try:
+        check_password_policy(username, password)
+    except PasswordPolicyError as exc:
+        raise ApiError(422, "weak_password", str(exc)) from None
+    if session.scalars(select(UserRow).where(UserRow.username == username)).first():
+        raise ApiError(409, "user_exists", f"用户名 {username} 已存在。")
+    user = UserRow(id=str(uuid.uuid4()), username=username, display_name=display_name.strip(),
+                   role=role, site_code=site_code, password_hash=hash_password(password),
+                   active=True, failed_logins=0, locked_until=None, created_at=utc_now())
+    session.add(user)
+    session.flush()
+    return user
+
+
+# ---- passwords with a lock-out ------------------------------------------------------
+
+
+def _checked_user(session: Session, username: str, password: str, now: dt.datetime
+                  ) -> UserRow:
+    """The user if ``password`` is right; counts failures and locks out after
+    MAX_FAILED_LOGINS for LOCK_MINUTES (kept in the database: every process sees it)."""
+    user = session.scalars(select(UserRow).where(UserRow.username == username.strip())
+                           ).first()
+    if user is None or not user.active:
+        check_nobody(password)   # the same time as a real check
+        raise ApiError(401, "wrong_credentials", WRONG_CREDENTIALS)
+    if user.locked_until is not None and _aware(user.locked_until) > now:
+        left = int((_aware(user.locked_until) - now).total_seconds()) + 1
+        raise ApiError(429, "locked", f"密码错误次数过多，请{(left + 59) // 60}分钟后再试。",
+                       {"Retry-After": str(left)})
+    if not verify_password(password, user.password_hash):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.failed_logins = 0
+            user.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
+        raise ApiError(401, "wrong_credentials", WRONG_CREDENTIALS)
+    user.failed_logins, user.locked_until = 0, None
+    return user
+
+
+# ---- devices ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    device_id: str
+    site_code: str
+    site_name: str
+    terminal: str
+    device_token: str      # shown once; the server keeps only its hash
+
+
+def register_device(session: Session, username: str, password: str, name: str,
+                    now: dt.datetime) -> Registration:
+    """A supervisor or administrator registers a PC for their site: the next terminal
+    number (01–99) and a device token."""
+    user = _checked_user(session, username, password, now)
+    if user.role not in ("supervisor", "admin"):
+        raise ApiError(403, "not_allowed", "只有值班长或管理员可以登记终端。")
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise ApiError(422, "bad_device_name", "终端名称应为1至64个字。")
+    site = session.get(SiteRow, user.site_code, with_for_update=True)
+    assert site is not None
+    if site.next_terminal > 99:
+        raise ApiError(409, "no_terminal_left", f"站点 {site.code} 的终端号01至99已用完。")
+    terminal = f"{site.next_terminal:02d}"
+    site.next_terminal += 1
+    token = secrets.token_urlsafe(32)
+    device = DeviceRow(id=str(uuid.uuid4()), site_code=site.code, terminal=terminal, name=name,
+                       token_hash=digest(token), registered_by=user.id, registered_at=now,
+                       revoked_at=None)
+    session.add(device)
+    session.flush()
+    return Registration(device.id, site.code, site.name, terminal, token)
+
+
+def device_of(session: Session, device_token: str) -> DeviceRow:
+    device = session.scalars(select(DeviceRow).where(
+        DeviceRow.token_hash == digest(device_token))).first()
+    if device is None:
+        raise ApiError(401, "unknown_device", "终端未登记或终端令牌无效，请重新登记终端。")
+    if device.revoked_at is not None:
+        raise ApiError(403, "device_revoked", "此终端已被停用，请联系管理员。")
+    return device
+
+
+def revoke_device(session: Session, device_id: str, now: dt.datetime) -> None:
+    device = session.get(DeviceRow, device_id)
+    if device is None:
+        raise ApiError(404, "unknown_device", "没有这个终端。")
+    device.revoked_at = now
+
+
+# ---- login and refresh --------------------------------------------------------------
+
+
+def _tokens(session: Session, user: UserRow, device: DeviceRow, now: dt.datetime,
+            family: str) -> dict[str, Any]:
+    refresh = secrets.token_urlsafe(32)
+    session.add(RefreshTokenRow(
+        id=str(uuid.uuid4()), family=family, user_id=user.id, device_id=device.id,
+        token_hash=digest(refresh), expires_at=now + dt.timedelta(days=REFRESH_DAYS),
+        used_at=None, revoked_at=None))
+    claims = AccessClaims(user.id, user.role, user.site_code, device.id)
+    return {"access_token": issue_access(signing_key(session), claims, now),
+            "token_type": "bearer", "expires_in": ACCESS_MINUTES * 60,
+            "refresh_token": refresh}
+
+
+def login(session: Session, device_token: str, username: str, password: str,
+          now: dt.datetime) -> dict[str, Any]:
+    device = device_of(session, device_token)
+    user = _checked_user(session, username, password, now)
+    if user.site_code != device.site_code:
+        raise ApiError(403, "other_site", "该账号不属于本终端所在的站点。")
+    answer = _tokens(session, user, device, now, family=str(uuid.uuid4()))
+    answer["user"] = {"id": user.id, "username": user.username,
+                      "display_name": user.display_name, "role": user.role,
+                      "site": user.site_code}
+    # What the terminal needs to let this clerk in without the server for a while.
+    answer["offline"] = {"password_hash": user.password_hash,
+                         "valid_until": (now + dt.timedelta(days=OFFLINE_GRACE_DAYS)
+                                         ).isoformat()}
+    return answer
+
+
+def refresh(session: Session, device_token: str, refresh_token: str,
+            now: dt.datetime) -> dict[str, Any]:
+    device = device_of(session, device_token)
+    row = session.scalars(select(RefreshTokenRow).where(
+        RefreshTokenRow.token_hash == digest(refresh_token)).with_for_update()).first()
+    if row is None or row.device_id != device.id:
+        raise ApiError(401, "refresh_invalid", "刷新令牌无效，请重新登录。")
+    if row.used_at is not None or row.revoked_at is not None:
+        # Used before: a copy is being replayed. Nobody keeps this family.
+        for other in session.scalars(select(RefreshTokenRow).where(
+                RefreshTokenRow.family == row.family)):
+            other.revoked_at = other.revoked_at or now
+        raise ApiError(401, "refresh_replayed", "刷新令牌已使用过（可能被复制），请重新登录。")
+    if _aware(row.expires_at) <= now:
+        raise ApiError(401, "refresh_expired", "登录已过期，请重新登录。")
+    user = session.get(UserRow, row.user_id)
+    if user is None or not user.active:
+        raise ApiError(401, "user_inactive", "账号已停用。")
+    row.used_at = now
+    return _tokens(session, user, device, now, family=row.family)
+
+
+def check_session(session: Session, claims: AccessClaims) -> UserRow:
+    """An access token is only as good as its user and device are now: a revoked device
+    or a disabled account is refused at once, not when the token expires."""
+    device = session.get(DeviceRow, claims.device_id)
+    if device is None or device.revoked_at is not None:
+        raise ApiError(403, "device_revoked", "此终端已被停用，请联系管理员。")
+    user = session.get(UserRow, claims.user_id)
+    if user is None or not user.active:
+        raise ApiError(401, "user_inactive", "账号已停用。")
+    return user

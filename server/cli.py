@@ -1,0 +1,146 @@
+"""``yichuang-server``: set up and run the county's server.
+
+    yichuang-server init [--home DIR] [--database-url URL] [--site-code 330102 …]
+    yichuang-server serve [--home DIR] [--database-url URL] [--host H] [--port P]
+
+Bad input: one Chinese line on stderr and exit 2; nothing half-created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.errors import UserError
+from server.settings import DEFAULT_PORT, ServerSettings, server_home
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:   # type: ignore[override]
+        print(f"yichuang-server: 参数有误：{message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _settings(args: argparse.Namespace) -> ServerSettings:
+    settings = ServerSettings(server_home(args.home), args.database_url or
+                              os.environ.get("YICHUANG_SERVER_DATABASE_URL", ""))
+    settings.url   # noqa: B018 - checks the URL now, with a clear message
+    return settings
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_fd is not None:
+        with os.fdopen(args.password_fd, encoding="utf-8", closefd=False) as stream:
+            return stream.readline().rstrip("\n")
+    first = getpass.getpass("管理员密码：")
+    if getpass.getpass("再输入一次：") != first:
+        raise UserError("两次输入的密码不一致。")
+    return first
+
+
+def cmd_init(args: argparse.Namespace, password: str | None = None) -> int:
+    from server import accounts
+    from server.db import ServerDatabase
+    from server.models import UserRow
+
+    settings = _settings(args)
+    password = _password(args) if password is None else password
+    db = ServerDatabase(settings)
+    try:
+        db.migrate()
+        with db.session() as session:
+            if session.query(UserRow).first() is not None:
+                raise UserError("服务器已初始化过（已有用户）：无须再运行 init。")
+            accounts.create_site(session, args.site_code, args.site_name, args.level)
+            accounts.create_user(session, args.admin, "系统管理员", "admin", args.site_code,
+                                 password)
+    except accounts.ApiError as exc:
+        raise UserError(exc.message) from None
+    finally:
+        db.dispose()
+    where = settings.database_url or str(settings.home / "server.db")
+    print(f"已初始化：数据库 {where}，站点 {args.site_code} {args.site_name}，管理员 {args.admin}。\n"
+          f"下一步：yichuang-server serve --host 0.0.0.0 --port {DEFAULT_PORT}，"
+          "然后在各终端用管理员账号登记终端。")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.api.app import create_app
+    from server.db import SCHEMA_HEAD, ServerDatabase
+
+    settings = _settings(args)
+    db = ServerDatabase(settings)
+    try:
+        revision = db.revision()
+    finally:
+        db.dispose()
+    if revision is None and args.first_run:   # ./run server on a fresh machine
+        import secrets
+
+        password = f"Yc{secrets.token_urlsafe(9)}9"
+        args.site_code, args.site_name, args.level = _demo_site(), "示例县政务服务中心", "县级"
+        args.admin, args.password_fd = "admin", None
+        cmd_init(args, password)
+        print(f"管理员 admin 的初始密码：{password}（只显示这一次，请记下）", flush=True)
+        revision = SCHEMA_HEAD
+    if revision != SCHEMA_HEAD:
+        raise UserError("数据库尚未初始化或版本不符：请先运行 yichuang-server init"
+                        + (f"（当前版本 {revision}）" if revision else "") + "。")
+    print(f"一窗通服务器：http://{args.host}:{args.port}（Ctrl+C 停止）", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _demo_site() -> str:
+    from app.config import DEMO_SITE_CODE
+
+    return DEMO_SITE_CODE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from app.config import DEMO_SITE_CODE
+
+    parser = _Parser(prog="yichuang-server", description="一窗通县级服务器")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    common = _Parser(add_help=False)
+    common.add_argument("--home", type=Path, help="服务器数据目录（SQLite 数据库、材料文件）")
+    common.add_argument("--database-url", help="PostgreSQL：postgresql+psycopg://用户@主机/库名")
+    p = sub.add_parser("init", parents=[common], help="建立数据库、第一个站点和管理员")
+    p.add_argument("--site-code", default=DEMO_SITE_CODE,
+                   help="站点编码（6至12位数字：行政区划代码加站点序号）")
+    p.add_argument("--site-name", default="示例县政务服务中心")
+    p.add_argument("--level", default="县级", help="县级、乡镇或村")
+    p.add_argument("--admin", default="admin", help="管理员用户名")
+    p.add_argument("--password-fd", type=int, help="从此文件描述符读取管理员密码（脚本用）")
+    p.set_defaults(fn=cmd_init)
+    p = sub.add_parser("serve", parents=[common], help="启动服务")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--first-run", action="store_true",
+                   help="数据库尚未建立时先初始化（演示站点，管理员 admin，随机初始密码）")
+    p.set_defaults(fn=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except UserError as exc:
+        print(f"yichuang-server: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""Accounts and devices on the real server over loopback: registering a terminal, logging
+in, refreshing, the lock-out, and every refusal with its status and reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import requests
+
+from app.config import DEMO_SITE_CODE
+from server import accounts
+from server.db import ServerDatabase
+from server.settings import ServerSettings
+from server.tokens import AccessClaims, issue_access, signing_key
+from tests.server.conftest import ADMIN_PASSWORD, Server
+
+CLERK_PASSWORD = "Chuangkou2026"
+
+
+def post(server: Server, path: str, body: Any, **headers: str) -> requests.Response:
+    return requests.post(f"{server.url}{path}", json=body, headers=headers, timeout=30)
+
+
+def refusal(response: requests.Response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == code, body
+    return str(body["message"])
+
+
+def register(server: Server, name: str = "1号窗口电脑", user: str = "admin",
+             password: str = ADMIN_PASSWORD) -> requests.Response:
+    return post(server, "/v1/devices/register",
+                {"username": user, "password": password, "name": name})
+
+
+def add_user(server: Server, username: str, role: str = "clerk",
+             site: str = DEMO_SITE_CODE) -> None:
+    db = ServerDatabase(ServerSettings(server.home))
+    try:
+        with db.session() as session:
+            if site != DEMO_SITE_CODE and session.get(accounts.SiteRow, site) is None:
+                accounts.create_site(session, site, "另一个乡镇便民服务中心", "乡镇")
+            accounts.create_user(session, username, "李四", role, site, CLERK_PASSWORD)
+    finally:
+        db.dispose()
+
+
+def logged_in(server: Server, device_token: str, username: str = "lisi") -> dict[str, Any]:
+    response = post(server, "/v1/auth/login", {"username": username, "password": CLERK_PASSWORD},
+                    **{"X-Device-Token": device_token})
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def me(server: Server, access: str) -> requests.Response:
+    return requests.get(f"{server.url}/v1/me", headers={"Authorization": f"Bearer {access}"},
+                        timeout=30)
+
+
+def test_an_administrator_registers_terminals_numbered_in_turn(server: Server) -> None:
+    first, second = register(server).json(), register(server, "2号窗口电脑").json()
+    assert (first["site"], first["terminal"], second["terminal"]) == (DEMO_SITE_CODE, "01", "02")
+    assert len(first["device_token"]) >= 40 and first["device_token"] != second["device_token"]
+    assert refusal(register(server, password="wrong-one-1"), 401, "wrong_credentials") == \
+        "用户名或密码不正确。"
+    add_user(server, "lisi")
+    assert "值班长或管理员" in refusal(register(server, user="lisi", password=CLERK_PASSWORD),
+                                   403, "not_allowed")
+
+
+def test_a_clerk_logs_in_on_a_terminal_and_gets_what_offline_login_needs(server: Server) -> None:
+    device = register(server).json()
+    add_user(server, "lisi")
+    answer = logged_in(server, device["device_token"])
+    assert answer["user"]["role"] == "clerk" and answer["user"]["site"] == DEMO_SITE_CODE
+    assert answer["offline"]["password_hash"].startswith("$argon2id$")
+    from app.services.accounts import verify_password
+
+    assert verify_password(CLERK_PASSWORD, answer["offline"]["password_hash"])
+    seen = me(server, answer["access_token"])
+    assert seen.status_code == 200
+    assert seen.json()["device_id"] == device["device_id"]
+
+
+def test_a_refresh_token_works_once_and_a_replayed_one_ends_the_session(server: Server) -> None:
+    device = register(server).json()["device_token"]
+    add_user(server, "lisi")
+    first = logged_in(server, device)
+    again = post(server, "/v1/auth/refresh", {"refresh_token": first["refresh_token"]},
+                 **{"X-Device-Token": device})
+    assert again.status_code == 200 and again.json()["refresh_token"] != first["refresh_token"]
+    replay = post(server, "/v1/auth/refresh", {"refresh_token": first["refresh_token"]},
+                  **{"X-Device-Token": device})
+    refusal(replay, 401, "refresh_replayed")
+    # The copy being replayed ends its family: the rotated token is no good either.
+    refusal(post(server, "/v1/auth/refresh", {"refresh_token": again.json()["refresh_token"]},
+                 **{"X-Device-Token": device}), 401, "refresh_replayed")
+
+
+def test_five_wrong_passwords_lock_the_account_across_requests(server: Server) -> None:
+    device = register(server).json()["device_token"]
+    add_user(server, "lisi")
+    for _ in range(5):
+        refusal(post(server, "/v1/auth/login", {"username": "lisi", "password": "Wrong2026x"},
+                     **{"X-Device-Token": device}), 401, "wrong_credentials")
+    locked = post(server, "/v1/auth/login", {"username": "lisi", "password": CLERK_PASSWORD},
+                  **{"X-Device-Token": device})
+    assert "分钟后再试" in refusal(locked, 429, "locked")
+    assert int(locked.headers["Retry-After"]) > 0
+
+
+def test_every_refusal_has_its_status_and_reason(server: Server) -> None:
+    device = register(server).json()
+    add_user(server, "lisi")
+    add_user(server, "wangwu", site="330100002")
+    token = logged_in(server, device["device_token"])["access_token"]
+    refusal(post(server, "/v1/auth/login", {"username": "lisi", "password": CLERK_PASSWORD}),
+            401, "no_device_token")
+    refusal(post(server, "/v1/auth/login", {"username": "lisi", "password": CLERK_PASSWORD},
+                 **{"X-Device-Token": "forged"}), 401, "unknown_device")
+    refusal(post(server, "/v1/auth/login", {"username": "wangwu", "password": CLERK_PASSWORD},
+                 **{"X-Device-Token": device["device_token"]}), 403, "other_site")
+    refusal(requests.get(f"{server.url}/v1/me", timeout=30), 401, "no_token")
+    refusal(me(server, token + "x"), 401, "token_invalid")
+    db = ServerDatabase(ServerSettings(server.home))
+    try:
+        with db.session() as session:
+            old = issue_access(signing_key(session), AccessClaims(
+                "someone", "clerk", DEMO_SITE_CODE, device["device_id"]),
+                dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+            accounts.revoke_device(session, device["device_id"], dt.datetime.now(dt.UTC))
+    finally:
+        db.dispose()
+    refusal(me(server, old), 401, "token_expired")
+    refusal(me(server, token), 403, "device_revoked")   # at once, not when it expires
+    refusal(post(server, "/v1/auth/login", {"username": "lisi", "password": CLERK_PASSWORD},
+                 **{"X-Device-Token": device["device_token"]}), 403, "device_revoked")
+
+
+def test_bad_requests_are_refused_whole(server: Server) -> None:
+    unknown = register(server).json()
+    assert unknown["terminal"] == "01"
+    body = {"username": "admin", "password": ADMIN_PASSWORD, "name": "x", "extra": 1}
+    refusal(post(server, "/v1/devices/register", body), 422, "invalid_request")
+    broken = requests.post(f"{server.url}/v1/devices/register", data=b"{not json",
+                           headers={"Content-Type": "application/json"}, timeout=30)
+    refusal(broken, 422, "invalid_request")
+    wrong_type = post(server, "/v1/devices/register",
+                      {"username": ["admin"], "password": ADMIN_PASSWORD, "name": "x"})
+    refusal(wrong_type, 422, "invalid_request")
+    huge = requests.post(f"{server.url}/v1/devices/register", data=b"x" * (2 * 1024 * 1024),
+                         headers={"Content-Type": "application/json"}, timeout=30)
+    refusal(huge, 413, "body_too_large")
+    # None of them registered a terminal: the next one is still 02.
+    assert register(server).json()["terminal"] == "02"
