@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from server import accounts
+from server import accounts, reference
 from server.accounts import ApiError, utc_now
 from server.api.schemas import LoginIn, RefreshIn, RegisterIn
 from server.db import ServerDatabase
@@ -113,6 +113,18 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def refresh(body: RefreshIn,
                 device: Annotated[str, Depends(device_token)]) -> dict[str, Any]:
         return transact(lambda s: accounts.refresh(s, device, body.refresh_token, utc_now()))
+
+    @app.get("/v1/reference/users", responses={304: {"description": "unchanged"}})
+    def reference_users(who: Annotated[AccessClaims, Depends(current_claims)],
+                        if_none_match: Annotated[str | None, Header()] = None) -> Response:
+        def read(session: Session) -> dict[str, Any]:
+            accounts.check_session(session, who)
+            return reference.site_users(session, who.site)
+        data = transact(read)
+        etag = reference.etag_of(data)
+        if if_none_match is not None and etag in (t.strip() for t in if_none_match.split(",")):
+            return Response(status_code=304, headers={"ETag": etag})
+        return JSONResponse(data, headers={"ETag": etag, "Cache-Control": "no-cache"})
 
     @app.get("/v1/me")
     def me(who: Annotated[AccessClaims, Depends(current_claims)]) -> dict[str, Any]:

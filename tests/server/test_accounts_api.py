@@ -156,3 +156,24 @@ def test_bad_requests_are_refused_whole(server: Server) -> None:
     refusal(huge, 413, "body_too_large")
     # None of them registered a terminal: the next one is still 02.
     assert register(server).json()["terminal"] == "02"
+
+
+def test_a_terminal_keeps_its_sites_users_and_is_told_when_they_are_unchanged(
+        server: Server) -> None:
+    device = register(server).json()["device_token"]
+    add_user(server, "lisi")
+    add_user(server, "wangwu", site="330100002")          # another site: never listed here
+    token = logged_in(server, device)["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    first = requests.get(f"{server.url}/v1/reference/users", headers=auth, timeout=30)
+    assert first.status_code == 200
+    assert [u["username"] for u in first.json()["users"]] == ["admin", "lisi"]
+    etag = first.headers["ETag"]
+    same = requests.get(f"{server.url}/v1/reference/users",
+                        headers={**auth, "If-None-Match": etag}, timeout=30)
+    assert (same.status_code, same.content) == (304, b"")
+    add_user(server, "zhaoliu")
+    changed = requests.get(f"{server.url}/v1/reference/users",
+                           headers={**auth, "If-None-Match": etag}, timeout=30)
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert "zhaoliu" in [u["username"] for u in changed.json()["users"]]
