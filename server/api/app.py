@@ -78,6 +78,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def limit_body(request: Request,
                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
+        if length is None and "transfer-encoding" in request.headers:
+            # A chunked body has no size up front: it could be read without end.
+            return _error(411, "length_required", "请求须带 Content-Length（不接受分块传输）。")
         if length is not None and (not length.isdigit() or int(length) > MAX_JSON_BYTES):
             return _error(413, "body_too_large", f"请求体过大（上限 {MAX_JSON_BYTES} 字节）。")
         return await call_next(request)

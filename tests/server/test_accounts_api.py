@@ -154,6 +154,10 @@ def test_bad_requests_are_refused_whole(server: Server) -> None:
     huge = requests.post(f"{server.url}/v1/devices/register", data=b"x" * (2 * 1024 * 1024),
                          headers={"Content-Type": "application/json"}, timeout=30)
     refusal(huge, 413, "body_too_large")
+    chunks = (part for part in (b'{"username": "admin", ', b'"password": "x", "name": "x"}'))
+    chunked = requests.post(f"{server.url}/v1/devices/register", data=chunks,
+                            headers={"Content-Type": "application/json"}, timeout=30)
+    refusal(chunked, 411, "length_required")   # no size up front: never read without end
     # None of them registered a terminal: the next one is still 02.
     assert register(server).json()["terminal"] == "02"
 
