@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from server.models import Base
+from server.schema import Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata,

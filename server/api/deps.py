@@ -1,0 +1,66 @@
+"""What every router needs: the database of the app, one transaction per piece of work,
+the caller's access claims (checked against the database: a revoked device or disabled
+user is refused at once) and the device token header."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import Header, Request
+from sqlalchemy.orm import Session
+
+from server.accounts import ApiError, check_session
+from server.db import ServerDatabase
+from server.tokens import AccessClaims, TokenError, read_access, signing_key
+
+T = TypeVar("T")
+# Refusals whose bookkeeping must be kept although the request fails: a wrong password
+# counts towards the lock-out, a replayed refresh token revokes its family.
+KEEP_ON_REFUSAL = frozenset({"wrong_credentials", "refresh_replayed"})
+
+
+def database(request: Request) -> ServerDatabase:
+    db: ServerDatabase = request.app.state.db
+    return db
+
+
+def transact(request: Request, work: Callable[[Session], T]) -> T:
+    """``work`` in one transaction: committed on success, rolled back on a refusal
+    (kept for those in KEEP_ON_REFUSAL)."""
+    kept: ApiError | None = None
+    with database(request).session() as session:
+        try:
+            return work(session)
+        except ApiError as exc:
+            if exc.code not in KEEP_ON_REFUSAL:
+                raise
+            kept = exc
+    raise kept
+
+
+def current_claims(request: Request,
+                   authorization: Annotated[str | None, Header()] = None) -> AccessClaims:
+    """The bearer token's claims: signature and expiry checked, and its device and user
+    still in good standing."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise ApiError(401, "no_token", "缺少访问令牌（Authorization: Bearer …）。",
+                       {"WWW-Authenticate": "Bearer"})
+    token = authorization.removeprefix("Bearer ").strip()
+    with database(request).session() as session:
+        key = signing_key(session)
+        try:
+            claims = read_access(key, token)
+        except TokenError as exc:
+            raise ApiError(401, exc.code, exc.message,
+                           {"WWW-Authenticate": "Bearer"}) from None
+        check_session(session, claims)
+    return claims
+
+
+def device_token(x_device_token: Annotated[str | None, Header()] = None) -> str:
+    if not x_device_token:
+        raise ApiError(401, "no_device_token", "缺少终端令牌（X-Device-Token）。")
+    return x_device_token
+
+
