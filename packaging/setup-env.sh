@@ -16,10 +16,15 @@ SYSTEM_PACKAGES=(libglib2.0-0 libegl1 libgl1 libfontconfig1 libfreetype6 libdbus
                  fonts-wqy-zenhei fonts-wqy-microhei fonts-hanazono poppler-utils xvfb xauth
                  speech-dispatcher speech-dispatcher-espeak-ng espeak-ng libspeechd2)
 
+# The test suite runs the server against a real PostgreSQL too (a throw-away cluster in a
+# temporary directory): ./test installs Debian's postgresql; ./run never needs it.
+DEV_SYSTEM_PACKAGES=(postgresql)
+
 _missing_system_packages() {
   command -v dpkg-query >/dev/null 2>&1 || return 0
-  local p
-  for p in "${SYSTEM_PACKAGES[@]}"; do
+  local p wanted=("${SYSTEM_PACKAGES[@]}")
+  [ "${1:-}" = "dev" ] && wanted+=("${DEV_SYSTEM_PACKAGES[@]}")
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
   done
   if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
@@ -29,7 +34,7 @@ _missing_system_packages() {
 
 _install_system_packages() {
   local missing
-  missing=$(_missing_system_packages | tr '\n' ' ')
+  missing=$(_missing_system_packages "${1:-}" | tr '\n' ' ')
   [ -z "${missing// /}" ] && return 0
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "注意：缺少系统软件包（$missing），请用本系统的包管理器安装。" >&2
@@ -55,7 +60,7 @@ _venv_works() {
 
 ensure_environment() {
   local extra="${1:-}"
-  _install_system_packages
+  _install_system_packages "$extra"
   # One set-up at a time: ./run and ./test started together must not both run pip.
   mkdir -p "$(dirname "$VENV")"
   exec 9>"$VENV.lock"

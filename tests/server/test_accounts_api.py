@@ -11,7 +11,6 @@ import requests
 from app.config import DEMO_SITE_CODE
 from server import accounts
 from server.db import ServerDatabase
-from server.settings import ServerSettings
 from server.tokens import AccessClaims, issue_access, signing_key
 from tests.server.conftest import ADMIN_PASSWORD, Server
 
@@ -37,7 +36,7 @@ def register(server: Server, name: str = "1号窗口电脑", user: str = "admin"
 
 def add_user(server: Server, username: str, role: str = "clerk",
              site: str = DEMO_SITE_CODE) -> None:
-    db = ServerDatabase(ServerSettings(server.home))
+    db = ServerDatabase(server.settings)
     try:
         with db.session() as session:
             if site != DEMO_SITE_CODE and session.get(accounts.SiteRow, site) is None:
@@ -125,7 +124,7 @@ def test_every_refusal_has_its_status_and_reason(server: Server) -> None:
                  **{"X-Device-Token": device["device_token"]}), 403, "other_site")
     refusal(requests.get(f"{server.url}/v1/me", timeout=30), 401, "no_token")
     refusal(me(server, token + "x"), 401, "token_invalid")
-    db = ServerDatabase(ServerSettings(server.home))
+    db = ServerDatabase(server.settings)
     try:
         with db.session() as session:
             old = issue_access(signing_key(session), AccessClaims(

@@ -1,5 +1,5 @@
 """The server's migrations build exactly the tables its models declare, up to the head
-the server checks at start-up."""
+the server checks at start-up, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from server.schema import Base
 from server.settings import ServerSettings
 
 
-def test_migrations_match_the_models_and_reach_the_head(tmp_path: Path) -> None:
-    db = ServerDatabase(ServerSettings(tmp_path))
+def test_migrations_match_the_models_and_reach_the_head(tmp_path: Path,
+                                                       database_url: str) -> None:
+    db = ServerDatabase(ServerSettings(tmp_path, database_url))
     try:
         db.migrate()
         assert db.revision() == SCHEMA_HEAD
