@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.settings import ServerSettings, ServerSettingsError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "s0004"
+SCHEMA_HEAD = "s0005"
 
 
 def _sqlite_pragmas(conn: sqlite3.Connection, _record: Any) -> None:

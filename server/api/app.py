@@ -14,14 +14,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from server.accounts import ApiError
-from server.api import auth, blobs, reference, sync
+from server.api import auth, blobs, queue, reference, sync
 from server.db import ServerDatabase
 from server.settings import ServerSettings
 
 MAX_JSON_BYTES = 1024 * 1024    # a push batch is far smaller; blobs have their own limit
 # Paths whose bodies are not JSON and have limits of their own (blob chunks).
 UNLIMITED_PREFIXES: tuple[str, ...] = ("/v1/blobs/",)
-ROUTERS = (auth.router, reference.router, blobs.router, sync.router)
+ROUTERS = (auth.router, reference.router, blobs.router, sync.router, queue.router)
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
