@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bench import (
     acceptance,
+    blobs,
     cli_startup,
     display,
     documents,
@@ -12,13 +13,14 @@ from bench import (
     keystrokes,
     queue,
     search,
+    server,
     startup,
 )
 
 
 def main() -> None:
     for module in (startup, cli_startup, search, documents, imports, integrity, acceptance,
-                   keystrokes, queue, display):
+                   keystrokes, queue, display, blobs, server):
         print(f"== {module.__name__}")
         module.main()
 

@@ -48,6 +48,7 @@ def cmd_init(args: argparse.Namespace, password: str | None = None) -> int:
     from server import accounts
     from server.db import ServerDatabase
     from server.models import UserRow
+    from server.tokens import signing_key
 
     settings = _settings(args)
     password = _password(args) if password is None else password
@@ -60,6 +61,7 @@ def cmd_init(args: argparse.Namespace, password: str | None = None) -> int:
             accounts.create_site(session, args.site_code, args.site_name, args.level)
             accounts.create_user(session, args.admin, "系统管理员", "admin", args.site_code,
                                  password)
+            signing_key(session)   # made once here: checking a token never has to write
     except accounts.ApiError as exc:
         raise UserError(exc.message) from None
     finally:
@@ -128,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first-run", action="store_true",
                    help="数据库尚未建立时先初始化（演示站点，管理员 admin，随机初始密码）")
     p.set_defaults(fn=cmd_serve)
+    from server import cli_reference
+
+    cli_reference.register(sub, common)
     return parser
 
 

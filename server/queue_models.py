@@ -1,5 +1,6 @@
 """The hall queue of each site on the server (the ``site`` authority): the client's queue
-tables with a site column, plus the feed the hall displays follow."""
+tables with a site column, plus the feed the hall displays follow. The categories are
+reference data (server/reference_models.py, ``site_queue_categories``)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,6 @@ from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models import Base
-
-
-class SiteQueueCategoryRow(Base):
-    __tablename__ = "queue_categories"
-
-    site: Mapped[str] = mapped_column(String(12), primary_key=True)
-    prefix: Mapped[str] = mapped_column(String(1), primary_key=True)
-    name: Mapped[str] = mapped_column(String(20))
-    active: Mapped[bool] = mapped_column(Boolean)
-    position: Mapped[int] = mapped_column(Integer)
 
 
 class SiteQueueWindowRow(Base):
@@ -45,8 +36,10 @@ class SiteQueueCounterRow(Base):
 
 class SiteQueueTicketRow(Base):
     __tablename__ = "queue_tickets"
+    # 叫号 reads each lane's head by the lane index (server/queue_store.py _candidates).
     __table_args__ = (UniqueConstraint("site", "day", "number"),
-                      Index("ix_queue_tickets_site_day_status", "site", "day", "status"))
+                      Index("ix_queue_tickets_lane", "site", "day", "status", "category",
+                            "ticket_class", "target_window", "queued_at", "number"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     site: Mapped[str] = mapped_column(String(12))

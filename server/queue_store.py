@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import select, update
@@ -37,16 +38,15 @@ from app.services.queue_store import CallDecision, iso
 from server.db import ServerDatabase
 from server.models import ServerMetaRow, SiteRow
 from server.queue_models import (
-    SiteQueueCategoryRow,
     SiteQueueCounterRow,
     SiteQueueEventRow,
     SiteQueueFeedRow,
     SiteQueueTicketRow,
     SiteQueueWindowRow,
 )
+from server.reference import set_site_categories, site_categories
 
 # A site that has set up nothing gets the demo hall of the client (its migration 0007).
-DEMO_CATEGORIES = (("A", "综合受理", 1), ("B", "出件", 2), ("C", "咨询", 3))
 DEMO_WINDOWS = (("1", (("A", 1), ("C", 2))), ("2", (("A", 1), ("B", 2))),
                 ("3", (("B", 1), ("C", 1))))
 
@@ -90,13 +90,25 @@ class SiteQueueStore:
 
     # ---- configuration ----------------------------------------------------------------
 
+    def _configured(self, session: Session) -> bool:
+        return session.scalars(select(SiteQueueWindowRow.number).where(
+            SiteQueueWindowRow.site == self.site).limit(1)).first() is not None
+
+    def _reading(self) -> AbstractContextManager[Session]:
+        """A read session, after seeding the demo hall once (a write) if the site has no
+        queue configuration yet."""
+        with self._db.read() as session:
+            configured = self._configured(session)
+        if not configured:
+            with self._db.session() as session:
+                self._ensure_demo(session)
+        return self._db.read()
+
     def _ensure_demo(self, session: Session) -> None:
-        if session.scalars(select(SiteQueueCategoryRow.prefix).where(
-                SiteQueueCategoryRow.site == self.site).limit(1)).first() is not None:
+        """The demo hall's windows for a site that has none (its categories are the
+        reference data's: server/reference.py gives the demo set until it publishes)."""
+        if self._configured(session):
             return
-        for prefix, name, position in DEMO_CATEGORIES:
-            session.add(SiteQueueCategoryRow(site=self.site, prefix=prefix, name=name,
-                                             active=True, position=position))
         for number, categories in DEMO_WINDOWS:
             session.add(SiteQueueWindowRow(site=self.site, number=number, name=f"{number}号窗口",
                                            categories=[list(c) for c in categories],
@@ -104,7 +116,7 @@ class SiteQueueStore:
         session.flush()
 
     def policy(self) -> QueuePolicy:
-        with self._db.session() as session:
+        with self._db.read() as session:
             return self._policy(session)
 
     def _policy(self, session: Session) -> QueuePolicy:
@@ -117,23 +129,16 @@ class SiteQueueStore:
                                         value=json.dumps(policy.to_json())))
 
     def categories(self) -> list[Category]:
-        with self._db.session() as session:
-            self._ensure_demo(session)
-            rows = session.scalars(select(SiteQueueCategoryRow).where(
-                SiteQueueCategoryRow.site == self.site).order_by(
-                SiteQueueCategoryRow.position, SiteQueueCategoryRow.prefix))
-            return [Category(r.prefix, r.name, r.active, r.position) for r in rows]
+        with self._db.read() as session:
+            return site_categories(session, self.site)
 
     def save_category(self, category: Category) -> None:
         with self._db.session() as session:
-            self._ensure_demo(session)
-            session.merge(SiteQueueCategoryRow(site=self.site, prefix=category.prefix,
-                                               name=category.name, active=category.active,
-                                               position=category.position))
+            kept = [c for c in site_categories(session, self.site) if c.prefix != category.prefix]
+            set_site_categories(session, self.site, [*kept, category])
 
     def windows(self) -> list[WindowConfig]:
-        with self._db.session() as session:
-            self._ensure_demo(session)
+        with self._reading() as session:
             rows = session.scalars(select(SiteQueueWindowRow).where(
                 SiteQueueWindowRow.site == self.site))
             return sorted((_window(r) for r in rows),
@@ -162,7 +167,7 @@ class SiteQueueStore:
                                                  SiteQueueTicketRow.day == day)
         if statuses is not None:
             query = query.where(SiteQueueTicketRow.status.in_([str(s) for s in statuses]))
-        with self._db.session() as session:
+        with self._db.read() as session:
             return [_ticket(r) for r in session.scalars(query.order_by(
                 SiteQueueTicketRow.queued_at, SiteQueueTicketRow.number))]
 
@@ -170,7 +175,8 @@ class SiteQueueStore:
               event: TicketEvent) -> Ticket:
         with self._db.session() as session:
             self._ensure_demo(session)
-            category = session.get(SiteQueueCategoryRow, (self.site, prefix))
+            category = next((c for c in site_categories(session, self.site)
+                             if c.prefix == prefix), None)
             if category is None or not category.active:
                 raise QueueRuleError(f"没有可取号的业务类别“{prefix}”。")
             counter = session.get(SiteQueueCounterRow, (self.site, day, prefix),
@@ -219,32 +225,54 @@ class SiteQueueStore:
             if row is None:
                 raise QueueRuleError(f"{window}号窗口没有配置排队业务，请管理员在排队设置中添加。")
             policy = self._policy(session)
-            statuses = [str(s) for s in (TicketStatus.WAITING, *AT_WINDOW)]
-            tickets = [_ticket(r) for r in session.scalars(
-                select(SiteQueueTicketRow).where(
-                    SiteQueueTicketRow.site == self.site, SiteQueueTicketRow.day == day,
-                    SiteQueueTicketRow.status.in_(statuses))
-                .order_by(SiteQueueTicketRow.queued_at, SiteQueueTicketRow.number))]
+            tickets = self._candidates(session, _window(row), day)
+            skipped: set[str] = set()
             postgres = session.get_bind().dialect.name == "postgresql"
             while True:
                 decided = decide(_window(row), tickets, policy)
                 if decided is None:
                     return None
                 before, after, event, new_window = decided
-                if postgres and session.scalars(
+                if (postgres and session.scalars(
                         select(SiteQueueTicketRow.id).where(SiteQueueTicketRow.id == before.id)
-                        .with_for_update(skip_locked=True)).first() is None:
-                    # Another window is taking it right now: choose again without it.
-                    tickets = [t for t in tickets if t.id != before.id]
-                    continue
-                if not self._take(session, before, after):
-                    tickets = [t for t in tickets if t.id != before.id]   # taken meanwhile
+                        .with_for_update(skip_locked=True)).first() is None) or not self._take(
+                        session, before, after):
+                    # Another window is taking it right now (or took it): choose again
+                    # without it — its lane's next ticket comes up in its place.
+                    skipped |= {before.id}
+                    tickets = self._candidates(session, _window(row), day, frozenset(skipped))
                     continue
                 row.preferred_streak, row.version = new_window.preferred_streak, new_window.version
                 self._append(session, after, event)
                 return after
 
     # ---- helpers ----------------------------------------------------------------------
+
+    def _candidates(self, session: Session, window: WindowConfig, day: dt.date,
+                    skip: frozenset[str] = frozenset()) -> list[Ticket]:
+        """What the call order needs, not every waiting ticket: the window's own tickets
+        at it, and the first waiting ticket of each lane it may call (category × class,
+        and those transferred to it by name). Within a lane the order is (queued_at,
+        number), so the lane's head is the only one of it the rules could choose — the
+        client's store reads the same (app/services/queue_store.py; a property test there
+        compares it with the whole queue)."""
+        t = SiteQueueTicketRow
+        mine = select(t).where(t.site == self.site, t.day == day,
+                               t.status.in_([str(s) for s in AT_WINDOW]), t.window == window.number)
+        rows = list(session.scalars(mine))
+        waiting = select(t).where(t.site == self.site, t.day == day,
+                                  t.status == str(TicketStatus.WAITING), t.id.not_in(skip))
+        lanes = [waiting.where(t.category == prefix, t.ticket_class == str(k),
+                               t.target_window == "")
+                 for prefix, _rank in window.categories for k in TicketClass]
+        lanes += [waiting.where(t.category == c.prefix, t.ticket_class == str(k),
+                                t.target_window == window.number)
+                  for c in site_categories(session, self.site) for k in TicketClass]
+        for lane in lanes:
+            head = session.scalars(lane.order_by(t.queued_at, t.number).limit(1)).first()
+            if head is not None:
+                rows.append(head)
+        return sorted((_ticket(r) for r in rows), key=lambda x: (x.queued_at, x.number))
 
     def _take(self, session: Session, before: Ticket, after: Ticket) -> bool:
         """The conditional update: exactly one row, still as the caller saw it."""

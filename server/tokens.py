@@ -38,6 +38,12 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def current_key(session: Session) -> str | None:
+    """The shared key if one was made (a read: checking a token never writes)."""
+    row = session.get(ServerMetaRow, _KEY)
+    return None if row is None else row.value
+
+
 def signing_key(session: Session) -> str:
     """The shared key, created by the first process that needs it."""
     row = session.get(ServerMetaRow, _KEY)

@@ -19,8 +19,10 @@ from server.db import ServerDatabase
 from server.settings import ServerSettings
 
 MAX_JSON_BYTES = 1024 * 1024    # a push batch is far smaller; blobs have their own limit
-# Paths whose bodies are not JSON and have limits of their own (blob chunks).
-UNLIMITED_PREFIXES: tuple[str, ...] = ("/v1/blobs/",)
+# Paths whose bodies have limits of their own: blob chunks, and reference files (a real
+# catalogue or credit list is larger than 1 MiB; their endpoint enforces each kind's limit).
+UNLIMITED_PREFIXES: tuple[str, ...] = ("/v1/blobs/", "/v1/reference/catalogue",
+                                       "/v1/reference/calendar", "/v1/reference/credit-list")
 ROUTERS = (auth.router, reference.router, blobs.router, sync.router, queue.router)
 
 

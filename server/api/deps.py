@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.accounts import ApiError, check_session
 from server.db import ServerDatabase
-from server.tokens import AccessClaims, TokenError, read_access, signing_key
+from server.tokens import AccessClaims, TokenError, current_key, read_access
 
 T = TypeVar("T")
 # Refusals whose bookkeeping must be kept although the request fails: a wrong password
@@ -47,8 +47,11 @@ def current_claims(request: Request,
         raise ApiError(401, "no_token", "缺少访问令牌（Authorization: Bearer …）。",
                        {"WWW-Authenticate": "Bearer"})
     token = authorization.removeprefix("Bearer ").strip()
-    with database(request).session() as session:
-        key = signing_key(session)
+    db = database(request)
+    with db.read() as session:   # every request passes here: a read, never a write turn
+        key = current_key(session)
+        if key is None:   # no token was ever issued: none can be valid
+            raise ApiError(401, "token_invalid", "访问令牌无效。", {"WWW-Authenticate": "Bearer"})
         try:
             claims = read_access(key, token)
         except TokenError as exc:

@@ -137,7 +137,7 @@ async def feed(request: Request, who: Caller,
         int(last_event_id) if last_event_id and last_event_id.isdigit() else None)
 
     def newer(since: int | None) -> list[SiteQueueFeedRow]:
-        with db.session() as session:
+        with db.read() as session:
             if since is None:   # from now on: the newest number is the starting point
                 last = session.scalars(select(SiteQueueFeedRow.id).where(
                     SiteQueueFeedRow.site == who.site).order_by(

@@ -1,4 +1,4 @@
-"""queue: each site's hall queue (categories, windows, counters, tickets, events, feed)
+"""queue: each site's hall queue (windows, counters, tickets, events, the display feed)
 
 Revision ID: s0005
 Revises: s0004
@@ -17,12 +17,6 @@ _SITE = sa.String(12)
 
 
 def upgrade() -> None:
-    op.create_table('queue_categories',
-                    sa.Column('site', _SITE, primary_key=True),
-                    sa.Column('prefix', sa.String(1), primary_key=True),
-                    sa.Column('name', sa.String(20), nullable=False),
-                    sa.Column('active', sa.Boolean(), nullable=False),
-                    sa.Column('position', sa.Integer(), nullable=False))
     op.create_table('queue_windows',
                     sa.Column('site', _SITE, primary_key=True),
                     sa.Column('number', sa.String(8), primary_key=True),
@@ -56,8 +50,9 @@ def upgrade() -> None:
                     sa.Column('returns', sa.Integer(), nullable=False),
                     sa.Column('version', sa.Integer(), nullable=False),
                     sa.UniqueConstraint('site', 'day', 'number'))
-    op.create_index('ix_queue_tickets_site_day_status', 'queue_tickets',
-                    ['site', 'day', 'status'])
+    op.create_index('ix_queue_tickets_lane', 'queue_tickets',
+                    ['site', 'day', 'status', 'category', 'ticket_class', 'target_window',
+                     'queued_at', 'number'])
     op.create_table('queue_ticket_events',
                     sa.Column('id', sa.Integer(), primary_key=True, autoincrement=True),
                     sa.Column('ticket_id', sa.String(36), nullable=False),
@@ -81,5 +76,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in ('queue_feed', 'queue_ticket_events', 'queue_tickets', 'queue_counters',
-                  'queue_windows', 'queue_categories'):
+                  'queue_windows'):
         op.drop_table(table)
