@@ -107,7 +107,7 @@ def create_user(session: Session, username: str, display_name: str, role: str,
 # ---- passwords with a lock-out ------------------------------------------------------
 
 
-def _checked_user(session: Session, username: str, password: str, now: dt.datetime
+def checked_user(session: Session, username: str, password: str, now: dt.datetime
                   ) -> UserRow:
     """The user if ``password`` is right; counts failures and locks out after
     MAX_FAILED_LOGINS for LOCK_MINUTES (kept in the database: every process sees it)."""
@@ -146,7 +146,7 @@ def register_device(session: Session, username: str, password: str, name: str,
                     now: dt.datetime) -> Registration:
     """A supervisor or administrator registers a PC for their site: the next terminal
     number (01–99) and a device token."""
-    user = _checked_user(session, username, password, now)
+    user = checked_user(session, username, password, now)
     if user.role not in ("supervisor", "admin"):
         raise ApiError(403, "not_allowed", "只有值班长或管理员可以登记终端。")
     name = name.strip()
@@ -203,7 +203,7 @@ def _tokens(session: Session, user: UserRow, device: DeviceRow, now: dt.datetime
 def login(session: Session, device_token: str, username: str, password: str,
           now: dt.datetime) -> dict[str, Any]:
     device = device_of(session, device_token)
-    user = _checked_user(session, username, password, now)
+    user = checked_user(session, username, password, now)
     if user.site_code != device.site_code:
         raise ApiError(403, "other_site", "该账号不属于本终端所在的站点。")
     answer = _tokens(session, user, device, now, family=str(uuid.uuid4()))

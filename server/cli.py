@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server import cli_reference
 
     cli_reference.register(sub, common)
+    from server import cli_cases
+
+    cli_cases.register(sub, common)
     return parser
 
 

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from server.accounts import ApiError
-from server.api import auth, blobs, queue, reference, sync
+from server.api import auth, blobs, cases, queue, reference, sync
 from server.db import ServerDatabase
 from server.settings import ServerSettings
 
@@ -23,7 +23,8 @@ MAX_JSON_BYTES = 1024 * 1024    # a push batch is far smaller; blobs have their 
 # catalogue or credit list is larger than 1 MiB; their endpoint enforces each kind's limit).
 UNLIMITED_PREFIXES: tuple[str, ...] = ("/v1/blobs/", "/v1/reference/catalogue",
                                        "/v1/reference/calendar", "/v1/reference/credit-list")
-ROUTERS = (auth.router, reference.router, blobs.router, sync.router, queue.router)
+ROUTERS = (auth.router, reference.router, blobs.router, sync.router, queue.router,
+           cases.router)
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
