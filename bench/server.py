@@ -1,11 +1,16 @@
 """The county's server under load, over loopback, on its default SQLite database.
 
+Push and pull: a client workstation accepts CASES cases through its own services (each
+leaves three ops in its outbox: opened, materials recorded, decided); they are pushed in
+batches of PUSH_BATCH, then pulled back in pages. Reported: ops/s and changes/s.
+
 Hall queue: 20 windows (each its own HTTP session on a thread of its own, as 20 clerk PCs
 would be) call and finish as fast as they can until the tickets run out. Reported: calls
 per second, call latency (request sent → answer read), duplicates and skipped tickets.
 
-Targets (issue 11): 20 windows calling concurrently, call p99 ≤ 50 ms, zero duplicates,
-and a call rate at least 5× FQM's 76–183 calls/s on this kind of machine.
+Targets (issue 11): push ≥ 500 ops/s on SQLite on a 2-core machine; 20 windows calling
+concurrently, call p99 ≤ 50 ms, zero duplicates, and a call rate at least 5× FQM's 76–183
+calls/s on this kind of machine.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ WINDOWS = 20
 TICKETS = 1800          # two categories: under the 999 a day each
 PASSWORD = "Guanli2026x"
 TARGET_P99_MS = 50.0
+TARGET_PUSH_OPS = 500.0
+CASES = 200
+PUSH_BATCH = 100
+FOOD = "11330100MB0000001X4000215001000"   # 食品经营许可（新办）in the demo catalogue
 FQM_CALLS_PER_SECOND = 183.0
 
 
@@ -59,7 +68,8 @@ def _serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the server did not start")
 
 
-def _token(home: Path, url: str) -> str:
+def _session(home: Path, url: str) -> tuple[dict[str, Any], str, str]:
+    """A registered device, and the clerk logged in on it: (device, user id, token)."""
     from server import accounts
     from server.db import ServerDatabase
     from server.settings import ServerSettings
@@ -75,7 +85,68 @@ def _token(home: Path, url: str) -> str:
     login = requests.post(f"{url}/v1/auth/login", json={"username": "clerk",
                           "password": PASSWORD}, timeout=30,
                           headers={"X-Device-Token": device["device_token"]}).json()
-    return str(login["access_token"])
+    return device, str(login["user"]["id"]), str(login["access_token"])
+
+
+def push_and_pull(url: str, device: dict[str, Any], user_id: str, token: str
+                  ) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from app.domain.case import (
+        Applicant,
+        ApplicantKind,
+        Clerk,
+        Decision,
+        IdType,
+        MaterialState,
+        MaterialStatus,
+    )
+    from app.storage.models import OutboxOp
+    from app.workstation import open_workstation
+
+    auth = {"Authorization": f"Bearer {token}"}
+    with tempfile.TemporaryDirectory() as client_home:
+        ws = open_workstation(Path(client_home))
+        try:
+            clerk = Clerk(user_id, "窗口", device["site"], device["terminal"], "1", "clerk")
+            item = ws.catalogue.item(FOOD)
+            applicant = Applicant(ApplicantKind.PERSON, "王小明", IdType.RESIDENT_ID,
+                                  "330102198001010026", phone="13800138000")
+            for _ in range(CASES):
+                case = ws.cases.open_case(FOOD, applicant, clerk)
+                ws.cases.record_materials(case.id, [
+                    MaterialState(m.id, m.name, MaterialStatus.RECEIVED, str(m.form), m.copies)
+                    for m in item.checklist()], clerk)
+                ws.cases.decide(case.id, Decision.ACCEPT, clerk)
+            with ws.db.read() as session:
+                ops = [{"op_id": o.op_id, "device_seq": o.device_seq, "entity": o.entity,
+                        "entity_id": o.entity_id, "kind": o.kind,
+                        "base_version": o.base_version, "payload": o.payload,
+                        "blob_refs": o.blob_refs, "client_time": o.client_time}
+                       for o in session.scalars(select(OutboxOp).where(
+                           OutboxOp.entity == "case").order_by(OutboxOp.device_seq))]
+        finally:
+            ws.close()
+    answers: Counter[str] = Counter()
+    with requests.Session() as s:
+        s.headers.update(auth)
+        begin = time.perf_counter()
+        for i in range(0, len(ops), PUSH_BATCH):
+            answer = s.post(f"{url}/v1/sync/push", json={"ops": ops[i:i + PUSH_BATCH]},
+                            timeout=300)
+            answer.raise_for_status()
+            answers.update(r["result"] for r in answer.json()["results"])
+        push_seconds = time.perf_counter() - begin
+        begin, cursor, pulled, more = time.perf_counter(), "", 0, True
+        while more:
+            page = s.get(f"{url}/v1/sync/pull", params={"cursor": cursor, "limit": 500},
+                         timeout=300).json()
+            pulled += len(page["changes"])
+            cursor, more = page["cursor"], page["more"]
+        pull_seconds = time.perf_counter() - begin
+    return {"ops": len(ops), "results": dict(answers),
+            "push_ops_per_second": round(len(ops) / push_seconds, 1),
+            "pulled": pulled, "pull_changes_per_second": round(pulled / pull_seconds, 1)}
 
 
 def queue(home: Path, url: str, token: str) -> dict[str, Any]:
@@ -140,17 +211,25 @@ def main() -> None:
         home = Path(tmp)
         process, url = _serve(home)
         try:
-            hall = queue(home, url, _token(home, url))
+            device, user_id, token = _session(home, url)
+            sync = push_and_pull(url, device, user_id, token)
+            hall = queue(home, url, token)
         finally:
             process.terminate()
             process.wait(timeout=30)
     c = hall["call_ms"]
-    figures = {"queue": hall, "target_call_p99_ms": TARGET_P99_MS,
+    figures = {"sync": sync, "target_push_ops_per_second": TARGET_PUSH_OPS,
+               "meets_push_target": sync["push_ops_per_second"] >= TARGET_PUSH_OPS
+               and sync["results"] == {"applied": sync["ops"]},
+               "queue": hall, "target_call_p99_ms": TARGET_P99_MS,
                "target_calls_per_second": 5 * FQM_CALLS_PER_SECOND,
                "meets_queue_target": c["p99"] <= TARGET_P99_MS and hall["duplicates"] == 0
                and hall["skipped"] == 0
                and hall["calls_per_second"] >= 5 * FQM_CALLS_PER_SECOND}
     path = write_result("server", figures)
+    print(f"push: {sync['ops']} ops {sync['results']}, {sync['push_ops_per_second']} ops/s "
+          f"(target ≥ {TARGET_PUSH_OPS:.0f}); pull: {sync['pulled']} changes, "
+          f"{sync['pull_changes_per_second']} changes/s")
     print(f"hall queue, {WINDOWS} windows over HTTP: {hall['calls_per_second']} calls/s "
           f"(target ≥ {5 * FQM_CALLS_PER_SECOND:.0f}), call p50 {c['p50']:.1f} ms "
           f"p99 {c['p99']:.1f} ms (target ≤ {TARGET_P99_MS:.0f}); duplicates "
