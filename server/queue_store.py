@@ -265,13 +265,18 @@ class SiteQueueStore:
         lanes = [waiting.where(t.category == prefix, t.ticket_class == str(k),
                                t.target_window == "")
                  for prefix, _rank in window.categories for k in TicketClass]
-        lanes += [waiting.where(t.category == c.prefix, t.ticket_class == str(k),
-                                t.target_window == window.number)
-                  for c in site_categories(session, self.site) for k in TicketClass]
         for lane in lanes:
             head = session.scalars(lane.order_by(t.queued_at, t.number).limit(1)).first()
             if head is not None:
                 rows.append(head)
+        # Transferred to this window by name: few, of any category; one query, then the
+        # head of each (category, class) lane among them.
+        seen: set[tuple[str, str]] = set()
+        for row in session.scalars(waiting.where(t.target_window == window.number)
+                                   .order_by(t.queued_at, t.number)):
+            if (row.category, row.ticket_class) not in seen:
+                seen.add((row.category, row.ticket_class))
+                rows.append(row)
         return sorted((_ticket(r) for r in rows), key=lambda x: (x.queued_at, x.number))
 
     def _take(self, session: Session, before: Ticket, after: Ticket) -> bool:
