@@ -3,11 +3,12 @@ a resumable upload (docs/sync-protocol.md §7).
 
 Two halves. The **store** keeps bytes: a partial upload being appended to, then the whole
 blob moved into place atomically once its hash is verified. ``BlobStore`` is the
-interface; ``FilesystemBlobStore`` keeps them under the server home (``blobs/``), and an
-S3-compatible store can implement the same methods later. The **bookkeeping** (the
-``blobs`` table) is what every server process shares: the declaration, the bytes
-acknowledged (each chunk fsynced before it is counted), acceptance, and a lease that lets
-one PATCH at a time write a blob without holding a database lock for the whole chunk.
+interface; ``FilesystemBlobStore`` keeps them under the server home (``blobs/``), and
+``server.blobs_s3.S3BlobStore`` in an S3-compatible bucket (open_store picks one by URL).
+The **bookkeeping** (the ``blobs`` table) is what every server process shares: the
+declaration, the bytes acknowledged (each chunk made durable before it is counted),
+acceptance, and a lease that lets one PATCH at a time write a blob without holding a
+database lock for the whole chunk.
 
 The acknowledged offset is the truth a client resumes from: the smaller of what the
 table counts and what the store holds (bytes written after the last acknowledgement, by
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from server.accounts import ApiError
 from server.blob_models import BlobRow, BlobSiteRow
+from server.settings import blob_url_from_env
 from server.tokens import AccessClaims
 
 if TYPE_CHECKING:
@@ -206,8 +208,16 @@ class RunningHashes:
             self._states.popitem(last=False)
 
 
-def open_store(root: Path) -> BlobStore:
-    """The store for a server home. (An S3 URL in the settings picks another store here.)"""
+def open_store(root: Path, url: str | None = None) -> BlobStore:
+    """The store for a server home: the folder ``root``, or the S3-compatible bucket that
+    ``url`` names (``ServerSettings.blob_url``; None = its default, from
+    YICHUANG_SERVER_BLOB_URL). A bad URL raises ServerSettingsError."""
+    if url is None:
+        url = blob_url_from_env()
+    if url:
+        from server.blobs_s3 import S3BlobStore  # boto3 is loaded only where it is used
+
+        return S3BlobStore.from_url(url)
     root.mkdir(parents=True, mode=0o700, exist_ok=True)
     return FilesystemBlobStore(root)
 

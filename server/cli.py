@@ -1,7 +1,7 @@
 """``yichuang-server``: set up and run the county's server.
 
-    yichuang-server init [--home DIR] [--database-url URL] [--site-code 330102 …]
-    yichuang-server serve [--home DIR] [--database-url URL] [--host H] [--port P]
+    yichuang-server init [--home DIR] [--database-url URL] [--blob-url URL] [--site-code …]
+    yichuang-server serve [--home DIR] [--database-url URL] [--blob-url URL] [--host H] [--port P]
 
 Bad input: one Chinese line on stderr and exit 2; nothing half-created.
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.errors import UserError
-from server.settings import DEFAULT_PORT, ServerSettings, server_home
+from server.settings import DEFAULT_PORT, ServerSettings, blob_url_from_env, server_home
 
 EXIT_USAGE = 2
 
@@ -29,8 +29,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
     settings = ServerSettings(server_home(args.home), args.database_url or
-                              os.environ.get("YICHUANG_SERVER_DATABASE_URL", ""))
+                              os.environ.get("YICHUANG_SERVER_DATABASE_URL", ""),
+                              args.blob_url or blob_url_from_env())
     settings.url   # noqa: B018 - checks the URL now, with a clear message
+    if settings.blob_url:   # a bad bucket URL is refused now, not at the first upload
+        from server.blobs_s3 import S3Location
+
+        S3Location.parse(settings.blob_url)
     return settings
 
 
@@ -116,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--home", type=Path, help="服务器数据目录（SQLite 数据库、材料文件）")
     common.add_argument("--database-url", help="PostgreSQL：postgresql+psycopg://用户@主机/库名")
+    common.add_argument("--blob-url", help="材料存储：默认数据目录下 blobs/；对象存储如 "
+                        "s3://桶名/前缀?endpoint=https://…（密钥用 AWS_ACCESS_KEY_ID 等环境变量）")
     p = sub.add_parser("init", parents=[common], help="建立数据库、第一个站点和管理员")
     p.add_argument("--site-code", default=DEMO_SITE_CODE,
                    help="站点编码（6至12位数字：行政区划代码加站点序号）")

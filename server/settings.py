@@ -3,13 +3,15 @@
 A server home (``--home``, ``YICHUANG_SERVER_HOME``, or the platform's data directory)
 holds the SQLite database of a single-machine county (``server.db``) and the blobs. A
 real deployment passes ``--database-url postgresql+psycopg://…``: several server processes
-then share that database and keep no state of their own.
+then share that database and keep no state of their own. Their blobs then go to one
+S3-compatible bucket (``blob_url``, from ``YICHUANG_SERVER_BLOB_URL``; see
+server/blobs_s3.py), or to a ``blobs/`` folder every process mounts.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
@@ -19,6 +21,13 @@ from sqlalchemy.exc import ArgumentError
 from app.errors import UserError
 
 DEFAULT_PORT = 8750
+BLOB_URL_ENV = "YICHUANG_SERVER_BLOB_URL"
+
+
+def blob_url_from_env() -> str:
+    """The blob store's URL when none is given: "" (the home's ``blobs/`` folder) unless
+    YICHUANG_SERVER_BLOB_URL names a bucket (``s3://bucket/prefix?endpoint=…``)."""
+    return os.environ.get(BLOB_URL_ENV, "")
 
 
 class ServerSettingsError(UserError, ValueError):
@@ -29,6 +38,8 @@ class ServerSettingsError(UserError, ValueError):
 class ServerSettings:
     home: Path
     database_url: str = ""          # "" = the SQLite file in home
+    # "" = the filesystem under home/blobs; "s3://bucket/prefix?endpoint=…" = a bucket
+    blob_url: str = field(default_factory=blob_url_from_env)
 
     @property
     def url(self) -> URL:

@@ -38,7 +38,8 @@ def blob_store(request: Request) -> blobs.BlobStore:
     """The app's blob store, opened on first use (it keeps no state but its root)."""
     store: blobs.BlobStore | None = getattr(request.app.state, "blob_store", None)
     if store is None:
-        store = blobs.open_store(request.app.state.settings.blobs)
+        store = blobs.open_store(request.app.state.settings.blobs,
+                                 request.app.state.settings.blob_url)
         request.app.state.blob_store = store
     return store
 

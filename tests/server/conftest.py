@@ -164,8 +164,9 @@ def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
 
 @pytest.fixture
 def two_servers(tmp_path: Path, postgres: str) -> Iterator[tuple[Server, Server]]:
-    """Two server processes on one PostgreSQL database and one blob folder (a shared
-    mount until the S3 store), as behind a load balancer."""
+    """Two server processes on one PostgreSQL database and one blob folder (on one
+    machine; across machines the blobs go to an S3-compatible bucket), as behind a
+    load balancer."""
     database_url = fresh_database(postgres)
     init_home(tmp_path / "a", database_url)
     first = start(tmp_path / "a", database_url)

@@ -51,6 +51,10 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
         "init", "--home", str(tmp_path / "site"), "--site-code", "12ab", "--password-fd", "0",
         stdin=ADMIN_PASSWORD + "\n"))
     assert "参数有误" in one_line(run_server_cli("serve", "--port", "eighty"))
+    # A bad bucket URL is refused before anything starts (and a key never goes in it).
+    assert "材料存储桶名“Not_A_Bucket”不合规" in one_line(run_server_cli(
+        "serve", "--home", str(tmp_path / "s3"), "--blob-url", "s3://Not_A_Bucket/x?key=secret",
+        "--port", str(free_port())))
 
 
 def test_a_first_run_sets_itself_up_and_says_the_admin_password_once(tmp_path: Path) -> None:
