@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 def _settings(args: argparse.Namespace) -> ServerSettings:
     settings = ServerSettings(server_home(args.home), args.database_url or
                               os.environ.get("YICHUANG_SERVER_DATABASE_URL", ""),
-                              args.blob_url or blob_url_from_env())
+                              getattr(args, "blob_url", None) or blob_url_from_env())
     settings.url   # noqa: B018 - checks the URL now, with a clear message
     if settings.blob_url:   # a bad bucket URL is refused now, not at the first upload
         from server.blobs_s3 import S3Location
