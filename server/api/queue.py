@@ -136,22 +136,21 @@ async def feed(request: Request, who: Caller,
     start = after if after is not None else (
         int(last_event_id) if last_event_id and last_event_id.isdigit() else None)
 
-    def newer(since: int | None) -> list[SiteQueueFeedRow]:
+    def latest() -> int:
+        """The newest feed number of the site: a stream with no starting point begins there."""
         with db.read() as session:
-            if since is None:   # from now on: the newest number is the starting point
-                last = session.scalars(select(SiteQueueFeedRow.id).where(
-                    SiteQueueFeedRow.site == who.site).order_by(
-                    SiteQueueFeedRow.id.desc()).limit(1)).first()
-                return [SiteQueueFeedRow(id=last or 0, site=who.site, number="", kind="",
-                                         window="", at="")]
+            return session.scalars(select(SiteQueueFeedRow.id).where(
+                SiteQueueFeedRow.site == who.site).order_by(
+                SiteQueueFeedRow.id.desc()).limit(1)).first() or 0
+
+    def newer(since: int) -> list[SiteQueueFeedRow]:
+        with db.read() as session:
             return list(session.scalars(select(SiteQueueFeedRow).where(
                 SiteQueueFeedRow.site == who.site, SiteQueueFeedRow.id > since)
                 .order_by(SiteQueueFeedRow.id).limit(200)))
 
     async def events() -> AsyncIterator[str]:
-        since = start
-        if since is None:
-            since = (await asyncio.to_thread(newer, None))[0].id
+        since = start if start is not None else await asyncio.to_thread(latest)
         yield f": 一窗通叫号 {who.site}\n\n"
         quiet = 0.0
         while not await request.is_disconnected():
