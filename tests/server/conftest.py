@@ -1,15 +1,19 @@
 """The real server, as a county runs it: ``yichuang-server init`` then ``serve`` in a
 process of its own on a loopback port, over a database in a temporary home.
 
-Every server test runs twice: on SQLite (the single-machine default) and on a real
-PostgreSQL — a throw-away cluster of Debian's ``postgresql`` started here in a temporary
-directory as an unprivileged user, with a fresh database per test. Where PostgreSQL cannot
-be found the PostgreSQL half is skipped with that reason printed.
+Every server test runs twice: on SQLite (the single-machine default, one process) and on
+a real PostgreSQL — a throw-away cluster of Debian's ``postgresql`` started here in a
+temporary directory as an unprivileged user, with a fresh database per test — served by
+TWO server processes on that database and one home, as behind a load balancer: each
+request a test makes goes to the next process in turn (``Server.url``), so every step of
+every test crosses processes. Where PostgreSQL cannot be found the PostgreSQL half is
+skipped with that reason printed.
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import shutil
 import socket
@@ -19,7 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -49,10 +53,22 @@ def free_port() -> int:
 
 @dataclass
 class Server:
+    """One server, or several processes serving one database and home. ``url`` names the
+    next process in turn at every read, so consecutive requests are spread across them;
+    ``urls`` lists them all."""
+
     home: Path
-    url: str
-    process: subprocess.Popen[str]
+    urls: list[str]
+    processes: list[subprocess.Popen[str]]
     database_url: str = ""
+    _turn: Iterator[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._turn = itertools.cycle(self.urls)
+
+    @property
+    def url(self) -> str:
+        return next(self._turn)
 
     @property
     def settings(self) -> ServerSettings:
@@ -60,38 +76,51 @@ class Server:
         return ServerSettings(self.home, self.database_url)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(timeout=20)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                process.kill()
+                process.wait()
 
 
 def _database_args(database_url: str) -> list[str]:
     return ["--database-url", database_url] if database_url else []
 
 
-def start(home: Path, database_url: str = "") -> Server:
+def _launch(home: Path, database_url: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     process = subprocess.Popen(server_command("serve", "--home", str(home), "--port", str(port),
                                               *_database_args(database_url)),
                                cwd=REPO, text=True, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONPATH": str(REPO)})
-    url = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _answering(process: subprocess.Popen[str], url: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:   # until it answers (start-up is not under test)
         if process.poll() is not None:
             raise RuntimeError(f"the server ended: {process.communicate()}")
         try:
             if requests.get(f"{url}/v1/health", timeout=1).ok:
-                return Server(home, url, process, database_url)
+                return
         except requests.ConnectionError:
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("the server did not answer within 60 s")
+
+
+def start(home: Path, database_url: str = "", processes: int = 1) -> Server:
+    """``processes`` server processes on ``home`` and its database, started together."""
+    launched = [_launch(home, database_url) for _ in range(processes)]
+    for process, url in launched:
+        _answering(process, url)
+    return Server(home, [url for _, url in launched], [p for p, _ in launched], database_url)
 
 
 def init_home(home: Path, database_url: str = "") -> None:
@@ -155,9 +184,11 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
+    """The server under test: one process on SQLite; two on PostgreSQL, taking requests
+    in turn."""
     home = tmp_path / "server-home"
     init_home(home, database_url)
-    running = start(home, database_url)
+    running = start(home, database_url, processes=2 if database_url else 1)
     yield running
     running.stop()
 
@@ -169,8 +200,9 @@ def two_servers(tmp_path: Path, postgres: str) -> Iterator[tuple[Server, Server]
     load balancer."""
     database_url = fresh_database(postgres)
     init_home(tmp_path / "a", database_url)
-    first = start(tmp_path / "a", database_url)
-    second = start(tmp_path / "a", database_url)
+    both = start(tmp_path / "a", database_url, processes=2)
+    first = Server(both.home, both.urls[:1], both.processes[:1], database_url)
+    second = Server(both.home, both.urls[1:], both.processes[1:], database_url)
     yield first, second
     first.stop()
     second.stop()
