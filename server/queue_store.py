@@ -10,55 +10,39 @@ moment is skipped, not waited for — then changes it with a conditional update 
 and status as read: exactly one row). SQLite serialises writers anyway. Every change also
 writes a feed row for the hall displays, numbered in commit order per site (the site's row
 is locked for it).
+
+叫号, the moves of the ticket at a window and the reads they need speak prebuilt SQL on a
+Core connection (server/queue_sql.py); configuration and issuing a number go through the
+ORM models.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from app.domain.queue import (
-    AT_WINDOW,
     QueuePolicy,
     QueueRuleError,
     Ticket,
-    TicketClass,
     TicketEvent,
     TicketStatus,
 )
 from app.domain.queue_policy import Category, WindowConfig
-from app.services.queue_store import CallDecision, iso
+from app.services.queue_store import CallDecision, iso, ticket_from_row
+from server import queue_sql as sql
 from server.db import ServerDatabase
-from server.models import ServerMetaRow, SiteRow
-from server.queue_models import (
-    SiteQueueCounterRow,
-    SiteQueueEventRow,
-    SiteQueueFeedRow,
-    SiteQueueTicketRow,
-    SiteQueueWindowRow,
-)
+from server.models import ServerMetaRow
+from server.queue_models import SiteQueueCounterRow, SiteQueueTicketRow, SiteQueueWindowRow
 from server.reference import set_site_categories, site_categories
 
 # A site that has set up nothing gets the demo hall of the client (its migration 0007).
 DEMO_WINDOWS = (("1", (("A", 1), ("C", 2))), ("2", (("A", 1), ("B", 2))),
                 ("3", (("B", 1), ("C", 1))))
-
-
-def _ticket(r: SiteQueueTicketRow) -> Ticket:
-    return Ticket(
-        id=r.id, number=r.number, category=r.category, day=r.day,
-        ticket_class=TicketClass(r.ticket_class), status=TicketStatus(r.status),
-        issued_at=dt.datetime.fromisoformat(r.issued_at),
-        queued_at=dt.datetime.fromisoformat(r.queued_at), priority_reason=r.priority_reason,
-        appointment=r.appointment, id_number=r.id_number, target_window=r.target_window,
-        window=r.window, recalls=r.recalls, returns=r.returns, version=r.version)
 
 
 def _fields(t: Ticket) -> dict[str, Any]:
@@ -67,18 +51,12 @@ def _fields(t: Ticket) -> dict[str, Any]:
             "returns": t.returns, "version": t.version}
 
 
-def _window(r: SiteQueueWindowRow) -> WindowConfig:
-    return WindowConfig(r.number, r.name, tuple((str(p), int(k)) for p, k in r.categories),
-                        r.paused, r.preferred_streak, r.version)
+def _window(r: Sequence[Any]) -> WindowConfig:
+    return WindowConfig(*sql.window_row(r))
 
 
 class _Lost(Exception):
     """Another caller changed the ticket or the window first: roll back, report False."""
-
-
-def _changed(result: Any) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
 
 
 class SiteQueueStore:
@@ -90,38 +68,24 @@ class SiteQueueStore:
 
     # ---- configuration ----------------------------------------------------------------
 
-    def _configured(self, session: Session) -> bool:
-        return session.scalars(select(SiteQueueWindowRow.number).where(
-            SiteQueueWindowRow.site == self.site).limit(1)).first() is not None
-
-    def _reading(self) -> AbstractContextManager[Session]:
-        """A read session, after seeding the demo hall once (a write) if the site has no
-        queue configuration yet."""
-        with self._db.read() as session:
-            configured = self._configured(session)
-        if not configured:
-            with self._db.session() as session:
-                self._ensure_demo(session)
-        return self._db.read()
-
-    def _ensure_demo(self, session: Session) -> None:
+    def _ensure_demo(self, conn: Connection) -> None:
         """The demo hall's windows for a site that has none (its categories are the
-        reference data's: server/reference.py gives the demo set until it publishes)."""
-        if self._configured(session):
+        reference data's: server/reference.py gives the demo set until it publishes).
+        Two processes seeding at once insert each window once."""
+        if conn.execute(sql.WINDOWS, {"site": self.site}).first() is not None:
             return
         for number, categories in DEMO_WINDOWS:
-            session.add(SiteQueueWindowRow(site=self.site, number=number, name=f"{number}号窗口",
-                                           categories=[list(c) for c in categories],
-                                           paused=False, preferred_streak=0, version=1))
-        session.flush()
+            conn.execute(sql.ADD_WINDOW, {"site": self.site, "number": number,
+                                          "name": f"{number}号窗口",
+                                          "categories": [list(c) for c in categories]})
 
     def policy(self) -> QueuePolicy:
-        with self._db.read() as session:
-            return self._policy(session)
+        with self._db.read_connection() as conn:
+            return self._policy(conn)
 
-    def _policy(self, session: Session) -> QueuePolicy:
-        row = session.get(ServerMetaRow, f"queue_policy:{self.site}")
-        return QueuePolicy.from_json(json.loads(row.value)) if row else QueuePolicy()
+    def _policy(self, conn: Connection) -> QueuePolicy:
+        value = conn.execute(sql.POLICY, {"key": f"queue_policy:{self.site}"}).scalar()
+        return QueuePolicy.from_json(json.loads(value)) if value else QueuePolicy()
 
     def save_policy(self, policy: QueuePolicy) -> None:
         with self._db.session() as session:
@@ -138,16 +102,19 @@ class SiteQueueStore:
             set_site_categories(session, self.site, [*kept, category])
 
     def windows(self) -> list[WindowConfig]:
-        with self._reading() as session:
-            rows = session.scalars(select(SiteQueueWindowRow).where(
-                SiteQueueWindowRow.site == self.site))
-            return sorted((_window(r) for r in rows),
-                          key=lambda w: (not w.number.isdigit(), w.number.zfill(8)))
+        with self._db.read_connection() as conn:
+            rows = conn.execute(sql.WINDOWS, {"site": self.site}).all()
+        if not rows:   # a site that has set up nothing: the demo hall, seeded once
+            with self._db.write_connection() as conn:
+                self._ensure_demo(conn)
+                rows = conn.execute(sql.WINDOWS, {"site": self.site}).all()
+        return sorted((_window(r) for r in rows),
+                      key=lambda w: (not w.number.isdigit(), w.number.zfill(8)))
 
     def save_window(self, window: WindowConfig) -> None:
         categories = [[p, r] for p, r in window.categories]
         with self._db.session() as session:
-            self._ensure_demo(session)
+            self._ensure_demo(session.connection())
             row = session.get(SiteQueueWindowRow, (self.site, window.number),
                               with_for_update=True)
             if row is None:
@@ -163,18 +130,17 @@ class SiteQueueStore:
 
     def tickets(self, day: dt.date, statuses: Iterable[TicketStatus] | None = None
                 ) -> list[Ticket]:
-        query = select(SiteQueueTicketRow).where(SiteQueueTicketRow.site == self.site,
-                                                 SiteQueueTicketRow.day == day)
+        params: dict[str, Any] = {"site": self.site, "day": day}
         if statuses is not None:
-            query = query.where(SiteQueueTicketRow.status.in_([str(s) for s in statuses]))
-        with self._db.read() as session:
-            return [_ticket(r) for r in session.scalars(query.order_by(
-                SiteQueueTicketRow.queued_at, SiteQueueTicketRow.number))]
+            params["statuses"] = [str(s) for s in statuses]
+        with self._db.read_connection() as conn:
+            rows = conn.execute(sql.TICKETS if statuses is None else sql.TICKETS_IN, params)
+            return [ticket_from_row(r, day) for r in rows]
 
     def issue(self, prefix: str, day: dt.date, make: Callable[[int], Ticket],
               event: TicketEvent) -> Ticket:
         with self._db.session() as session:
-            self._ensure_demo(session)
+            self._ensure_demo(session.connection())
             category = next((c for c in site_categories(session, self.site)
                              if c.prefix == prefix), None)
             if category is None or not category.active:
@@ -194,109 +160,92 @@ class SiteQueueStore:
                 id_number=ticket.id_number, issued_at=iso(ticket.issued_at),
                 **_fields(ticket)))
             session.flush()
-            self._append(session, ticket, event)
+            self._append(session.connection(), ticket, event)
         return ticket
 
     def commit(self, before: Ticket, after: Ticket, event: TicketEvent, *,
                window: tuple[WindowConfig, WindowConfig] | None = None) -> bool:
         try:
-            with self._db.session() as session:
-                if not self._take(session, before, after):
+            with self._db.write_connection() as conn:
+                if not self._take(conn, before, after):
                     raise _Lost
                 if window is not None:
                     seen, new = window
-                    changed = session.execute(
-                        update(SiteQueueWindowRow)
-                        .where(SiteQueueWindowRow.site == self.site,
-                               SiteQueueWindowRow.number == seen.number,
-                               SiteQueueWindowRow.version == seen.version)
-                        .values(preferred_streak=new.preferred_streak, version=new.version))
-                    if _changed(changed) != 1:
+                    if not self._move_window(conn, seen, new):
                         raise _Lost   # the whole transaction rolls back
-                self._append(session, after, event)
+                self._append(conn, after, event)
         except _Lost:
             return False
         return True
 
     def call(self, window: str, day: dt.date, decide: CallDecision) -> Ticket | None:
-        with self._db.session() as session:
-            self._ensure_demo(session)
-            row = session.get(SiteQueueWindowRow, (self.site, window), with_for_update=True)
+        with self._db.write_connection() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            params = {"site": self.site, "number": window}
+            locked = sql.ONE_WINDOW_LOCKED if postgres else sql.ONE_WINDOW
+            row = conn.execute(locked, params).first()
+            if row is None:
+                self._ensure_demo(conn)
+                row = conn.execute(locked, params).first()
             if row is None:
                 raise QueueRuleError(f"{window}号窗口没有配置排队业务，请管理员在排队设置中添加。")
-            policy = self._policy(session)
-            tickets = self._candidates(session, _window(row), day)
+            config = _window(row)
+            policy = self._policy(conn)
             skipped: set[str] = set()
-            postgres = session.get_bind().dialect.name == "postgresql"
+            tickets = self._candidates(conn, config, day, skipped)
             while True:
-                decided = decide(_window(row), tickets, policy)
+                decided = decide(config, tickets, policy)
                 if decided is None:
                     return None
                 before, after, event, new_window = decided
-                if (postgres and session.scalars(
-                        select(SiteQueueTicketRow.id).where(SiteQueueTicketRow.id == before.id)
-                        .with_for_update(skip_locked=True)).first() is None) or not self._take(
-                        session, before, after):
+                if (postgres and conn.execute(sql.TAKE_LOCK, {"id": before.id}).first() is None
+                        ) or not self._take(conn, before, after):
                     # Another window is taking it right now (or took it): choose again
                     # without it — its lane's next ticket comes up in its place.
-                    skipped |= {before.id}
-                    tickets = self._candidates(session, _window(row), day, frozenset(skipped))
+                    skipped.add(before.id)
+                    tickets = self._candidates(conn, config, day, skipped)
                     continue
-                row.preferred_streak, row.version = new_window.preferred_streak, new_window.version
-                self._append(session, after, event)
+                # The window's row is held: its version cannot have moved.
+                self._move_window(conn, config, new_window)
+                self._append(conn, after, event)
                 return after
 
     # ---- helpers ----------------------------------------------------------------------
 
-    def _candidates(self, session: Session, window: WindowConfig, day: dt.date,
-                    skip: frozenset[str] = frozenset()) -> list[Ticket]:
+    def _candidates(self, conn: Connection, window: WindowConfig, day: dt.date,
+                    skip: set[str]) -> list[Ticket]:
         """What the call order needs, not every waiting ticket: the window's own tickets
-        at it, and the first waiting ticket of each lane it may call (category × class,
-        and those transferred to it by name). Within a lane the order is (queued_at,
-        number), so the lane's head is the only one of it the rules could choose — the
-        client's store reads the same (app/services/queue_store.py; a property test there
-        compares it with the whole queue)."""
-        t = SiteQueueTicketRow
-        mine = select(t).where(t.site == self.site, t.day == day,
-                               t.status.in_([str(s) for s in AT_WINDOW]), t.window == window.number)
-        rows = list(session.scalars(mine))
-        waiting = select(t).where(t.site == self.site, t.day == day,
-                                  t.status == str(TicketStatus.WAITING), t.id.not_in(skip))
-        lanes = [waiting.where(t.category == prefix, t.ticket_class == str(k),
-                               t.target_window == "")
-                 for prefix, _rank in window.categories for k in TicketClass]
-        for lane in lanes:
-            head = session.scalars(lane.order_by(t.queued_at, t.number).limit(1)).first()
-            if head is not None:
-                rows.append(head)
-        # Transferred to this window by name: few, of any category; one query, then the
-        # head of each (category, class) lane among them.
-        seen: set[tuple[str, str]] = set()
-        for row in session.scalars(waiting.where(t.target_window == window.number)
-                                   .order_by(t.queued_at, t.number)):
-            if (row.category, row.ticket_class) not in seen:
-                seen.add((row.category, row.ticket_class))
-                rows.append(row)
-        return sorted((_ticket(r) for r in rows), key=lambda x: (x.queued_at, x.number))
+        at it, and the first waiting ticket of each lane it may call (queue_sql.candidates)."""
+        params: dict[str, Any] = {"site": self.site, "day": day, "window": window.number}
+        params.update((f"p{i}", prefix) for i, (prefix, _rank) in enumerate(window.categories))
+        if skip:
+            params["skip"] = sorted(skip)
+        rows = conn.execute(sql.candidates(len(window.categories), bool(skip)), params)
+        return sorted((ticket_from_row(r, day) for r in rows),
+                      key=lambda x: (x.queued_at, x.number))
 
-    def _take(self, session: Session, before: Ticket, after: Ticket) -> bool:
+    def _take(self, conn: Connection, before: Ticket, after: Ticket) -> bool:
         """The conditional update: exactly one row, still as the caller saw it."""
-        changed = session.execute(
-            update(SiteQueueTicketRow)
-            .where(SiteQueueTicketRow.id == before.id,
-                   SiteQueueTicketRow.version == before.version,
-                   SiteQueueTicketRow.status == str(before.status))
-            .values(**_fields(after)))
-        return _changed(changed) == 1
+        changed = conn.execute(sql.MOVE, {**_fields(after), "id": before.id,
+                                          "was_version": before.version,
+                                          "was_status": str(before.status)})
+        return changed.rowcount == 1
 
-    def _append(self, session: Session, after: Ticket, event: TicketEvent) -> None:
-        session.add(SiteQueueEventRow(
-            ticket_id=after.id, seq=after.version, kind=str(event.kind),
-            payload=event.to_json(), window=event.window, clerk_id=event.clerk_id,
-            occurred_at=iso(event.at)))
-        # The site's row, locked to the end of this transaction: feed rows of one site
-        # commit in the order of their numbers, so a display reading "after N" misses none.
-        session.get(SiteRow, self.site, with_for_update=True)
-        session.add(SiteQueueFeedRow(site=self.site, number=after.number, kind=str(event.kind),
-                                     window=event.window or after.window, at=iso(event.at)))
-        session.flush()
+    def _move_window(self, conn: Connection, seen: WindowConfig, new: WindowConfig) -> bool:
+        changed = conn.execute(sql.MOVE_WINDOW, {
+            "site": self.site, "number": seen.number, "was_version": seen.version,
+            "streak": new.preferred_streak, "version": new.version})
+        return changed.rowcount == 1
+
+    def _append(self, conn: Connection, after: Ticket, event: TicketEvent) -> None:
+        conn.execute(sql.EVENT, {"ticket_id": after.id, "seq": after.version,
+                                 "kind": str(event.kind), "payload": event.to_json(),
+                                 "window": event.window, "clerk_id": event.clerk_id,
+                                 "occurred_at": iso(event.at)})
+        if conn.dialect.name == "postgresql":
+            # Held to the end of this transaction: feed rows of one site commit in the
+            # order of their numbers, so a display reading "after N" misses none.
+            conn.execute(sql.SITE_LOCK, {"site": self.site})
+        conn.execute(sql.FEED, {"site": self.site, "number": after.number,
+                                "kind": str(event.kind),
+                                "window": event.window or after.window, "at": iso(event.at)})

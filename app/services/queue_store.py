@@ -91,12 +91,12 @@ def iso(at: dt.datetime) -> str:
 
 # ---- SQL -----------------------------------------------------------------------------
 
-# A ticket's columns as Ticket takes them; ``day`` is left out: every query here is for
-# one day, which the caller knows.
+# A ticket's columns as Ticket takes them (ticket_from_row); ``day`` is left out: every
+# query here is for one day, which the caller knows.
 _TICKET_COLUMNS = ("id", "number", "category", "ticket_class", "status", "issued_at",
                    "queued_at", "priority_reason", "appointment", "id_number",
                    "target_window", "window", "recalls", "returns", "version")
-_TICKET_SQL = ", ".join(f'"{c}"' for c in _TICKET_COLUMNS)
+TICKET_SQL = ", ".join(f'"{c}"' for c in _TICKET_COLUMNS)
 _AT_WINDOW_SQL = ", ".join(f"'{s}'" for s in sorted(AT_WINDOW))
 _WINDOW_SQL = ("SELECT number, name, categories, paused, preferred_streak, version "
                "FROM queue_windows")
@@ -130,14 +130,14 @@ def _candidates_sql(prefixes: int) -> str:
     target window, queued_at, number; migration 0008): one index step per lane, a fraction
     of the cost of ranking every waiting ticket with ROW_NUMBER().
     """
-    parts = [f'SELECT {_TICKET_SQL} FROM queue_tickets WHERE day = :day '
+    parts = [f'SELECT {TICKET_SQL} FROM queue_tickets WHERE day = :day '
              f'AND status IN ({_AT_WINDOW_SQL}) AND "window" = :window']
-    parts += [f"SELECT * FROM (SELECT {_TICKET_SQL} FROM queue_tickets WHERE day = :day "
+    parts += [f"SELECT * FROM (SELECT {TICKET_SQL} FROM queue_tickets WHERE day = :day "
               f"AND status = 'waiting' AND category = :p{i} AND ticket_class = '{k}' "
               "AND target_window = '' ORDER BY queued_at, number LIMIT 1)"
               for i in range(prefixes) for k in TicketClass]
     # Transferred to this window by name: few, of any category; one per lane likewise.
-    parts.append(f"SELECT {_TICKET_SQL} FROM (SELECT {_TICKET_SQL}, row_number() OVER "
+    parts.append(f"SELECT {TICKET_SQL} FROM (SELECT {TICKET_SQL}, row_number() OVER "
                  "(PARTITION BY category, ticket_class ORDER BY queued_at, number) AS place "
                  "FROM queue_tickets WHERE day = :day AND status = 'waiting' "
                  "AND target_window = :window) WHERE place = 1")
@@ -168,7 +168,9 @@ def stored_utc(text: str, what: str) -> dt.datetime:
     return at
 
 
-def _ticket(r: Sequence[Any], day: dt.date) -> Ticket:
+def ticket_from_row(r: Sequence[Any], day: dt.date) -> Ticket:
+    """A ticket from a row of TICKET_SQL's columns (the site server's store reads the same
+    columns: server/queue_sql.py)."""
     return Ticket(
         id=r[0], number=r[1], category=r[2], day=day, ticket_class=TicketClass(r[3]),
         status=TicketStatus(r[4]), issued_at=stored_utc(r[5], f"{r[1]}号的取号时间"),
@@ -278,7 +280,7 @@ class SqliteQueueStore:
 
     def tickets(self, day: dt.date, statuses: Iterable[TicketStatus] | None = None
                 ) -> list[Ticket]:
-        sql = f"SELECT {_TICKET_SQL} FROM queue_tickets WHERE day = ?"
+        sql = f"SELECT {TICKET_SQL} FROM queue_tickets WHERE day = ?"
         params: list[str] = [day.isoformat()]
         if statuses is not None:
             params += [str(s) for s in statuses]
@@ -286,7 +288,7 @@ class SqliteQueueStore:
         with self._db.read() as session:
             rows = _cursor(session.connection()).execute(
                 sql + " ORDER BY queued_at, number", params)
-            return [_ticket(r, day) for r in rows]
+            return [ticket_from_row(r, day) for r in rows]
 
     def issue(self, prefix: str, day: dt.date, make: Callable[[int], Ticket],
               event: TicketEvent) -> Ticket:
@@ -345,7 +347,7 @@ def _call_in(cur: sqlite3.Cursor, window: str, day: dt.date, decide: CallDecisio
         sql = _CANDIDATES[len(prefixes)] = _candidates_sql(len(prefixes))
     params = {"day": day.isoformat(), "window": window}
     params.update((f"p{i}", p) for i, p in enumerate(prefixes))
-    tickets = [_ticket(r, day) for r in cur.execute(sql, params)]
+    tickets = [ticket_from_row(r, day) for r in cur.execute(sql, params)]
     decided = decide(config, tickets, _policy(cur))
     if decided is None:
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -18,7 +19,7 @@ from app.domain.queue import QueueRuleError, Ticket, TicketClass
 from app.errors import UserError
 from app.notifications import ChangeHub
 from app.services.queue import QueueService
-from server.accounts import ApiError
+from server.accounts import ApiError, check_session
 from server.api.deps import current_claims, database
 from server.queue_models import SiteQueueFeedRow
 from server.queue_store import SiteQueueStore
@@ -28,6 +29,11 @@ router = APIRouter(prefix="/v1/queue")
 T = TypeVar("T")
 FEED_CHECK_SECONDS = 0.2     # how often the feed looks for new rows (one indexed query)
 FEED_KEEPALIVE_SECONDS = 15  # a comment line, so proxies keep an idle stream open
+# A display's stream outlives its token's check at connect: its device and user are
+# checked again this often, and a revoked device or a disabled user ends the stream.
+FEED_RECHECK_SECONDS = 5.0
+MAX_FEED_ID = 2**63 - 1      # a BIGINT: what the database can number
+_FEED_ID = re.compile(r"[0-9]{1,19}")
 Caller = Annotated[AccessClaims, Depends(current_claims)]
 
 
@@ -125,16 +131,27 @@ def status(request: Request, who: Caller) -> dict[str, Any]:
             "paused": sorted(now.paused)}
 
 
+def _feed_start(after: int | None, last_event_id: str | None) -> int | None:
+    """Where a stream begins: ``after``, else the ``Last-Event-ID`` a reconnecting display
+    sends (the last number it got), else None (from now on)."""
+    if after is not None or last_event_id is None:
+        return after
+    if not _FEED_ID.fullmatch(last_event_id) or int(last_event_id) > MAX_FEED_ID:
+        raise ApiError(422, "invalid_request", "Last-Event-ID 须为事件编号（非负整数）。")
+    return int(last_event_id)
+
+
 @router.get("/feed", responses={200: {"content": {"text/event-stream": {}}}})
 async def feed(request: Request, who: Caller,
-               after: Annotated[int | None, Query(ge=0)] = None,
+               after: Annotated[int | None, Query(ge=0, le=MAX_FEED_ID)] = None,
                last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
     """Server-sent events: one ``queue`` event per change of the caller's site's queue
     after ``after`` (or ``Last-Event-ID`` on a reconnect; by default from now on). The
-    display re-reads ``/status`` on each and announces ``called`` / ``recalled`` ones."""
+    display re-reads ``/status`` on each and announces ``called`` / ``recalled`` ones.
+    A device revoked or a user disabled while the stream is open gets one ``closed``
+    event with the reason, and the stream ends."""
     db = database(request)
-    start = after if after is not None else (
-        int(last_event_id) if last_event_id and last_event_id.isdigit() else None)
+    start = _feed_start(after, last_event_id)
 
     def latest() -> int:
         """The newest feed number of the site: a stream with no starting point begins there."""
@@ -149,11 +166,27 @@ async def feed(request: Request, who: Caller,
                 SiteQueueFeedRow.site == who.site, SiteQueueFeedRow.id > since)
                 .order_by(SiteQueueFeedRow.id).limit(200)))
 
+    def refusal() -> ApiError | None:
+        with db.read() as session:
+            try:
+                check_session(session, who)
+            except ApiError as exc:
+                return exc
+        return None
+
     async def events() -> AsyncIterator[str]:
         since = start if start is not None else await asyncio.to_thread(latest)
         yield f": 一窗通叫号 {who.site}\n\n"
-        quiet = 0.0
+        quiet = unchecked = 0.0
         while not await request.is_disconnected():
+            if unchecked >= FEED_RECHECK_SECONDS:
+                unchecked = 0.0
+                refused = await asyncio.to_thread(refusal)
+                if refused is not None:
+                    data = json.dumps({"error": refused.code, "message": refused.message},
+                                      ensure_ascii=False)
+                    yield f"event: closed\ndata: {data}\n\n"
+                    return
             rows = await asyncio.to_thread(newer, since)
             for row in rows:
                 since = row.id
@@ -161,6 +194,7 @@ async def feed(request: Request, who: Caller,
                                    "window": row.window, "at": row.at}, ensure_ascii=False)
                 yield f"id: {row.id}\nevent: queue\ndata: {data}\n\n"
             quiet = 0.0 if rows else quiet + FEED_CHECK_SECONDS
+            unchecked += FEED_CHECK_SECONDS
             if quiet >= FEED_KEEPALIVE_SECONDS:
                 quiet = 0.0
                 yield ": keep-alive\n\n"

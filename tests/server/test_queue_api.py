@@ -4,14 +4,17 @@ each site its own queue, and the display feed as server-sent events."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 
 from app.domain.queue_policy import WindowConfig
+from server import accounts
 from server.db import ServerDatabase
 from server.queue_store import SiteQueueStore
 from tests.server.conftest import Server
@@ -134,3 +137,63 @@ def test_the_display_feed_sends_a_call_as_it_happens(server: Server) -> None:
                 event = json.loads(line.removeprefix("data: "))
                 break
         assert (event["number"], event["kind"], event["window"]) == ("A001", "called", "2")
+
+
+def _feed_events(stream: requests.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event name, data) of each event of a server-sent stream, as it comes."""
+    name = "message"
+    for line in stream.iter_lines(decode_unicode=True):
+        if line.startswith("event: "):
+            name = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            yield name, json.loads(line.removeprefix("data: "))
+            name = "message"
+
+
+def test_a_display_reconnecting_with_its_last_event_id_gets_what_it_missed(
+        server: Server) -> None:
+    token = clerk_token(server)
+    for _ in range(3):
+        ok(api(server, token, "POST", "/tickets", {"category": "A"}))
+    auth = {"Authorization": f"Bearer {token}"}
+    with requests.get(f"{server.url}/v1/queue/feed", params={"after": 0}, stream=True,
+                      timeout=30, headers=auth) as stream:
+        first = next(_feed_events(stream))[1]
+    assert (first["number"], first["kind"]) == ("A001", "issued")
+    ok(api(server, token, "POST", "/windows/1/call"))
+    with requests.get(f"{server.url}/v1/queue/feed", stream=True, timeout=30,
+                      headers={**auth, "Last-Event-ID": "1"}) as stream:
+        events = _feed_events(stream)
+        missed = [next(events)[1] for _ in range(3)]
+    assert [(e["number"], e["kind"]) for e in missed] == [
+        ("A002", "issued"), ("A003", "issued"), ("A001", "called")]
+
+
+def test_a_feed_starting_point_that_is_no_event_number_is_refused(server: Server) -> None:
+    token = clerk_token(server)
+    auth = {"Authorization": f"Bearer {token}"}
+    for params, headers in (({"after": 2**63}, {}), ({"after": -1}, {}),
+                            ({}, {"Last-Event-ID": "²"}), ({}, {"Last-Event-ID": "1e5"}),
+                            ({}, {"Last-Event-ID": str(2**63)})):
+        refused = requests.get(f"{server.url}/v1/queue/feed", params=params, timeout=30,
+                               headers={**auth, **headers})
+        assert (refused.status_code, refused.json()["error"]) == (422, "invalid_request"), (
+            params, headers)
+
+
+def test_revoking_the_device_ends_its_open_display_feed(server: Server) -> None:
+    device = register(server).json()
+    add_user(server, "lisi")
+    token = logged_in(server, device["device_token"], "lisi")["access_token"]
+    with requests.get(f"{server.url}/v1/queue/feed", stream=True, timeout=60,
+                      headers={"Authorization": f"Bearer {token}"}) as stream:
+        events = _feed_events(stream)
+        db = ServerDatabase(server.settings)
+        try:
+            with db.session() as session:
+                accounts.revoke_device(session, device["device_id"], dt.datetime.now(dt.UTC))
+        finally:
+            db.dispose()
+        name, data = next(events)
+        assert (name, data["error"]) == ("closed", "device_revoked")
+        assert list(events) == []   # and the stream has ended
