@@ -61,6 +61,12 @@ def _aware(at: dt.datetime) -> dt.datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
+def _has_control(text: str) -> bool:
+    """C0/C1 control characters and DEL: never in a name or a password (the API refuses
+    them too, server/api/schemas.py; PostgreSQL cannot store U+0000)."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
+
+
 # ---- set-up -------------------------------------------------------------------------
 
 
@@ -71,7 +77,7 @@ def create_site(session: Session, code: str, name: str, level: str) -> SiteRow:
         raise ApiError(422, "bad_site_code", str(exc)) from None
     if level not in LEVELS:
         raise ApiError(422, "bad_site_level", f"站点级别应为{'、'.join(LEVELS)}之一。")
-    if not name.strip() or len(name) > 100:
+    if not name.strip() or len(name) > 100 or _has_control(name):
         raise ApiError(422, "bad_site_name", "站点名称应为1至100个字。")
     if session.get(SiteRow, code) is not None:
         raise ApiError(409, "site_exists", f"站点编码 {code} 已存在。")
@@ -88,8 +94,11 @@ def create_user(session: Session, username: str, display_name: str, role: str,
         raise ApiError(422, "bad_role", f"角色应为{'、'.join(ROLES)}之一。")
     if session.get(SiteRow, site_code) is None:
         raise ApiError(422, "unknown_site", f"没有站点 {site_code}。")
-    if not username or len(username) > 64 or not display_name.strip():
-        raise ApiError(422, "bad_username", "用户名和姓名不能为空，用户名最多64个字符。")
+    if not username or len(username) > 64 or not display_name.strip() \
+            or len(display_name.strip()) > 64:
+        raise ApiError(422, "bad_username", "用户名和姓名不能为空，最多64个字符。")
+    if any(map(_has_control, (username, display_name, password))):
+        raise ApiError(422, "bad_username", "用户名、姓名和密码不能含控制字符。")
     try:
         check_password_policy(username, password)
     except PasswordPolicyError as exc:
@@ -110,9 +119,14 @@ def create_user(session: Session, username: str, display_name: str, role: str,
 def checked_user(session: Session, username: str, password: str, now: dt.datetime
                   ) -> UserRow:
     """The user if ``password`` is right; counts failures and locks out after
-    MAX_FAILED_LOGINS for LOCK_MINUTES (kept in the database: every process sees it)."""
+    MAX_FAILED_LOGINS for LOCK_MINUTES (kept in the database: every process sees it).
+
+    The user's row is read FOR UPDATE: parallel guesses at one account (across server
+    processes on PostgreSQL) take turns on it, so each failure is counted and the lock-out
+    comes after exactly MAX_FAILED_LOGINS of them. On SQLite the write transaction
+    (BEGIN IMMEDIATE) already gives the same turn-taking."""
     user = session.scalars(select(UserRow).where(UserRow.username == username.strip())
-                           ).first()
+                           .with_for_update()).first()
     if user is None or not user.active:
         check_nobody(password)   # the same time as a real check
         raise ApiError(401, "wrong_credentials", WRONG_CREDENTIALS)
@@ -177,11 +191,70 @@ def device_of(session: Session, device_token: str) -> DeviceRow:
     return device
 
 
-def revoke_device(session: Session, device_id: str, now: dt.datetime) -> None:
-    device = session.get(DeviceRow, device_id)
+def revoke_device(session: Session, device_id: str, now: dt.datetime) -> DeviceRow:
+    """Stop a PC for good: its device token, refresh tokens and access tokens are refused
+    from the next request on (check_session). A revoked terminal number is never given
+    again (case numbers carry it). Revoking twice keeps the first time."""
+    device = session.get(DeviceRow, device_id.strip(), with_for_update=True)
     if device is None:
-        raise ApiError(404, "unknown_device", "没有这个终端。")
-    device.revoked_at = now
+        raise ApiError(404, "unknown_device", f"没有编号为 {device_id} 的终端。")
+    device.revoked_at = device.revoked_at or now
+    return device
+
+
+def devices(session: Session, site_code: str | None = None) -> list[DeviceRow]:
+    """The registered PCs (of one site, or all), by site and terminal number."""
+    query = select(DeviceRow).order_by(DeviceRow.site_code, DeviceRow.terminal)
+    if site_code is not None:
+        query = query.where(DeviceRow.site_code == site_code)
+    return list(session.scalars(query))
+
+
+# ---- administering users ------------------------------------------------------------
+
+
+def user_named(session: Session, username: str) -> UserRow:
+    user = session.scalars(select(UserRow).where(UserRow.username == username.strip())
+                           .with_for_update()).first()
+    if user is None:
+        raise ApiError(404, "unknown_user", f"没有用户 {username.strip()}。")
+    return user
+
+
+def _keep_an_admin(session: Session, user: UserRow) -> None:
+    """Someone must remain who can administer the county: the last active administrator
+    is neither disabled nor given another role."""
+    if user.role != "admin" or not user.active:
+        return
+    others = session.scalars(select(UserRow.id).where(
+        UserRow.role == "admin", UserRow.active.is_(True), UserRow.id != user.id)).first()
+    if others is None:
+        raise ApiError(409, "last_admin", f"{user.username} 是唯一启用的管理员，不能停用或改为其他角色："
+                                          "请先添加另一位管理员。")
+
+
+def set_user_active(session: Session, username: str, active: bool) -> UserRow:
+    """Disable (refused at login, refresh and every request at once) or enable a user.
+    Enabling also lifts a lock-out: the administrator has just vouched for the account."""
+    user = user_named(session, username)
+    if not active:
+        _keep_an_admin(session, user)
+    user.active = active
+    if active:
+        user.failed_logins, user.locked_until = 0, None
+    return user
+
+
+def set_user_role(session: Session, username: str, role: str) -> UserRow:
+    """A new role: the user's access tokens carrying the old one are refused at once
+    (check_session); a refresh gives a token with the new role."""
+    if role not in ROLES:
+        raise ApiError(422, "bad_role", f"角色应为{'、'.join(ROLES)}之一。")
+    user = user_named(session, username)
+    if role != "admin":
+        _keep_an_admin(session, user)
+    user.role = role
+    return user
 
 
 # ---- login and refresh --------------------------------------------------------------
@@ -248,4 +321,6 @@ def check_session(session: Session, claims: AccessClaims) -> UserRow:
     user = session.get(UserRow, claims.user_id)
     if user is None or not user.active:
         raise ApiError(401, "user_inactive", "账号已停用。")
+    if user.role != claims.role:   # a token may not keep a role taken away from its user
+        raise ApiError(401, "role_changed", "账号角色已变更，请刷新令牌或重新登录。")
     return user

@@ -2,8 +2,10 @@
 
     yichuang-server init [--home DIR] [--database-url URL] [--blob-url URL] [--site-code …]
     yichuang-server serve [--home DIR] [--database-url URL] [--blob-url URL] [--host H] [--port P]
+    yichuang-server device …, user … (server/cli_accounts.py), reference … , case …
 
-Bad input: one Chinese line on stderr and exit 2; nothing half-created.
+Bad input: one Chinese line on stderr and exit 2; nothing half-created. Everything the
+server writes is its user's alone (umask 077): the database holds the token signing key.
 """
 
 from __future__ import annotations
@@ -15,10 +17,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
 from app.errors import UserError
-from server.settings import DEFAULT_PORT, ServerSettings, blob_url_from_env, server_home
+from server.settings import (
+    DEFAULT_PORT,
+    ServerSettings,
+    blob_url_from_env,
+    checked_home,
+    server_home,
+)
 
 EXIT_USAGE = 2
+ALREADY_INITIALISED = "服务器已初始化过（已有用户）：无须再运行 init。"
+# Files and folders the server makes: its user's only (rwx------ / rw-------).
+PRIVATE_UMASK = 0o077
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
-    settings = ServerSettings(server_home(args.home), args.database_url or
+    settings = ServerSettings(checked_home(server_home(args.home)), args.database_url or
                               os.environ.get("YICHUANG_SERVER_DATABASE_URL", ""),
                               getattr(args, "blob_url", None) or blob_url_from_env())
     settings.url   # noqa: B018 - checks the URL now, with a clear message
@@ -39,19 +52,29 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
     return settings
 
 
-def _password(args: argparse.Namespace) -> str:
-    if args.password_fd is not None:
-        with os.fdopen(args.password_fd, encoding="utf-8", closefd=False) as stream:
-            return stream.readline().rstrip("\n")
-    first = getpass.getpass("管理员密码：")
+def read_password(fd: int | None, prompt: str = "管理员密码：") -> str:
+    """A new password: one line from file descriptor ``fd`` (scripts), else typed twice."""
+    if fd is not None:
+        try:
+            with os.fdopen(fd, encoding="utf-8", closefd=False) as stream:
+                return stream.readline().rstrip("\r\n")
+        except OSError:
+            raise UserError(f"无法从文件描述符 {fd} 读取密码。") from None
+        except UnicodeDecodeError:
+            raise UserError(f"从文件描述符 {fd} 读到的密码不是 UTF-8 文本。") from None
+    first = getpass.getpass(prompt)
     if getpass.getpass("再输入一次：") != first:
         raise UserError("两次输入的密码不一致。")
     return first
 
 
+def _password(args: argparse.Namespace) -> str:
+    return read_password(args.password_fd)
+
+
 def cmd_init(args: argparse.Namespace, password: str | None = None) -> int:
     from server import accounts
-    from server.db import ServerDatabase
+    from server.db import PRIVATE_DIR, ServerDatabase
     from server.models import UserRow
     from server.tokens import signing_key
 
@@ -61,16 +84,21 @@ def cmd_init(args: argparse.Namespace, password: str | None = None) -> int:
     try:
         db.migrate()
         with db.session() as session:
+            db.lock_for_init(session)   # a second init on this database waits, then stops
             if session.query(UserRow).first() is not None:
-                raise UserError("服务器已初始化过（已有用户）：无须再运行 init。")
+                raise UserError(ALREADY_INITIALISED)
             accounts.create_site(session, args.site_code, args.site_name, args.level)
             accounts.create_user(session, args.admin, "系统管理员", "admin", args.site_code,
                                  password)
             signing_key(session)   # made once here: checking a token never has to write
     except accounts.ApiError as exc:
         raise UserError(exc.message) from None
+    except IntegrityError:   # another init got there first, between our check and insert
+        raise UserError(ALREADY_INITIALISED) from None
     finally:
         db.dispose()
+    # The home holds the blobs (PostgreSQL too): made now, the server user's alone.
+    settings.home.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     where = settings.database_url or str(settings.home / "server.db")
     print(f"已初始化：数据库 {where}，站点 {args.site_code} {args.site_name}，管理员 {args.admin}。\n"
           f"下一步：yichuang-server serve --host 0.0.0.0 --port {DEFAULT_PORT}，"
@@ -88,6 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     db = ServerDatabase(settings)
     try:
         revision = db.revision()
+        db.make_private()   # a home made before the server kept it private
     finally:
         db.dispose()
     if revision is None and args.first_run:   # ./run server on a fresh machine
@@ -102,9 +131,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if revision != SCHEMA_HEAD:
         raise UserError("数据库尚未初始化或版本不符：请先运行 yichuang-server init"
                         + (f"（当前版本 {revision}）" if revision else "") + "。")
+    _check_listen(args.host, args.port)
     print(f"一窗通服务器：http://{args.host}:{args.port}（Ctrl+C 停止）", flush=True)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Refuse in one line an address the server cannot listen on (port taken, no such
+    host) instead of uvicorn's log lines after start-up."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.create_server((host, port), family=family):
+            pass
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UserError(f"无法在 {host}:{port} 上监听：{reason}。") from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"端口应为1至65535的整数，而不是“{text}”")
+    return int(text)
 
 
 def _demo_site() -> str:
@@ -133,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_init)
     p = sub.add_parser("serve", parents=[common], help="启动服务")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--port", type=_port, default=DEFAULT_PORT)
     p.add_argument("--first-run", action="store_true",
                    help="数据库尚未建立时先初始化（演示站点，管理员 admin，随机初始密码）")
     p.set_defaults(fn=cmd_serve)
@@ -143,18 +193,34 @@ def build_parser() -> argparse.ArgumentParser:
     from server import cli_cases
 
     cli_cases.register(sub, common)
+    from server import cli_accounts
+
+    cli_accounts.register(sub, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
     except UserError as exc:
-        print(f"yichuang-server: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _refused(str(exc))
+    except DBAPIError as exc:   # unreachable PostgreSQL, a file that is not a database …
+        from server.db import problem
+
+        return _refused(f"数据库出错：{problem(exc)}")
+    except OSError as exc:      # a home in a read-only place, a path through a file …
+        where = f"（{exc.filename}）" if exc.filename else ""
+        return _refused(f"无法读写文件{where}：{exc.strerror or exc}")
     except KeyboardInterrupt:
         return 130
+
+
+def _refused(message: str) -> int:
+    """One line, always: a message with line breaks would look like several problems."""
+    print(f"yichuang-server: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -1,9 +1,17 @@
 """The server's database: SQLite (one file, one machine) or PostgreSQL (several server
-processes), migrated with Alembic at ``init`` and checked at ``serve``."""
+processes), migrated with Alembic at ``init`` and checked at ``serve``.
+
+Only :meth:`ServerDatabase.migrate` (``init``) creates a SQLite database and its home:
+every other use opens an existing file or finds none (a read-only command pointed at the
+wrong home says so instead of leaving an empty database behind). The home is the server
+user's alone (0700) and the database files too (0600): they hold the token signing key.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -11,13 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.settings import ServerSettings, ServerSettingsError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_HEAD = "s0005"
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+# PostgreSQL advisory lock taken by ``init`` (migration, then the first site and admin):
+# two inits racing on one database take turns, and the second finds the work done.
+_INIT_LOCK = 0x79630011
+
+
+def problem(exc: BaseException) -> str:
+    """The database's own complaint in one line (a driver's message may have several)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    return "；".join(lines[:2])[:300] or type(orig).__name__
 
 
 def _sqlite_pragmas(conn: sqlite3.Connection, _record: Any) -> None:
@@ -39,13 +58,17 @@ def _sqlite_begin(conn: Any) -> None:
 class ServerDatabase:
     def __init__(self, settings: ServerSettings) -> None:
         url = settings.url
+        self.home = settings.home
         self.sqlite = url.get_backend_name() == "sqlite"
+        # The SQLite file (None: PostgreSQL, or an in-memory SQLite).
+        self.path: Path | None = (Path(url.database).absolute() if self.sqlite and url.database
+                                  and url.database != ":memory:" else None)
         if self.sqlite:
-            settings.home.mkdir(parents=True, exist_ok=True)
             # As many connections as request threads: a read never waits for the pool.
             self.engine: Engine = create_engine(url, connect_args={"timeout": 10,
                                                                    "check_same_thread": False},
-                                                pool_size=40, max_overflow=10)
+                                                pool_size=40, max_overflow=10,
+                                                **self._existing_file_only())
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
             writer: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -85,26 +108,84 @@ class ServerDatabase:
         with self.engine.begin() as conn:
             yield conn
 
+    def _existing_file_only(self) -> dict[str, Any]:
+        """Connections that open the SQLite file but never create it (``mode=rw``)."""
+        path = self.path
+        if path is None:
+            return {}
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=10,
+                                   check_same_thread=False)
+
+        return {"creator": connect}
+
     def revision(self) -> str | None:
+        """The schema's Alembic revision; None for a database nobody initialised (or no
+        SQLite file at all). A database that cannot be read is a ServerSettingsError."""
+        if self.path is not None and not self.path.is_file():
+            if self.path.exists():
+                raise ServerSettingsError(f"数据库 {self.path} 不是文件。")
+            return None
         try:
             with self.engine.connect() as conn:
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except OperationalError:
-            return None
-        except Exception as exc:   # e.g. PostgreSQL not reachable
-            if "alembic_version" in str(exc):
+        except DBAPIError as exc:
+            if "alembic_version" in str(exc.orig):   # the table is not there: not initialised
                 return None
-            raise ServerSettingsError(f"无法连接数据库：{exc}") from exc
+            raise ServerSettingsError(f"无法打开数据库：{problem(exc)}") from None
 
     def migrate(self) -> None:
+        """Create (SQLite: the home and the file, private) and upgrade to the head."""
         from alembic import command
         from alembic.config import Config
 
+        self._create_file()
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:
+            self.lock_for_init(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+        self.make_private()
+
+    def lock_for_init(self, conn: Connection | Session) -> None:
+        """On PostgreSQL, wait for any other ``init`` on this database to finish (held to
+        the end of the caller's transaction). SQLite's write lock already does it."""
+        if not self.sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INIT_LOCK})
+
+    def _create_file(self) -> None:
+        if self.path is None or self.path.exists():
+            return
+        if self.path.parent == self.home.absolute():
+            self.home.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        elif not self.path.parent.is_dir():
+            raise ServerSettingsError(f"数据库文件所在的目录 {self.path.parent} 不存在。")
+        # Created private: the signing key goes in it (O_EXCL: never someone else's file).
+        os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+
+    def make_private(self) -> None:
+        """The home 0700 and the SQLite files 0600 (a home made by an older version, or
+        copied in, may be readable by every local user: it holds the signing key)."""
+        if self.home.is_dir():
+            _restrict(self.home, PRIVATE_DIR)
+        if self.path is not None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                _restrict(Path(f"{self.path}{suffix}"), PRIVATE_FILE)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _restrict(path: Path, mode: int) -> None:
+    """Take away group and other permissions from ``path`` if it exists and is ours
+    (POSIX only: Windows keeps a user's data folder private by its ACLs)."""
+    if not hasattr(os, "geteuid"):
+        return
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & ~mode:
+        path.chmod(stat.S_IMODE(st.st_mode) & mode)

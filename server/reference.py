@@ -67,14 +67,26 @@ def matches(etag: str, if_none_match: str | None) -> bool:
         if_none_match.strip() == "*" or etag in (t.strip() for t in if_none_match.split(",")))
 
 
+# Whose password hashes every terminal of the site receives for offline login: the people
+# who work at the hall's windows. Clerks and agents, and supervisors (值班长) too: they take
+# cases, back up and follow up bad ratings at a terminal like anyone else
+# (app/services/permissions.py), and a hall whose server is down still needs its
+# supervisor. An administrator's hash is never handed out: any clerk's terminal holds this
+# list, and an offline guess at the admin's password (which publishes reference data,
+# manages users) is the one worth making. An administrator logging in at a terminal still
+# gets their own hash there in the login answer (§3), for that terminal only.
+OFFLINE_ROLES = frozenset({"clerk", "agent", "supervisor"})
+
+
 def site_users(session: Session, site: str) -> dict[str, Any]:
     """The site's accounts, with the hashes a terminal needs to let a clerk in offline
-    (disabled accounts too: the terminal must stop letting them in)."""
+    (disabled accounts too, without one: the terminal must stop letting them in)."""
     rows = session.scalars(select(UserRow).where(UserRow.site_code == site)
                            .order_by(UserRow.username))
     return {"site": site, "users": [
         {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
-         "active": u.active, "password_hash": u.password_hash if u.active else ""}
+         "active": u.active,
+         "password_hash": u.password_hash if u.active and u.role in OFFLINE_ROLES else ""}
         for u in rows]}
 
 

@@ -60,6 +60,15 @@ class ServerSettings:
         return self.home / "blobs"
 
 
+def checked_home(home: Path) -> Path:
+    """``home`` if it can be the server's folder: absent (``init`` makes it) or a folder.
+    A file there (``--home`` naming server.db itself, say) is refused in one line."""
+    if home.exists() and not home.is_dir():
+        raise ServerSettingsError(f"数据目录 {home} 不是文件夹（--home 应指向服务器的数据目录，"
+                                  "而不是其中的文件）。")
+    return home
+
+
 def server_home(given: Path | None = None) -> Path:
     if given is not None:
         return given

@@ -28,6 +28,10 @@ REFRESH_DAYS = 30
 _KEY = "access_token_key"
 _ALGORITHM = "HS256"
 _ISSUER = "yichuang-server"
+# Server processes on several machines keep slightly different clocks: a token issued by
+# one whose clock runs a few seconds ahead has an ``iat`` in the future for the others.
+# Accept that much difference (in ``iat`` and ``exp`` alike) rather than refuse the token.
+CLOCK_LEEWAY_SECONDS = 60
 
 
 def new_secret() -> str:
@@ -83,6 +87,7 @@ class TokenError(Exception):
 def read_access(key: str, token: str) -> AccessClaims:
     try:
         payload = jwt.decode(token, key, algorithms=[_ALGORITHM], issuer=_ISSUER,
+                             leeway=CLOCK_LEEWAY_SECONDS,
                              options={"require": ["exp", "sub", "iss"]})
     except jwt.ExpiredSignatureError:
         raise TokenError("token_expired", "登录已过期，请刷新或重新登录。") from None

@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException
 
 from server.accounts import ApiError
 from server.api import auth, blobs, cases, queue, reference, sync
@@ -25,6 +27,12 @@ UNLIMITED_PREFIXES: tuple[str, ...] = ("/v1/blobs/", "/v1/reference/catalogue",
                                        "/v1/reference/calendar", "/v1/reference/credit-list")
 ROUTERS = (auth.router, reference.router, blobs.router, sync.router, queue.router,
            cases.router)
+# Starlette's own refusals (no such path, wrong method, a body FastAPI could not parse)
+# get a code of ours like every other refusal.
+HTTP_CODES: dict[int, tuple[str, str]] = {
+    404: ("not_found", "没有这个接口。"),
+    405: ("method_not_allowed", "此接口不接受这种请求方法。"),
+}
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
@@ -61,6 +69,27 @@ def create_app(settings: ServerSettings) -> FastAPI:
         details = [{"where": ".".join(map(str, e.get("loc", ()))), "problem": e.get("msg", "")}
                    for e in exc.errors()]
         return _error(422, "invalid_request", "请求内容不符合接口要求。", details=details)
+
+    @app.exception_handler(HTTPException)
+    async def http_refusal(_request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 400:
+            # FastAPI's "There was an error parsing the body": JSON it could not read other
+            # than by a syntax error (nested too deep for the parser, say). Malformed JSON is
+            # 422 invalid_request (§1): so is this.
+            return _error(422, "invalid_request", "请求内容不符合接口要求（无法解析请求体）。",
+                          details=[{"where": "body", "problem": str(exc.detail)}])
+        if exc.status_code in (204, 304):   # no body allowed
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        code, message = HTTP_CODES.get(exc.status_code,
+                                       (f"http_{exc.status_code}", str(exc.detail)))
+        return _error(exc.status_code, code, message, dict(exc.headers or {}))
+
+    @app.exception_handler(DataError)
+    async def unstorable(_request: Request, _exc: DataError) -> JSONResponse:
+        # The last line of defence: a value the database cannot hold (PostgreSQL refuses
+        # U+0000 in text, say) that got past the request's schema is the caller's fault,
+        # not a server failure; the transaction was rolled back.
+        return _error(422, "invalid_request", "请求中有数据库无法保存的值（如控制字符）。")
 
     @app.get("/v1/health")
     def health() -> dict[str, Any]:

@@ -235,6 +235,33 @@ def test_queue_categories_are_the_sites_own_or_the_demo_set(server: Server) -> N
             ] == ["A", "B", "C"]
 
 
+def test_the_sites_users_carry_offline_hashes_of_window_staff_but_never_an_administrators(
+        server: Server) -> None:
+    from app.services.accounts import verify_password
+
+    for username, role in (("lisi", "clerk"), ("dai", "agent"), ("zhang", "supervisor"),
+                           ("boss", "admin")):
+        add_user(server, username, role=role)
+    listed = get(server, "users", session_of(server, "lisi"))
+    users = {u["username"]: u for u in listed.json()["users"]}
+    assert sorted(users) == ["admin", "boss", "dai", "lisi", "zhang"]
+    for admin in ("admin", "boss"):   # listed (active, role) for the terminal, no hash
+        assert (users[admin]["role"], users[admin]["active"], users[admin]["password_hash"]
+                ) == ("admin", True, "")
+    for staff in ("lisi", "dai", "zhang"):
+        assert verify_password(CLERK_PASSWORD, users[staff]["password_hash"])
+
+
+def test_a_value_the_database_cannot_hold_is_refused_not_a_server_failure(
+        server: Server, database_url: str) -> None:
+    clerk = session_of(server, "admin", ADMIN_PASSWORD)
+    answer = get(server, "catalogue?version=%00", clerk)
+    if database_url:   # PostgreSQL cannot hold U+0000: 422, never a 500
+        refusal(answer, 422, "invalid_request")
+    else:              # SQLite can: there is simply no such version
+        refusal(answer, 404, "unknown_version")
+
+
 # ---- the CLI: yichuang-server reference import … --------------------------------------
 
 
