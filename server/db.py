@@ -13,16 +13,19 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.group_commit import GroupCommit
 from server.settings import ServerSettings, ServerSettingsError
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_HEAD = "s0005"
@@ -82,6 +85,8 @@ class ServerDatabase:
         # here instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms.
         self._write_turn: AbstractContextManager[Any] = (threading.Lock() if self.sqlite
                                                           else nullcontext())
+        # SQLite: the queue's short writes of many request threads share commits (fsyncs).
+        self.group = GroupCommit(writer, self._write_turn) if self.sqlite else None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -101,6 +106,15 @@ class ServerDatabase:
         SQL (the hall queue): the ORM's unit of work costs more than their statements."""
         with self._write_turn, self._writer.begin() as conn:
             yield conn
+
+    def write(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` in a write transaction, its result once committed. On
+        SQLite the pieces of concurrent callers share a transaction, each in a savepoint
+        of its own (server/group_commit.py); on PostgreSQL each has its own."""
+        if self.group is not None:
+            return self.group.run(work)
+        with self.write_connection() as conn:
+            return work(conn)
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:

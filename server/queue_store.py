@@ -165,50 +165,55 @@ class SiteQueueStore:
 
     def commit(self, before: Ticket, after: Ticket, event: TicketEvent, *,
                window: tuple[WindowConfig, WindowConfig] | None = None) -> bool:
+        def work(conn: Connection) -> None:
+            if not self._take(conn, before, after):
+                raise _Lost
+            if window is not None:
+                seen, new = window
+                if not self._move_window(conn, seen, new):
+                    raise _Lost   # the whole piece rolls back
+            self._append(conn, after, event)
+
         try:
-            with self._db.write_connection() as conn:
-                if not self._take(conn, before, after):
-                    raise _Lost
-                if window is not None:
-                    seen, new = window
-                    if not self._move_window(conn, seen, new):
-                        raise _Lost   # the whole transaction rolls back
-                self._append(conn, after, event)
+            self._db.write(work)
         except _Lost:
             return False
         return True
 
     def call(self, window: str, day: dt.date, decide: CallDecision) -> Ticket | None:
-        with self._db.write_connection() as conn:
-            postgres = conn.dialect.name == "postgresql"
-            params = {"site": self.site, "number": window}
-            locked = sql.ONE_WINDOW_LOCKED if postgres else sql.ONE_WINDOW
+        return self._db.write(lambda conn: self._call(conn, window, day, decide))
+
+    def _call(self, conn: Connection, window: str, day: dt.date, decide: CallDecision
+              ) -> Ticket | None:
+        postgres = conn.dialect.name == "postgresql"
+        params = {"site": self.site, "number": window}
+        locked = sql.ONE_WINDOW_LOCKED if postgres else sql.ONE_WINDOW
+        row = conn.execute(locked, params).first()
+        if row is None:
+            self._ensure_demo(conn)
             row = conn.execute(locked, params).first()
-            if row is None:
-                self._ensure_demo(conn)
-                row = conn.execute(locked, params).first()
-            if row is None:
-                raise QueueRuleError(f"{window}号窗口没有配置排队业务，请管理员在排队设置中添加。")
-            config = _window(row)
-            policy = self._policy(conn)
-            skipped: set[str] = set()
-            tickets = self._candidates(conn, config, day, skipped)
-            while True:
-                decided = decide(config, tickets, policy)
-                if decided is None:
-                    return None
-                before, after, event, new_window = decided
-                if (postgres and conn.execute(sql.TAKE_LOCK, {"id": before.id}).first() is None
-                        ) or not self._take(conn, before, after):
-                    # Another window is taking it right now (or took it): choose again
-                    # without it — its lane's next ticket comes up in its place.
-                    skipped.add(before.id)
-                    tickets = self._candidates(conn, config, day, skipped)
-                    continue
-                # The window's row is held: its version cannot have moved.
-                self._move_window(conn, config, new_window)
-                self._append(conn, after, event)
-                return after
+        if row is None:
+            raise QueueRuleError(f"{window}号窗口没有配置排队业务，请管理员在排队设置中添加。")
+        config = _window(row)
+        policy = self._policy(conn)
+        skipped: set[str] = set()
+        tickets = self._candidates(conn, config, day, skipped)
+        while True:
+            decided = decide(config, tickets, policy)
+            if decided is None:
+                return None
+            before, after, event, new_window = decided
+            if (postgres and conn.execute(sql.TAKE_LOCK, {"id": before.id}).first() is None
+                    ) or not self._take(conn, before, after):
+                # Another window is taking it right now (or took it): choose again
+                # without it — its lane's next ticket comes up in its place.
+                skipped.add(before.id)
+                tickets = self._candidates(conn, config, day, skipped)
+                continue
+            # The window's row is held: its version cannot have moved.
+            self._move_window(conn, config, new_window)
+            self._append(conn, after, event)
+            return after
 
     # ---- helpers ----------------------------------------------------------------------
 

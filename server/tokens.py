@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from server.models import ServerMetaRow
@@ -42,10 +43,11 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def current_key(session: Session) -> str | None:
-    """The shared key if one was made (a read: checking a token never writes)."""
-    row = session.get(ServerMetaRow, _KEY)
-    return None if row is None else row.value
+def current_key(conn: Session | Connection) -> str | None:
+    """The shared key if one was made (a read: checking a token never writes). Once
+    made it never changes: a process may keep it."""
+    value = conn.execute(select(ServerMetaRow.value).where(ServerMetaRow.key == _KEY)).scalar()
+    return None if value is None else str(value)
 
 
 def signing_key(session: Session) -> str:

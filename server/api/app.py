@@ -6,14 +6,15 @@ the same database answers the same. Each area is a router of its own (ROUTERS).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.accounts import ApiError
 from server.api import auth, blobs, cases, queue, reference, sync
@@ -41,24 +42,43 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
                         headers=headers)
 
 
+class BodyLimit:
+    """JSON bodies over MAX_JSON_BYTES are refused (413) before they are read, and so are
+    bodies without a length (411): a chunked body could be read without end. Paths in
+    UNLIMITED_PREFIXES have limits of their own.
+
+    Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware
+    runs every request's app in a task of its own and streams the answer through it,
+    which cost a large share of a queue call (bench/server.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(UNLIMITED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        refusal: JSONResponse | None = None
+        if length is None and "transfer-encoding" in headers:
+            refusal = _error(411, "length_required", "请求须带 Content-Length（不接受分块传输）。")
+        elif length is not None and (not length.isdigit() or not length.isascii()
+                                     or int(length) > MAX_JSON_BYTES):
+            refusal = _error(413, "body_too_large", f"请求体过大（上限 {MAX_JSON_BYTES} 字节）。")
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     app = FastAPI(title="一窗通服务器", version="1", docs_url="/docs",
                   openapi_url="/v1/openapi.json")
     app.state.db = ServerDatabase(settings)
     app.state.settings = settings
 
-    @app.middleware("http")
-    async def limit_body(request: Request,
-                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path.startswith(UNLIMITED_PREFIXES):
-            return await call_next(request)
-        length = request.headers.get("content-length")
-        if length is None and "transfer-encoding" in request.headers:
-            # A chunked body has no size up front: it could be read without end.
-            return _error(411, "length_required", "请求须带 Content-Length（不接受分块传输）。")
-        if length is not None and (not length.isdigit() or int(length) > MAX_JSON_BYTES):
-            return _error(413, "body_too_large", f"请求体过大（上限 {MAX_JSON_BYTES} 字节）。")
-        return await call_next(request)
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:

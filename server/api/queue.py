@@ -167,9 +167,9 @@ async def feed(request: Request, who: Caller,
                 .order_by(SiteQueueFeedRow.id).limit(200)))
 
     def refusal() -> ApiError | None:
-        with db.read() as session:
+        with db.read_connection() as conn:
             try:
-                check_session(session, who)
+                check_session(conn, who)
             except ApiError as exc:
                 return exc
         return None
