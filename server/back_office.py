@@ -95,19 +95,27 @@ def _text(label: str, value: str) -> str:
 
 
 def find(session: Session, who: Actor, number: str, *, lock: bool = False) -> SyncCaseRow:
-    """The case with this number, if ``who`` may act on it (locked for a change)."""
+    """The case with this number, if ``who`` may act on it (locked for a change).
+
+    A case number names its site (app.domain.numbering), and the server takes a case only
+    with a number of its own terminal (server.sync_checks): so a supervisor asking for
+    another site's number is refused from the number alone, and the lookup is limited to
+    the number's site before anything is counted — no other site's case can answer, or
+    make an answer ambiguous."""
     try:
-        text = str(CaseNumber.parse(number))
+        parsed = CaseNumber.parse(number)
     except CaseNumberError as exc:
         raise ApiError(422, "bad_case_number", str(exc)) from None
-    query = select(SyncCaseRow).where(SyncCaseRow.number == text).limit(2)
+    _may_act_on(who, parsed.site)
+    text = str(parsed)
+    query = select(SyncCaseRow).where(SyncCaseRow.number == text,
+                                      SyncCaseRow.site == parsed.site).limit(2)
     rows = list(session.scalars(query.with_for_update() if lock else query))
     if not rows:
         raise ApiError(404, "unknown_case",
                        f"服务器上没有编号为 {text} 的办件（尚未同步到服务器，或编号有误）。")
-    if len(rows) > 1:   # numbers carry site and terminal: only a damaged history repeats one
+    if len(rows) > 1:   # the number is unique (s0006): only a database edited by hand
         raise ApiError(409, "ambiguous_number", f"编号 {text} 对应多个办件，请联系管理员核查。")
-    _may_act_on(who, rows[0].site)
     return rows[0]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ CHANGES = "changes"
 MAX_PULL = 1000
 DEFAULT_PULL = 200
 _CURSOR_PREFIX = "c1:"
+# ASCII digits only: str.isdigit() also accepts "²" (which int() refuses) and full-width
+# or Arabic-Indic digits (which int() reads), so a forged cursor could pass as another.
+_CURSOR_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,7 @@ def decode_cursor(cursor: str | None) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
     digits = raw.removeprefix(_CURSOR_PREFIX)
-    if not raw.startswith(_CURSOR_PREFIX) or not digits.isdigit() or len(digits) > 18:
+    if not raw.startswith(_CURSOR_PREFIX) or not _CURSOR_DIGITS.fullmatch(digits):
         raise ApiError(422, "bad_cursor", "同步游标无效：请使用服务器上次返回的游标，或不带游标从头同步。")
     return int(digits)
 
@@ -82,6 +86,12 @@ def pull(session: Session, site: str, *, after: int, limit: int,
          only_owner: str | None = None) -> dict[str, Any]:
     """The site's changes after ``after``, oldest first, at most ``limit``; an agent
     (``only_owner``) gets only the changes of the cases it registered."""
+    last = session.scalar(select(SyncCounterRow.value).where(SyncCounterRow.name == CHANGES))
+    if after > (last or 0):
+        # Never given by this server (another server's, or its database restored from an
+        # older backup): the client's copy may hold changes this server never made.
+        raise ApiError(409, "cursor_ahead", "同步游标超出了服务器已有的变更（服务器数据可能已从备份恢复）："
+                       "请不带游标从头同步。")
     query = select(SyncChangeRow).where(SyncChangeRow.site == site,
                                         SyncChangeRow.seq > after)
     if only_owner is not None:

@@ -70,7 +70,9 @@ class SyncCaseRow(Base):
     site: Mapped[str] = mapped_column(ForeignKey("sites.code"), index=True)
     terminal: Mapped[str] = mapped_column(String(2))        # the accepting terminal
     owner_id: Mapped[str] = mapped_column(String(36))       # who opened it (agents: theirs)
-    number: Mapped[str] = mapped_column(String(32), index=True)
+    # Unique (s0006): each terminal issues its own numbers, and the back office finds a
+    # case by its number.
+    number: Mapped[str] = mapped_column(String(32), index=True, unique=True)
     item_code: Mapped[str] = mapped_column(String(64))
     item_name: Mapped[str] = mapped_column(String(200))
     applicant_name: Mapped[str] = mapped_column(String(200))

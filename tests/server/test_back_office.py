@@ -9,11 +9,19 @@ from typing import Any
 
 import requests
 
+from app.storage.chain import GENESIS_HASH
 from app.workstation import Workstation
 from tests.server import test_sync_api
 from tests.server.conftest import ADMIN_PASSWORD, Server, run_server_cli
 from tests.server.test_accounts_api import CLERK_PASSWORD, refusal
-from tests.server.test_sync_api import OTHER_SITE, Terminal, _applicant, outbox, results
+from tests.server.test_sync_api import (
+    OTHER_SITE,
+    Terminal,
+    _applicant,
+    crafted,
+    outbox,
+    results,
+)
 from tests.support import FOOD, accepted_case
 
 # The workstation whose outbox the tests push (test_sync_api's fixtures).
@@ -180,3 +188,28 @@ def test_notify_pickup_waits_for_办结_and_then_reaches_pull(
     assert (first["number"], first["result"], first["note"], first["notified_by"]) == (
         number, "准予", "请带身份证原件", boss.user_id)
     assert len(boss.get(f"/v1/cases/{number}").json()["notices"]) == 2
+
+
+def test_another_sites_terminal_cannot_take_a_case_number_from_this_sites_back_office(
+        server: Server, client: Workstation) -> None:
+    term = Terminal(server)
+    number = pushed_case(term, client)
+    opened = outbox(client)[0]
+    squatter = Terminal(server, "wangwu", "clerk", OTHER_SITE, registrar="zhaoliu")
+    prev = GENESIS_HASH
+    for taken in (number, int(number[:18])):   # this site's number; not even text
+        squat = crafted(opened, squatter, prev, new_case=True, payload={"number": taken})
+        pushed = squatter.push([squat])
+        [answer] = pushed["results"]
+        assert (answer["result"], answer["reason"]) == ("rejected", "bad_case_number")
+        prev = pushed["head"]["hash"]
+    admin = Terminal(server, "county", "admin", device=term.device)
+    shown = admin.get(f"/v1/cases/{number}")
+    assert shown.status_code == 200, shown.text
+    assert (shown.json()["site"], shown.json()["case_id"]) == (term.site, opened["entity_id"])
+    moved = post(admin, f"/v1/cases/{number}/advance", {"to": "审批中"})
+    assert moved.status_code == 200, moved.text
+    # The other site's supervisor is refused from the number alone, as before.
+    boss = Terminal(server, "zhaoliu2", "supervisor", OTHER_SITE, device=squatter.device)
+    refusal(boss.get(f"/v1/cases/{number}"), 403, "other_site")
+    assert boss.get("/v1/cases").json()["cases"] == []

@@ -6,8 +6,11 @@ its services, and the tests push what its outbox holds (docs/sync-protocol.md §
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import shutil
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -20,12 +23,14 @@ from sqlalchemy import func, select
 
 from app.config import DEMO_SITE_CODE
 from app.domain.case import CaseEventKind, Clerk, Decision
+from app.domain.numbering import CaseNumber
 from app.storage.case_log import append_event
-from app.storage.chain import head_of
-from app.storage.models import OutboxOp
+from app.storage.chain import GENESIS_HASH, head_of, row_hash
+from app.storage.models import CaseEventRow, OutboxOp
 from app.workstation import Workstation, open_workstation
 from server import sync_cases
 from server.accounts import utc_now
+from server.chain_witness import EVENT_KEYS
 from server.db import ServerDatabase
 from server.sync_models import SyncCaseEventRow, SyncCaseRow, SyncFlagRow, SyncOpRow
 from tests.server.conftest import Server
@@ -65,10 +70,17 @@ class Terminal:
         add_user(server, username, role, site)
         login = logged_in(server, device["device_token"], username)
         self.user_id, self.site = login["user"]["id"], site
+        self._numbers = 0
         self.auth = {"Authorization": f"Bearer {login['access_token']}"}
 
     def clerk(self) -> Clerk:
         return Clerk(self.user_id, "李四", self.site, self.terminal, "1", "clerk")
+
+    def next_number(self) -> str:
+        """A valid case number of this terminal no other test case uses (day 2020-01-01,
+        which the client's own cases, numbered today, never reach)."""
+        self._numbers += 1
+        return str(CaseNumber(self.site, self.terminal, dt.date(2020, 1, 1), self._numbers))
 
     def push(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
         response = requests.post(f"{self.server.url}/v1/sync/push", json={"ops": ops},
@@ -114,6 +126,33 @@ def results(answer: dict[str, Any]) -> list[str]:
 
 def server_db(server: Server) -> ServerDatabase:
     return ServerDatabase(server.settings)
+
+
+def head_hash(answer: dict[str, Any]) -> str:
+    """The hash the terminal's next event must link to, after this push."""
+    return str(answer["head"]["hash"]) if answer["head"] else GENESIS_HASH
+
+
+def crafted(op: dict[str, Any], term: Terminal, prev_hash: str, *,
+            payload: dict[str, Any] | None = None, new_case: bool = False,
+            **fields: Any) -> dict[str, Any]:
+    """``op`` (a real outbox op) rewritten as the next event of ``term``'s chain after
+    ``prev_hash`` and hashed with the client's own function: what a newer client, a
+    damaged one or a forger holding the device token can push. A ``new_case`` gets a new
+    case id and the next free number of ``term``'s own terminal."""
+    new = copy.deepcopy(op)
+    event = new["payload"]
+    event.update(event_id=str(uuid.uuid4()), site=term.site, terminal=term.terminal,
+                 clerk_id=term.user_id, prev_hash=prev_hash)
+    if new_case:
+        event["case_id"] = str(uuid.uuid4())
+        event["payload"]["number"] = term.next_number()
+    event["payload"].update(payload or {})
+    event.update(fields)
+    event["hash"] = row_hash(CaseEventRow(**{k: event[k] for k in EVENT_KEYS}))
+    new.update(op_id=str(uuid.uuid4()), entity_id=event["case_id"], kind=event["kind"],
+               base_version=event["case_seq"] - 1 if type(event["case_seq"]) is int else 0)
+    return new
 
 
 def test_an_accepted_cases_ops_are_applied_and_the_server_acknowledges_the_chain_head(
@@ -237,7 +276,7 @@ def test_an_op_based_on_an_old_version_is_stored_and_flagged_never_overwriting(
     refusal(term.get("/v1/audit/flags"), 403, "not_allowed")   # a clerk does not settle
 
 
-def test_a_case_of_another_site_or_another_agent_is_rejected(
+def test_a_case_of_another_site_is_rejected_and_a_shared_terminals_agent_pushes_its_outbox(
         server: Server, client: Workstation) -> None:
     term = Terminal(server)
     accepted_case(client, term.clerk())
@@ -246,11 +285,87 @@ def test_a_case_of_another_site_or_another_agent_is_rejected(
     answer = other.push(ops)
     assert {(r["result"], r["reason"]) for r in answer["results"]} == {("rejected",
                                                                          "other_site")}
-    agent = Terminal(server, "daiban", "agent", device=term.device)   # the same PC
-    assert {r.get("reason") for r in agent.push(ops[:1])["results"]} == {"not_yours"}
-    # Refused ops changed nothing: the case is still the owner's to push.
-    assert results(term.push(ops)) == ["applied"] * 3
+    assert answer["head"] is None     # not its chain: nothing witnessed, nothing kept
+    # An agent logged in on the same PC pushes the outbox: the clerk's events are judged
+    # by their author, the clerk, not by who happens to push them.
+    agent = Terminal(server, "daiban", "agent", device=term.device)
+    assert results(agent.push(ops)) == ["applied"] * 3
+    assert results(term.push(ops)) == ["duplicate"] * 3
     assert agent.get("/v1/sync/pull").json()["changes"] == []   # not its case
+
+
+def test_an_agents_event_on_a_case_it_did_not_register_is_kept_rejected_and_the_chain_goes_on(
+        server: Server, client: Workstation) -> None:
+    term = Terminal(server)
+    accepted_case(client, term.clerk())
+    ops = outbox(client)
+    answer = term.push(ops[:2])
+    agent = Terminal(server, "daiban", "agent", device=term.device)
+    # The agent writes the decision on the clerk's case (the client would not; a forger
+    # with the device token can).
+    theirs = crafted(ops[2], agent, head_hash(answer))
+    refused = agent.push([theirs])
+    assert [(r["result"], r.get("reason")) for r in refused["results"]] == [
+        ("rejected", "not_yours")]
+    assert refused["head"]["sequence"] == 3          # witnessed all the same
+    # The terminal's next honest event still extends the chain: nothing is blocked.
+    mine = crafted(ops[0], agent, head_hash(refused), new_case=True)
+    later = agent.push([mine])
+    assert results(later) == ["applied"] and later["head"]["sequence"] == 4
+    assert agent.push([theirs])["results"] == refused["results"]    # kept: same answer
+    db = server_db(server)
+    try:
+        with db.session() as session:
+            stored = session.get(SyncOpRow, theirs["op_id"])
+            assert stored is not None and (stored.result, stored.reason) == ("rejected",
+                                                                             "not_yours")
+            assert session.scalars(select(SyncFlagRow)).first() is None   # no tampering
+    finally:
+        db.dispose()
+
+
+def test_an_unknown_event_kind_is_witnessed_kept_and_flagged_and_the_chain_goes_on(
+        server: Server, client: Workstation) -> None:
+    term = Terminal(server)
+    accepted_case(client, term.clerk())
+    ops = outbox(client)
+    answer = term.push(ops)
+    newer = crafted(ops[2], term, head_hash(answer), kind="future_kind", case_seq=4)
+    [refused] = term.push([newer])["results"]
+    assert (refused["result"], refused["reason"]) == ("rejected", "unknown_kind")
+    honest = crafted(ops[0], term, newer["payload"]["hash"], new_case=True)
+    after = term.push([honest])
+    assert results(after) == ["applied"] and after["head"]["sequence"] == 5
+    boss = Terminal(server, "zhangsan", "supervisor", device=term.device)
+    flags = boss.get("/v1/audit/flags").json()["flags"]
+    assert [(f["kind"], f["op_id"], f["detail"]) for f in flags] == [
+        ("unknown_kind", newer["op_id"], {"kind": "future_kind"})]
+
+
+def test_an_op_id_pushed_again_with_rewritten_content_is_refused_and_flagged(
+        server: Server, client: Workstation) -> None:
+    term = Terminal(server)
+    accepted_case(client, term.clerk())
+    ops = outbox(client)
+    assert results(term.push(ops)) == ["applied"] * 3
+    rewritten = copy.deepcopy(ops[0])
+    event = rewritten["payload"]
+    event["payload"]["applicant"]["name"] = "篡改后"
+    event["hash"] = row_hash(CaseEventRow(**{k: event[k] for k in EVENT_KEYS}))
+    for _ in range(2):   # one flag, however often it comes back
+        [answer] = term.push([rewritten])["results"]
+        assert (answer["result"], answer["reason"]) == ("rejected", "op_id_reused")
+    assert term.push([ops[0]])["results"][0]["result"] == "duplicate"   # the real one
+    boss = Terminal(server, "zhangsan", "supervisor", device=term.device)
+    flags = boss.get("/v1/audit/flags").json()["flags"]
+    assert [(f["kind"], f["op_id"]) for f in flags] == [("op_id_reused", ops[0]["op_id"])]
+    db = server_db(server)
+    try:
+        with db.session() as session:
+            stored = session.get(SyncOpRow, ops[0]["op_id"])
+            assert stored is not None and stored.payload == ops[0]["payload"]
+    finally:
+        db.dispose()
 
 
 def test_a_rewritten_client_chain_is_refused_and_flagged(
@@ -371,3 +486,4 @@ def test_a_slow_concurrent_writer_does_not_make_pull_miss_a_change(
     # rest: together exactly everything, nothing skipped.
     after, _ = term.pull_all(during["cursor"])
     assert during["changes"] + after == everything
+
