@@ -1,28 +1,38 @@
-"""Blobs (scanned materials) keyed by SHA-256: where their bytes are kept, and the rules of
-a resumable upload (docs/sync-protocol.md §7).
+"""Blobs (scanned materials) keyed by SHA-256: the rules of a resumable upload, shared by
+every store (docs/sync-protocol.md §7).
 
-Two halves. The **store** keeps bytes: a partial upload being appended to, then the whole
-blob moved into place atomically once its hash is verified. ``BlobStore`` is the
-interface; ``FilesystemBlobStore`` keeps them under the server home (``blobs/``), and
+The **store** keeps bytes: a partial upload being appended to, then the whole blob moved
+into place atomically once its hash is verified. ``BlobStore`` is the interface;
+``server.blobs_fs.FilesystemBlobStore`` keeps them under the server home (``blobs/``),
 ``server.blobs_s3.S3BlobStore`` in an S3-compatible bucket (open_store picks one by URL).
-The **bookkeeping** (the ``blobs`` table) is what every server process shares: the
-declaration, the bytes acknowledged (each chunk made durable before it is counted),
-acceptance, and a lease that lets one PATCH at a time write a blob without holding a
-database lock for the whole chunk.
+The **bookkeeping** (the ``blobs`` and ``blob_sites`` tables) is what every server
+process shares: the declarations and the acceptance, for every store.
 
-The acknowledged offset is the truth a client resumes from: the smaller of what the
-table counts and what the store holds (bytes written after the last acknowledgement, by
-a process that died, are cut off when the next chunk begins).
+Who may write a partial upload, and how far it got, depends on the store: on a
+filesystem the partial file, held with ``flock`` (server/blobs_fs.py); on S3
+``blobs.received`` and a lease in the table, taken and given back by a conditional update
+(the bucket has no lock), the offset being the smaller of what the table counts and what
+the bucket holds.
+
+**Whose upload.** An unfinished upload belongs to the site that first declared it (the
+earliest ``blob_sites`` row while the blob is not accepted). Another site declaring the
+same hash is told to come back later (409 upload_elsewhere), and is not recorded: it
+never learns the upload's progress, cannot restart it with another size, and cannot
+write a byte of it — so it cannot make it fail the hash either. Why a wait rather than
+a partial upload per site: the hash names the content, so two sites uploading it would
+send and store the same bytes twice, and per-site progress would need per-site
+bookkeeping (a new migration) for what is, between honest sites, a rare coincidence.
+Once accepted, a blob is shared by content: any site declaring it gets "have" and may
+read it. A hash mismatch forgets only the uploader's bytes and declaration.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, cast
@@ -33,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from server.accounts import ApiError
 from server.blob_models import BlobRow, BlobSiteRow
+from server.blobs_fs import FilesystemBlobStore, busy
 from server.settings import blob_url_from_env
 from server.tokens import AccessClaims
 
@@ -45,7 +56,7 @@ MAX_BLOB_BYTES = 200 * 1024 * 1024      # a scanned file of many pages is far sm
 MAX_CHUNK_BYTES = 8 * 1024 * 1024       # one PATCH; a client sends 1–8 MiB per chunk
 LEASE_SECONDS = 30                      # a writer that died frees the blob after this
 RENEW_SECONDS = 10                      # a streaming writer renews its lease this often
-READ_PIECE = 1024 * 1024
+ELSEWHERE_RETRY_SECONDS = 60            # another site's upload: ask again after this
 # What a scan may be, and how its first bytes must start (checked before acceptance, so
 # the server never serves a PDF labelled as a JPEG).
 MEDIA_TYPES: dict[str, bytes] = {
@@ -92,118 +103,30 @@ class BlobStore(Protocol):
     def read(self, sha256: str) -> Iterator[bytes]: ...
 
 
-class _FileWriter:
-    def __init__(self, path: Path, offset: int) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        self._file = os.fdopen(fd, "wb", buffering=0)
-        self._file.truncate(offset)
-        self._file.seek(offset)
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:   # a raw file may write less than asked
-            done = self._file.write(view)
-            view = view[done or 0:]
-
-    def sync(self) -> None:
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class FilesystemBlobStore:
-    """``root/<ab>/<sha256>`` for accepted blobs, ``root/partial/<sha256>.part`` while
-    uploading. Files are 0600 and directories 0700: scans are private papers. Several
-    server processes on one machine (or one shared filesystem) may use the same root."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._partial = root / "partial"
-
-    def _final(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256
-
-    def _part(self, sha256: str) -> Path:
-        return self._partial / f"{sha256}.part"
-
-    def has(self, sha256: str) -> bool:
-        return self._final(sha256).is_file()
-
-    def partial_size(self, sha256: str) -> int:
-        try:
-            return self._part(sha256).stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def open_partial(self, sha256: str, offset: int) -> PartialWriter:
-        if not self._partial.is_dir():
-            self._partial.mkdir(parents=True, mode=0o700, exist_ok=True)
-        path = self._part(sha256)
-        new = not path.exists()
-        writer = _FileWriter(path, offset)
-        if new:   # the file's name must survive a power cut as well as its bytes
-            _fsync_dir(self._partial)
-        return writer
-
-    def digest_partial(self, sha256: str) -> tuple[str, bytes]:
-        digest = hashlib.sha256()
-        with self._part(sha256).open("rb") as f:
-            head = f.read(16)
-            digest.update(head)
-            while piece := f.read(READ_PIECE):
-                digest.update(piece)
-        return digest.hexdigest(), head
-
-    def head_partial(self, sha256: str, count: int) -> bytes:
-        with self._part(sha256).open("rb") as f:
-            return f.read(count)
-
-    def accept(self, sha256: str) -> None:
-        final = self._final(sha256)
-        final.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
-        os.replace(self._part(sha256), final)
-        _fsync_dir(final.parent)
-        _fsync_dir(self._partial)
-
-    def discard(self, sha256: str) -> None:
-        self._part(sha256).unlink(missing_ok=True)
-
-    def read(self, sha256: str) -> Iterator[bytes]:
-        with self._final(sha256).open("rb") as f:
-            while piece := f.read(READ_PIECE):
-                yield piece
-
-
 class RunningHashes:
     """The SHA-256 state of uploads this process is receiving, so that the last chunk
     need not read the whole blob again. Only a cache, never the truth: a state counts
-    only when the blob's last writer (``blobs.lease``, in the database) is the chunk of
-    this process that left it, at the offset it left it; otherwise the partial upload is
-    read again. Chunks that go to another server process simply miss it."""
+    only when the partial upload is as the chunk of this process left it — the same
+    ``mark`` (on S3 the blob's last writer, ``blobs.lease``; on a filesystem the file's
+    device, inode, size and modification time) and offset; otherwise the partial upload
+    is read again. Chunks that go to another server process simply miss it. (Were a state
+    ever taken wrongly, the digest would not match the name and the upload would be
+    refused, never accepted: a wrong cache can cost a re-upload, not a wrong blob.)"""
 
     def __init__(self, limit: int = 64) -> None:
         self._limit = limit
         self._states: OrderedDict[str, tuple[str, int, Hash]] = OrderedDict()
 
-    def take(self, sha256: str, last_writer: str | None, offset: int) -> Hash | None:
+    def take(self, sha256: str, mark: str | None, offset: int) -> Hash | None:
         state = self._states.pop(sha256, None)
         if offset == 0:
             return hashlib.sha256()
-        if state is not None and state[:2] == (last_writer, offset):
+        if state is not None and state[:2] == (mark, offset):
             return state[2]
         return None
 
-    def keep(self, sha256: str, writer: str, offset: int, state: Hash) -> None:
-        self._states[sha256] = (writer, offset, state)
+    def keep(self, sha256: str, mark: str, offset: int, state: Hash) -> None:
+        self._states[sha256] = (mark, offset, state)
         while len(self._states) > self._limit:
             self._states.popitem(last=False)
 
@@ -270,31 +193,48 @@ def _leased(row: BlobRow, now: dt.datetime) -> bool:
     return row.lease_until is not None and _aware(row.lease_until) > now
 
 
-def _busy_message(wait: int = 1) -> ApiError:
-    return ApiError(409, "upload_busy", "此文件正由另一请求上传，请稍后从服务器告知的位置继续。",
-                    {"Retry-After": str(wait)})
-
-
 def _busy(row: BlobRow, now: dt.datetime) -> ApiError:
     wait = 1
     if row.lease_until is not None:
         wait = max(1, int((_aware(row.lease_until) - now).total_seconds()) + 1)
-    return _busy_message(wait)
+    return busy(wait)
 
 
 def _truth(row: BlobRow, store: BlobStore) -> int:
-    """Bytes the client may resume after: acknowledged, and still held by the store."""
+    """Bytes the client may resume after: durable, and still held by the store."""
     if row.accepted_at is not None:
         return row.size
+    if isinstance(store, FilesystemBlobStore):   # the file is the truth (module docstring)
+        return store.durable_size(row.sha256)
     return min(row.received, store.partial_size(row.sha256))
 
 
+def _elsewhere() -> ApiError:
+    return ApiError(409, "upload_elsewhere",
+                    "另一站点正在上传内容相同的文件；它上传完成后，重新登记即可直接使用，请稍后再试。",
+                    {"Retry-After": str(ELSEWHERE_RETRY_SECONDS)})
+
+
+def _owner(session: Session, sha256: str) -> str | None:
+    """The site whose unfinished upload this is: the first that declared it."""
+    return session.scalars(select(BlobSiteRow.site_code).where(BlobSiteRow.sha256 == sha256)
+                           .order_by(BlobSiteRow.declared_at, BlobSiteRow.site_code)
+                           .limit(1)).first()
+
+
 def _own(session: Session, sha256: str, who: AccessClaims) -> BlobRow:
-    """The blob, if the caller's site declared it; otherwise as if it did not exist."""
+    """The blob, if the caller's site declared it (otherwise as if it did not exist) and,
+    while unfinished, only for the site whose upload it is."""
     row = session.get(BlobRow, sha256)
-    if row is None or session.get(BlobSiteRow, (sha256, who.site)) is None:
-        raise ApiError(404, "blob_not_found", "服务器上没有此文件（或未由本站点登记）。")
-    return row
+    if row is not None and row.accepted_at is None:
+        owner = _owner(session, sha256)
+        if owner == who.site:
+            return row
+        if owner is not None and session.get(BlobSiteRow, (sha256, who.site)) is not None:
+            raise _elsewhere()   # a second declaration recorded before uploads had owners
+    elif row is not None and session.get(BlobSiteRow, (sha256, who.site)) is not None:
+        return row
+    raise ApiError(404, "blob_not_found", "服务器上没有此文件（或未由本站点登记）。")
 
 
 def _insert_once(session: Session, row: BlobRow | BlobSiteRow) -> bool:
@@ -313,23 +253,33 @@ def declare(session: Session, store: BlobStore, who: AccessClaims, sha256: str, 
     check_sha256(sha256)
     check_declaration(size, media_type)
     row = session.get(BlobRow, sha256, with_for_update=True)
-    if row is None and _insert_once(session, BlobRow(sha256=sha256, size=size,
-                                                     media_type=media_type, received=0,
-                                                     declared_at=now)):
-        store.discard(sha256)   # leftovers of an upload whose hash did not match
-    row = session.get(BlobRow, sha256, with_for_update=True)
+    if row is None:
+        _insert_once(session, BlobRow(sha256=sha256, size=size, media_type=media_type,
+                                      received=0, declared_at=now))
+        row = session.get(BlobRow, sha256, with_for_update=True)
     assert row is not None   # inserted now, or by a concurrent declaration
     if row.accepted_at is not None and not store.has(sha256):
         # Accepted once, but the store no longer holds it (a database restored without
-        # its blobs): "have" would be a lie, so take the bytes again.
+        # its blobs): "have" would be a lie, so take the bytes again, as this site's
+        # upload. The other sites' declarations go: they declare again (wait, then "have").
         row.accepted_at, row.received = None, 0
-    if row.accepted_at is None and (row.size, row.media_type) != (size, media_type):
-        # The hash fixes the content, so one declaration is wrong; the bytes will tell
-        # which. Start again with this one, unless a chunk is being written right now.
-        if _leased(row, now):
-            raise _busy(row, now)
-        row.size, row.media_type, row.received = size, media_type, 0
-        store.discard(sha256)
+        session.execute(delete(BlobSiteRow).where(BlobSiteRow.sha256 == sha256,
+                                                  BlobSiteRow.site_code != who.site))
+    if row.accepted_at is None:
+        owner = _owner(session, sha256)
+        if owner is not None and owner != who.site:
+            # Another site's upload: not a word of its progress, no hand on its bytes
+            # (module docstring, "Whose upload"). Nothing is recorded for this site.
+            raise _elsewhere()
+        if owner is None or (row.size, row.media_type) != (size, media_type):
+            # New (or nobody's: its bytes, if any, are no one's progress), or this site
+            # declares it otherwise: the hash fixes the content, so one of its declarations
+            # is wrong, and the bytes will tell which. Start again with this one, unless a
+            # chunk is being written right now.
+            if _leased(row, now):
+                raise _busy(row, now)
+            row.size, row.media_type, row.received = size, media_type, 0
+            store.discard(sha256)
     if session.get(BlobSiteRow, (sha256, who.site)) is None:
         _insert_once(session, BlobSiteRow(sha256=sha256, site_code=who.site,
                                           declared_by=who.user_id, declared_at=now))
@@ -399,14 +349,21 @@ def end_chunk(session: Session, sha256: str, lease: str, received: int | None,
                     .values(**values)) == 1
 
 
-def finish(session: Session, store: BlobStore, sha256: str, lease: str, digest: str,
-           head: bytes, now: dt.datetime) -> ApiError | None:
-    """Accept a complete upload whose bytes hash to its name; or discard it and return
-    the refusal to send. (Returned, not raised: raising would roll the discard back.)"""
-    row = session.execute(select(BlobRow).where(BlobRow.sha256 == sha256,
-                                                BlobRow.lease == lease)).scalar_one_or_none()
-    if row is None:
-        return _busy_message()
+def finish(session: Session, sha256: str, site: str, size: int, digest: str, head: bytes,
+           now: dt.datetime, keep: Callable[[], None], drop: Callable[[], None],
+           lease: str | None = None) -> ApiError | None:
+    """Accept a complete upload of ``size`` bytes, made by ``site``, whose bytes hash to
+    its name (``keep`` moves them into place); or ``drop`` them, forget that site's
+    declaration, and return the refusal to send. (Returned, not raised: raising would roll
+    the deletion back.) ``lease``: the S3 writer's, which must still be the blob's."""
+    row = session.get(BlobRow, sha256, with_for_update=True)
+    if row is None or (lease is not None and row.lease != lease):
+        return busy()   # another writer took over, or a mismatch dropped it
+    if row.accepted_at is not None:   # a concurrent request accepted it meanwhile
+        drop()
+        return None
+    if row.size != size:   # declared again with another size while this chunk streamed
+        return busy()
     problem: ApiError | None = None
     if digest != sha256:
         problem = ApiError(422, "hash_mismatch",
@@ -416,13 +373,25 @@ def finish(session: Session, store: BlobStore, sha256: str, lease: str, digest: 
         problem = ApiError(422, "type_mismatch",
                            f"文件内容不是登记的类型 {row.media_type}，已丢弃；请按实际类型重新登记。")
     if problem is not None:
-        store.discard(sha256)
-        session.execute(delete(BlobSiteRow).where(BlobSiteRow.sha256 == sha256))
-        session.delete(row)
+        drop()   # the uploader's own bytes: only the owning site writes (``_own``)
+        session.execute(delete(BlobSiteRow).where(BlobSiteRow.sha256 == sha256,
+                                                  BlobSiteRow.site_code == site))
+        if _owner(session, sha256) is None:
+            session.delete(row)
+        else:   # declared by another site before uploads had owners: it starts from 0
+            row.received, row.lease_until = 0, None
         return problem
-    store.accept(sha256)
+    keep()
     row.accepted_at, row.received, row.lease_until = now, row.size, None
     return None
+
+
+def chunk_target(session: Session, who: AccessClaims, sha256: str) -> Progress:
+    """For a chunk to a filesystem store: the blob as the caller's site declared it (a
+    read; the partial file's lock, not the table, keeps other writers out)."""
+    row = _own(session, sha256, who)
+    return Progress(row.size, row.size if row.accepted_at is not None else 0,
+                    row.media_type, row.accepted_at is not None)
 
 
 def readable(session: Session, store: BlobStore, who: AccessClaims, sha256: str) -> BlobRow:

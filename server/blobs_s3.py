@@ -49,7 +49,8 @@ from typing import IO, TYPE_CHECKING, Literal, ParamSpec, TypeAlias, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from server.accounts import ApiError
-from server.blobs import READ_PIECE, Hash, PartialWriter
+from server.blobs import Hash, PartialWriter
+from server.blobs_fs import READ_PIECE
 from server.settings import ServerSettingsError
 
 try:

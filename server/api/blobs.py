@@ -10,6 +10,7 @@ second PATCH of the same blob out while a chunk streams in.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from typing import Annotated, Any
@@ -19,10 +20,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from server import blobs
+from server import blobs, blobs_fs
 from server.accounts import ApiError, utc_now
 from server.api.blob_schemas import DeclareIn
-from server.api.deps import current_claims, transact
+from server.api.deps import current_claims, database, transact
 from server.tokens import AccessClaims
 
 router = APIRouter(prefix="/v1")
@@ -85,9 +86,15 @@ def download(request: Request, sha256: str, who: Who) -> StreamingResponse:
                                       "Cache-Control": "private, max-age=31536000, immutable"})
 
 
-def _header_int(value: str | None, code: str, what: str) -> int:
-    if value is None or not value.isdigit() or len(value) > 18:
-        raise ApiError(422, code, f"请求头 {what} 应为非负整数。")
+# ASCII digits only: str.isdigit() also takes "²" (int() then fails: a 500) and other
+# scripts' digits (which int() decodes silently). 19 digits bound int() before the range.
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def header_int(value: str | None, code: str, what: str, most: int) -> int:
+    """A header holding a whole number from 0 to ``most``, or 422 ``code``."""
+    if value is None or not _DIGITS.fullmatch(value) or int(value) > most:
+        raise ApiError(422, code, f"请求头 {what} 应为 0 至 {most} 的整数（ASCII 数字）。")
     return int(value)
 
 
@@ -105,12 +112,15 @@ async def upload_chunk(request: Request, sha256: str, who: Who,
         raise ApiError(415, "bad_content_type", f"分块的 Content-Type 应为 {CHUNK_TYPE}。")
     if content_length is None:
         raise ApiError(411, "length_required", "上传分块须带 Content-Length（不接受分块传输）。")
-    length = _header_int(content_length, "bad_length", "Content-Length")
+    # Any length parses (one over the limit is 413, not 422); no offset reaches past a blob.
+    length = header_int(content_length, "bad_length", "Content-Length", 10 ** 19 - 1)
     if length > blobs.MAX_CHUNK_BYTES:
         raise ApiError(413, "chunk_too_large",
                        f"分块过大（上限 {blobs.MAX_CHUNK_BYTES // (1024 * 1024)} MiB）。")
-    start = _header_int(upload_offset, "bad_offset", "Upload-Offset")
+    start = header_int(upload_offset, "bad_offset", "Upload-Offset", blobs.MAX_BLOB_BYTES)
     store = blob_store(request)
+    if isinstance(store, blobs_fs.FilesystemBlobStore):
+        return await _local_chunk(request, store, who, sha256, start, length)
     lease = secrets.token_hex(16)
     try:
         begun = await run_in_threadpool(transact, request, lambda s: blobs.begin_chunk(
@@ -130,12 +140,94 @@ async def upload_chunk(request: Request, sha256: str, who: Who,
     else:
         verified, head = digest, await run_in_threadpool(store.head_partial, sha256, 16)
     problem = await run_in_threadpool(transact, request, lambda s: blobs.finish(
-        s, store, sha256, lease, verified, head, utc_now()))
-    if problem is not None:
-        return _refusal(problem)
+        s, sha256, who.site, begun.size, verified, head, utc_now(), keep=lambda: store.accept(sha256),
+        drop=lambda: store.discard(sha256), lease=lease))
+    return _accepted(begun) if problem is None else _refusal(problem)
+
+
+def _accepted(begun: blobs.Progress) -> JSONResponse:
     return JSONResponse({"status": "accepted", "received": begun.size},
                         headers=_offsets(blobs.Progress(begun.size, begun.size,
                                                         begun.media_type, True)))
+
+
+def _hold(request: Request, store: blobs_fs.FilesystemBlobStore, who: AccessClaims, sha256: str,
+          start: int, length: int) -> tuple[blobs.Progress, blobs_fs.LocalPartial | None]:
+    """The blob as declared, and its partial file held for this chunk (None: accepted).
+    One read and a file lock: a chunk to a filesystem store writes nothing in the
+    database until the blob is complete."""
+    with database(request).read() as session:
+        begun = blobs.chunk_target(session, who, sha256)
+    if begun.accepted:
+        return begun, None
+    try:
+        held = store.hold(sha256, create=start == 0)
+    except FileNotFoundError:
+        raise blobs.OffsetMismatch(0) from None
+    if held is None:
+        raise blobs_fs.busy()
+    try:
+        if start != held.size:
+            held.sync()   # the offset told must be durable (bytes of a writer that died)
+            raise blobs.OffsetMismatch(held.size)
+        if start + length > begun.size:
+            raise ApiError(413, "chunk_past_end",
+                           f"此块超出登记的文件大小（{begun.size} 字节）。")
+    except BaseException:
+        held.close()
+        raise
+    return begun, held
+
+
+async def _local_chunk(request: Request, store: blobs_fs.FilesystemBlobStore, who: AccessClaims,
+                       sha256: str, start: int, length: int) -> JSONResponse:
+    """A chunk to a filesystem store: appended under the file's lock, fsynced before it
+    is answered; the last one verified (hashed as it arrived when this process saw every
+    chunk, else read again) and accepted, all before the lock is let go."""
+    try:
+        begun, held = await run_in_threadpool(_hold, request, store, who, sha256, start, length)
+    except blobs.OffsetMismatch as exc:
+        return _refusal(exc, received=exc.received)
+    if held is None:   # e.g. the last chunk again, its answer lost: nothing to write
+        return _accepted(begun)
+    try:
+        hashes = running_hashes(request)
+        running = hashes.take(sha256, await run_in_threadpool(held.identity), start)
+        spool = _Spool(held, running)
+        written, loop = 0, asyncio.get_running_loop()
+        try:
+            # A client that stops sending would hold the upload for ever: after a silence
+            # of LEASE_SECONDS the chunk ends with what arrived.
+            async with asyncio.timeout_at(loop.time() + blobs.LEASE_SECONDS) as silence:
+                async for piece in request.stream():
+                    silence.reschedule(loop.time() + blobs.LEASE_SECONDS)
+                    piece = piece[:length - written]   # no more than declared is read
+                    if piece:
+                        await spool.add(piece)
+                        written += len(piece)
+        except (ClientDisconnect, TimeoutError):
+            pass   # the bytes that arrived are kept, and counted once fsynced
+        finally:
+            await asyncio.shield(spool.drain())   # no thread may still write when it closes
+        await run_in_threadpool(held.sync)   # durable before it is acknowledged
+        received = held.size
+        if received < begun.size:
+            if running is not None:
+                hashes.keep(sha256, await run_in_threadpool(held.identity), received, running)
+            progress = blobs.Progress(begun.size, received, begun.media_type, False)
+            return JSONResponse({"status": "partial", "received": received},
+                                headers=_offsets(progress))
+        if running is None:   # earlier chunks went to another process: read it all again
+            verified, head = await run_in_threadpool(store.digest_partial, sha256)
+        else:
+            verified, head = running.hexdigest(), await run_in_threadpool(
+                store.head_partial, sha256, 16)
+        problem = await run_in_threadpool(transact, request, lambda s: blobs.finish(
+            s, sha256, who.site, received, verified, head, utc_now(),
+            keep=lambda: store.accept(sha256), drop=held.drop))
+    finally:
+        await run_in_threadpool(held.close)
+    return _accepted(begun) if problem is None else _refusal(problem)
 
 
 def running_hashes(request: Request) -> blobs.RunningHashes:

@@ -326,3 +326,20 @@ def test_a_blob_url_names_bucket_prefix_and_endpoint(url: str, location: S3Locat
 def test_a_bad_blob_url_is_refused_in_chinese(url: str) -> None:
     with pytest.raises(ServerSettingsError, match=r"材料存储|对象存储|addressing"):
         S3Location.parse(url)
+
+
+def test_another_site_cannot_learn_reset_or_spoil_an_unfinished_upload_in_the_bucket(
+        server: Server, moto_endpoint: str, bucket: str) -> None:
+    a = clerk(server)
+    b = clerk(server, "wangwu", site="330100002")
+    data = pdf(2 * MIB + 5, seed=9)
+    declare(server, a, data)
+    assert patch(server, a, sha(data), 0, data[:MIB]).json()["received"] == MIB
+    for size in (len(data), 10):
+        refusal(declare(server, b, data, size=size), 409, "upload_elsewhere")
+    refusal(patch(server, b, sha(data), 0, b"%PDF-xxxxx"), 404, "blob_not_found")
+    assert keys(moto_endpoint, bucket) == [part_key(data, 0)]   # A's part, untouched
+    assert offset_of(server, a, sha(data)) == MIB
+    assert patch(server, a, sha(data), MIB, data[MIB:]).json()["status"] == "accepted"
+    assert declare(server, b, data).json() == {"status": "have"}
+    assert get(server, b, sha(data)).content == data
