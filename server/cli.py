@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.errors import UserError
 from server.settings import (
+    BLOB_URL_ENV,
     DEFAULT_PORT,
     ServerSettings,
     blob_url_from_env,
@@ -133,7 +134,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         + (f"（当前版本 {revision}）" if revision else "") + "。")
     _check_listen(args.host, args.port)
     print(f"一窗通服务器：http://{args.host}:{args.port}（Ctrl+C 停止）", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+        return 0
+    # Each worker is a process of its own that builds the app from the environment; they
+    # share the listening socket, the database and the blob store, as processes behind a
+    # load balancer do (on SQLite their writes take turns at the file's write lock).
+    os.environ.update({"YICHUANG_SERVER_HOME": str(settings.home.absolute()),
+                       "YICHUANG_SERVER_DATABASE_URL": settings.database_url,
+                       BLOB_URL_ENV: settings.blob_url})
+    uvicorn.run("server.api.app:app_from_environment", factory=True, workers=args.workers,
+                host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -152,8 +163,14 @@ def _check_listen(host: str, port: int) -> None:
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"端口应为1至65535的整数，而不是“{text}”")
+    return int(text)
+
+
+def _workers(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 32:
+        raise argparse.ArgumentTypeError(f"进程数应为1至32的整数，而不是“{text}”")
     return int(text)
 
 
@@ -184,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="启动服务")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=DEFAULT_PORT)
+    p.add_argument("--workers", type=_workers, default=1,
+                   help="服务进程数（默认1）：多核机器上可设为核数，共用同一数据库")
     p.add_argument("--first-run", action="store_true",
                    help="数据库尚未建立时先初始化（演示站点，管理员 admin，随机初始密码）")
     p.set_defaults(fn=cmd_serve)

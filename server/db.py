@@ -13,6 +13,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.storage.db import BUSY_TIMEOUT_MS, WriteTurns
 from server.group_commit import GroupCommit
 from server.settings import ServerSettings, ServerSettingsError
 
@@ -58,6 +60,34 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'DEFERRED')}")
 
 
+class SqliteWriteTurn:
+    """SQLite has one writer at a time. The request threads of this process take turns at
+    a lock, then the processes serving the file (``serve --workers``) at an flock on
+    ``server.db.writelock`` — the client's own WriteTurns — instead of in SQLite's busy
+    handler, which sleeps in steps of up to 100 ms. A turn not had within the busy
+    timeout is DatabaseBusyError (a 503)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._threads = threading.Lock()
+        self._turns = (WriteTurns(path.with_name(path.name + ".writelock"))
+                       if path is not None else None)
+        self._fd: int | None = None   # only the thread holding _threads touches it
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._turns is not None:
+                self._fd = self._turns.take(time.monotonic() + BUSY_TIMEOUT_MS / 1000)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        fd, self._fd = self._fd, None
+        WriteTurns.give_back(fd)
+        self._threads.release()
+
+
 class ServerDatabase:
     def __init__(self, settings: ServerSettings) -> None:
         url = settings.url
@@ -81,10 +111,8 @@ class ServerDatabase:
         self._writer = writer
         self._sessions = sessionmaker(writer, expire_on_commit=False)
         self._readers = sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite has one writer at a time; the request threads of this process take turns
-        # here instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms.
-        self._write_turn: AbstractContextManager[Any] = (threading.Lock() if self.sqlite
-                                                          else nullcontext())
+        self._write_turn: AbstractContextManager[Any] = (
+            SqliteWriteTurn(self.path) if self.sqlite else nullcontext())
         # SQLite: the queue's short writes of many request threads share commits (fsyncs).
         self.group = GroupCommit(writer, self._write_turn) if self.sqlite else None
 

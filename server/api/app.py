@@ -6,6 +6,7 @@ the same database answers the same. Each area is a router of its own (ROUTERS).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,10 +17,11 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.storage.db import DatabaseBusyError
 from server.accounts import ApiError
 from server.api import auth, blobs, cases, queue, reference, sync
 from server.db import ServerDatabase
-from server.settings import ServerSettings
+from server.settings import ServerSettings, blob_url_from_env, server_home
 
 MAX_JSON_BYTES = 1024 * 1024    # a push batch is far smaller; blobs have their own limit
 # Paths whose bodies have limits of their own: blob chunks, and reference files (a real
@@ -72,6 +74,14 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one worker of ``serve --workers N``: uvicorn starts each worker process
+    with this factory, and the serving command put the settings in the environment."""
+    return create_app(ServerSettings(server_home(),
+                                     os.environ.get("YICHUANG_SERVER_DATABASE_URL", ""),
+                                     blob_url_from_env()))
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     app = FastAPI(title="一窗通服务器", version="1", docs_url="/docs",
                   openapi_url="/v1/openapi.json")
@@ -103,6 +113,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         code, message = HTTP_CODES.get(exc.status_code,
                                        (f"http_{exc.status_code}", str(exc.detail)))
         return _error(exc.status_code, code, message, dict(exc.headers or {}))
+
+    @app.exception_handler(DatabaseBusyError)
+    async def busy(_request: Request, _exc: DatabaseBusyError) -> JSONResponse:
+        # Another process held the database's write turn for the whole busy timeout: the
+        # request changed nothing and may be sent again.
+        return _error(503, "server_busy", "服务器忙，请稍后重试。", {"Retry-After": "5"})
 
     @app.exception_handler(DataError)
     async def unstorable(_request: Request, _exc: DataError) -> JSONResponse:

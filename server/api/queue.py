@@ -19,6 +19,7 @@ from app.domain.queue import QueueRuleError, Ticket, TicketClass
 from app.errors import UserError
 from app.notifications import ChangeHub
 from app.services.queue import QueueService
+from app.storage.db import DatabaseBusyError
 from server.accounts import ApiError, check_session
 from server.api.deps import current_claims, database
 from server.queue_models import SiteQueueFeedRow
@@ -77,6 +78,8 @@ def _ruled(work: Callable[[], T]) -> T:
         return work()
     except QueueRuleError as exc:
         raise ApiError(409, "queue_rule", str(exc)) from None
+    except DatabaseBusyError:
+        raise   # the server's state, not the request's fault: a 503 (server/api/app.py)
     except UserError as exc:
         raise ApiError(422, "invalid_request", str(exc)) from None
 

@@ -91,10 +91,10 @@ def _database_args(database_url: str) -> list[str]:
     return ["--database-url", database_url] if database_url else []
 
 
-def _launch(home: Path, database_url: str) -> tuple[subprocess.Popen[str], str]:
+def _launch(home: Path, database_url: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     process = subprocess.Popen(server_command("serve", "--home", str(home), "--port", str(port),
-                                              *_database_args(database_url)),
+                                              *_database_args(database_url), *extra),
                                cwd=REPO, text=True, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -115,9 +115,10 @@ def _answering(process: subprocess.Popen[str], url: str) -> None:
     raise RuntimeError("the server did not answer within 60 s")
 
 
-def start(home: Path, database_url: str = "", processes: int = 1) -> Server:
-    """``processes`` server processes on ``home`` and its database, started together."""
-    launched = [_launch(home, database_url) for _ in range(processes)]
+def start(home: Path, database_url: str = "", processes: int = 1, *extra: str) -> Server:
+    """``processes`` server processes on ``home`` and its database, started together
+    (``extra``: more arguments of ``serve``)."""
+    launched = [_launch(home, database_url, *extra) for _ in range(processes)]
     for process, url in launched:
         _answering(process, url)
     return Server(home, [url for _, url in launched], [p for p, _ in launched], database_url)
