@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.storage.chain import GENESIS_HASH, row_hash
 from app.storage.models import CaseEventRow
+from server.accounts import ApiError
 from server.sync_models import ChainHeadRow, ChainLinkRow, SyncFlagRow
 
 # What a pushed case event must carry: the client's case_events columns but its local id
@@ -117,13 +118,36 @@ def heads(session: Session, site: str | None) -> list[dict[str, Any]]:
         query.order_by(ChainHeadRow.site, ChainHeadRow.terminal))]
 
 
+def flag_json(f: SyncFlagRow) -> dict[str, Any]:
+    def utc(at: dt.datetime) -> str:
+        return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).isoformat()
+
+    settled = ({} if f.resolved_at is None else {
+        "resolved_at": utc(f.resolved_at), "resolved_by": f.resolved_by,
+        "resolution": f.resolution or ""})
+    return {"id": f.id, "kind": f.kind, "terminal": f.terminal, "op_id": f.op_id,
+            "entity_id": f.entity_id, "message": f.message, "detail": f.detail,
+            "created_at": utc(f.created_at), **settled}
+
+
 def open_flags(session: Session, site: str) -> list[dict[str, Any]]:
     """The site's flags no supervisor has settled yet, oldest first."""
     rows = session.scalars(select(SyncFlagRow).where(
         SyncFlagRow.site == site, SyncFlagRow.resolved_at.is_(None))
         .order_by(SyncFlagRow.created_at, SyncFlagRow.id))
-    return [{"id": f.id, "kind": f.kind, "terminal": f.terminal, "op_id": f.op_id,
-             "entity_id": f.entity_id, "message": f.message, "detail": f.detail,
-             "created_at": (f.created_at if f.created_at.tzinfo else
-                            f.created_at.replace(tzinfo=dt.UTC)).isoformat()}
-            for f in rows]
+    return [flag_json(f) for f in rows]
+
+
+def resolve_flag(session: Session, flag_id: str, *, site: str, admin: bool, user_id: str,
+                 resolution: str, now: dt.datetime) -> dict[str, Any]:
+    """A supervisor of the flag's site (or an administrator) settles it, saying what they
+    found and did. The flag is kept, settled, with who and when: it is the audit trail.
+    Settling does not change the case or the chain — a rewritten log stays refused."""
+    flag = session.get(SyncFlagRow, flag_id.strip(), with_for_update=True)
+    if flag is None or (not admin and flag.site != site):
+        raise ApiError(404, "flag_not_found", "没有这个待处理的同步问题。")
+    if flag.resolved_at is not None:
+        raise ApiError(409, "flag_resolved", "这个问题已经处理过了。")
+    flag.resolved_at, flag.resolved_by, flag.resolution = now, user_id, resolution
+    session.flush()
+    return flag_json(flag)

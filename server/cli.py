@@ -2,7 +2,9 @@
 
     yichuang-server init [--home DIR] [--database-url URL] [--blob-url URL] [--site-code …]
     yichuang-server serve [--home DIR] [--database-url URL] [--blob-url URL] [--host H] [--port P]
-    yichuang-server device …, user … (server/cli_accounts.py), reference … , case …
+                          [--workers N]
+    yichuang-server device …, user … (server/cli_accounts.py), reference … , case …,
+    flag … (server/cli_flags.py)
 
 Bad input: one Chinese line on stderr and exit 2; nothing half-created. Everything the
 server writes is its user's alone (umask 077): the database holds the token signing key.
@@ -215,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server import cli_accounts
 
     cli_accounts.register(sub, common)
+    from server import cli_flags
+
+    cli_flags.register(sub, common)
     return parser
 
 

@@ -71,7 +71,7 @@ def _password(args: argparse.Namespace) -> str:
     return getpass.getpass(f"{args.user} 的密码：")
 
 
-def _as_operator(args: argparse.Namespace,
+def as_operator(args: argparse.Namespace,
                  work: Callable[[Session, Any, dt.datetime], T], *, write: bool) -> T:
     """``work`` as the operator, in one transaction; a refusal becomes one line."""
     from server import back_office
@@ -100,7 +100,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     if not 1 <= args.limit <= back_office.MAX_LIST:
         raise UserError(f"--limit 应为1至{back_office.MAX_LIST}。")
-    found = _as_operator(args, lambda s, who, _now: back_office.list_cases(
+    found = as_operator(args, lambda s, who, _now: back_office.list_cases(
         s, who, status=args.status, site=args.site, limit=args.limit), write=False)
     for c in found["cases"]:
         print(f"{c['number']}  {c['status']}  {c['item_name']}  {c['applicant_name']}  "
@@ -113,7 +113,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from server import back_office
 
-    c = _as_operator(args, lambda s, who, _now: back_office.show(s, who, args.number),
+    c = as_operator(args, lambda s, who, _now: back_office.show(s, who, args.number),
                      write=False)
     print(f"办件 {c['number']}：{c['item_name']}，申请人 {c['applicant_name']}，站点 {c['site']}")
     print(f"状态 {c['status']}（第{c['version']}版）" + (f"，审批结果 {c['result']}" if c["result"] else "")
@@ -137,7 +137,7 @@ def cmd_advance(args: argparse.Namespace) -> int:
         return back_office.advance(session, who, args.number, payload, now,
                                    resume=args.resume)
 
-    done = _as_operator(args, work, write=True)
+    done = as_operator(args, work, write=True)
     result = f"，审批结果 {done['payload']['result']}" if "result" in done["payload"] else ""
     print(f"办件 {done['number']}：{done['previous_status']} → {done['status']}{result}"
           f"（第{done['version']}版），操作人 {done['by']}。")
@@ -147,7 +147,7 @@ def cmd_advance(args: argparse.Namespace) -> int:
 def cmd_notify(args: argparse.Namespace) -> int:
     from server import back_office
 
-    done = _as_operator(args, lambda s, who, now: back_office.notify_pickup(
+    done = as_operator(args, lambda s, who, now: back_office.notify_pickup(
         s, who, args.number, args.note, now), write=True)
     owed = (f"；请提醒申请人带来容缺材料：{'、'.join(done['deferred_outstanding'])}"
             if done["deferred_outstanding"] else "")

@@ -30,7 +30,7 @@ from server.settings import ServerSettings, ServerSettingsError
 T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "s0006"
+SCHEMA_HEAD = "s0007"
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 # PostgreSQL advisory lock taken by ``init`` (migration, then the first site and admin):
 # two inits racing on one database take turns, and the second finds the work done.

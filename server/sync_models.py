@@ -153,6 +153,7 @@ class SyncFlagRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by: Mapped[str | None] = mapped_column(String(36))
+    resolution: Mapped[str | None] = mapped_column(Text)   # what the supervisor found and did
 
 
 class SyncChangeRow(Base):

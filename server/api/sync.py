@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from server import chain_witness, sync, sync_changes
 from server.accounts import ApiError, utc_now
 from server.api.deps import current_claims, database, transact
+from server.api.schemas import Text
 from server.api.sync_schemas import PushIn
 from server.tokens import AccessClaims
 
@@ -54,3 +56,24 @@ def flags(request: Request, who: Claims) -> dict[str, Any]:
         raise ApiError(403, "not_allowed", "只有值班长或管理员可以查看待处理的同步问题。")
     with database(request).read() as session:
         return {"flags": chain_witness.open_flags(session, who.site)}
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resolution: Text = Field(min_length=2, max_length=500,
+                             description="核查结果和处理情况，如“已核对纸质受理单，终端硬盘曾被还原”")
+
+
+@router.post("/audit/flags/{flag_id}/resolve")
+def resolve(request: Request, flag_id: Annotated[str, Path(max_length=36)], body: ResolveIn,
+            who: Claims) -> dict[str, Any]:
+    """A supervisor of the flag's site (or an administrator) settles a flag with a note;
+    it leaves the open list and is kept, settled, as the audit trail."""
+    if who.role not in ("supervisor", "admin"):
+        raise ApiError(403, "not_allowed", "只有值班长或管理员可以处理同步问题。")
+    note = body.resolution.strip()
+    if len(note) < 2:
+        raise ApiError(422, "invalid_request", "请写明核查结果和处理情况。")
+    return transact(request, lambda s: chain_witness.resolve_flag(
+        s, flag_id, site=who.site, admin=who.role == "admin", user_id=who.user_id,
+        resolution=note, now=utc_now()))

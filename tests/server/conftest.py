@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from app.workstation import Workstation
 from server.settings import ServerSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -207,3 +208,26 @@ def two_servers(tmp_path: Path, postgres: str) -> Iterator[tuple[Server, Server]
     yield first, second
     first.stop()
     second.stop()
+
+
+# ---- a client workstation (what pushes to the server) -------------------------------
+
+
+@pytest.fixture(scope="module")
+def seeded_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A client data directory after its first start (seeding takes a few seconds)."""
+    from app.workstation import open_workstation
+
+    home = tmp_path_factory.mktemp("client-seeded")
+    open_workstation(home).close()
+    return home
+
+
+@pytest.fixture
+def client(seeded_client: Path, tmp_path: Path) -> Iterator[Workstation]:
+    """A client workstation of its own for the test (a copy of the seeded one)."""
+    from app.workstation import open_workstation
+
+    ws = open_workstation(shutil.copytree(seeded_client, tmp_path / "client"))
+    yield ws
+    ws.close()

@@ -11,7 +11,6 @@ import requests
 
 from app.storage.chain import GENESIS_HASH
 from app.workstation import Workstation
-from tests.server import test_sync_api
 from tests.server.conftest import ADMIN_PASSWORD, Server, run_server_cli
 from tests.server.test_accounts_api import CLERK_PASSWORD, refusal
 from tests.server.test_sync_api import (
@@ -23,9 +22,6 @@ from tests.server.test_sync_api import (
     results,
 )
 from tests.support import FOOD, accepted_case
-
-# The workstation whose outbox the tests push (test_sync_api's fixtures).
-seeded_client, client = test_sync_api.seeded_client, test_sync_api.client
 
 
 def case_cli(server: Server, *args: str, user: str = "zhang",

@@ -11,13 +11,11 @@ import datetime as dt
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -38,21 +36,6 @@ from tests.server.test_accounts_api import add_user, logged_in, refusal, registe
 from tests.support import accepted_case
 
 OTHER_SITE = "330100002"
-
-
-@pytest.fixture(scope="module")
-def seeded_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A client data directory after its first start (seeding takes a few seconds)."""
-    home = tmp_path_factory.mktemp("client-seeded")
-    open_workstation(home).close()
-    return home
-
-
-@pytest.fixture
-def client(seeded_client: Path, tmp_path: Path) -> Iterator[Workstation]:
-    ws = open_workstation(shutil.copytree(seeded_client, tmp_path / "client"))
-    yield ws
-    ws.close()
 
 
 class Terminal:

@@ -21,16 +21,12 @@ from tests.server.test_blobs_api import declare, upload
 from tests.server.test_sync_api import (
     OTHER_SITE,
     Terminal,
-    client,
     crafted,
     head_hash,
     outbox,
     results,
-    seeded_client,
 )
 from tests.support import accepted_case
-
-__all__ = ["client", "seeded_client"]   # the fixtures, shared with test_sync_api
 
 
 def document_op(case_id: str, pdf: bytes) -> dict[str, Any]:
