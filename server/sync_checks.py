@@ -62,9 +62,19 @@ def payload_problem(payload: Any) -> str | None:
             stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value)
-        elif isinstance(value, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        elif isinstance(value, str) and not _utf8(value):
             return "内容中有不成对的代理字符，不是有效的 UTF-8 文本。"
     return None
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` is valid UTF-8 text: only a lone surrogate cannot be encoded (the
+    encoder's C loop, not one Python step per character: a push checks every string)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(value: Any, limit: int) -> bool:
