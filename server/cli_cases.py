@@ -30,10 +30,7 @@ def register(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
 
     p = sub.add_parser("case", help="后台办理：查看、推进办件（审批中、办结），通知取件")
     inner = p.add_subparsers(dest="case_command", required=True, parser_class=type(p))
-    who = type(p)(add_help=False)
-    who.add_argument("--user", required=True, help="操作人用户名（值班长或管理员）")
-    who.add_argument("--password-fd", type=int, help="从此文件描述符读取密码（脚本用）")
-    parents = [common, who]
+    parents = [common, operator_options(type(p))]
 
     q = inner.add_parser("list", parents=parents, help="列出办件，最近变化的在前")
     q.add_argument("--status", choices=[str(s) for s in CaseStatus])
@@ -59,6 +56,14 @@ def register(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
     q.add_argument("number", metavar="NO", help="办件编号")
     q.add_argument("--note", default="", help="备注")
     q.set_defaults(fn=cmd_notify)
+
+
+def operator_options(parser: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """``--user`` and ``--password-fd``: who acts (see as_operator), for sub-commands."""
+    who = parser(add_help=False)
+    who.add_argument("--user", required=True, help="操作人用户名（值班长或管理员）")
+    who.add_argument("--password-fd", type=int, help="从此文件描述符读取密码（脚本用）")
+    return who
 
 
 def _password(args: argparse.Namespace) -> str:

@@ -18,12 +18,11 @@ from app.errors import UserError
 def register(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
              common: argparse.ArgumentParser) -> None:
     """Add ``flag …`` to ``yichuang-server``'s sub-commands."""
+    from server.cli_cases import operator_options
+
     p = sub.add_parser("flag", help="同步问题：列出待处理的（改写的终端记录、冲突），记录处理结果")
     inner = p.add_subparsers(dest="flag_command", required=True, parser_class=type(p))
-    who = type(p)(add_help=False)
-    who.add_argument("--user", required=True, help="操作人用户名（值班长或管理员）")
-    who.add_argument("--password-fd", type=int, help="从此文件描述符读取密码（脚本用）")
-    parents = [common, who]
+    parents = [common, operator_options(type(p))]
     q = inner.add_parser("list", parents=parents, help="列出本站点待处理的同步问题，最早的在前")
     q.set_defaults(fn=cmd_list)
     q = inner.add_parser("resolve", parents=parents, help="记录一个问题的核查和处理结果")

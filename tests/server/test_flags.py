@@ -8,18 +8,15 @@ from typing import Any
 
 import requests
 
-from app.domain.case import CaseEventKind
 from app.workstation import Workstation
-from server import sync_cases
-from server.accounts import utc_now
 from tests.server.conftest import Server, run_server_cli
 from tests.server.test_accounts_api import CLERK_PASSWORD, refusal
 from tests.server.test_sync_api import (
     Terminal,
     accepted_case,
+    back_office_reviews,
     outbox,
     results,
-    server_db,
 )
 
 OTHER_SITE = "330100002"
@@ -32,14 +29,7 @@ def _conflict(server: Server, client: Workstation) -> Terminal:
     clerk = term.clerk()
     case = accepted_case(client, clerk)
     assert results(term.push(outbox(client))) == ["applied"] * 3
-    db = server_db(server)
-    try:
-        with db.session() as session:
-            sync_cases.apply_server_event(session, case.id, CaseEventKind.STATUS_CHANGED,
-                                          {"status": "审批中"}, "backoffice", "审批科",
-                                          utc_now())
-    finally:
-        db.dispose()
+    back_office_reviews(server, case.id)
     client.pickup.complete(case.id, clerk)
     assert results(term.push([outbox(client)[-1]])) == ["conflict"]
     return term

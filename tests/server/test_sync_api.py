@@ -107,6 +107,18 @@ def results(answer: dict[str, Any]) -> list[str]:
     return [r["result"] for r in answer["results"]]
 
 
+def back_office_reviews(server: Server, case_id: str) -> None:
+    """The back office takes the case into review (审批中): a server event, a new version."""
+    db = server_db(server)
+    try:
+        with db.session() as session:
+            sync_cases.apply_server_event(session, case_id, CaseEventKind.STATUS_CHANGED,
+                                          {"status": "审批中"}, "backoffice", "审批科",
+                                          utc_now())
+    finally:
+        db.dispose()
+
+
 def server_db(server: Server) -> ServerDatabase:
     return ServerDatabase(server.settings)
 
@@ -227,14 +239,7 @@ def test_an_op_based_on_an_old_version_is_stored_and_flagged_never_overwriting(
     clerk = term.clerk()
     case = accepted_case(client, clerk)
     assert results(term.push(outbox(client))) == ["applied"] * 3
-    db = server_db(server)
-    try:
-        with db.session() as session:   # the back office takes the case into review
-            sync_cases.apply_server_event(session, case.id, CaseEventKind.STATUS_CHANGED,
-                                    {"status": "审批中"}, "backoffice", "审批科",
-                                    utc_now())
-    finally:
-        db.dispose()
+    back_office_reviews(server, case.id)
     client.pickup.complete(case.id, clerk)   # meanwhile the window records 办结 on v3
     op = outbox(client)[-1]
     answer = term.push([op])["results"][0]
@@ -409,14 +414,7 @@ def test_pull_returns_pushed_and_back_office_changes_and_its_cursor_resumes(
     rest = term.get("/v1/sync/pull", cursor=first["cursor"]).json()
     assert [c["kind"] for c in rest["changes"]] == ["decided"] and rest["more"] is False
     assert rest["changes"][0]["data"]["status"] == "已受理"
-    db = server_db(server)
-    try:
-        with db.session() as session:
-            sync_cases.apply_server_event(session, case.id, CaseEventKind.STATUS_CHANGED,
-                                    {"status": "审批中"}, "backoffice", "审批科",
-                                    utc_now())
-    finally:
-        db.dispose()
+    back_office_reviews(server, case.id)
     then = term.get("/v1/sync/pull", cursor=rest["cursor"]).json()
     [change] = then["changes"]
     assert (change["entity_id"], change["data"]["origin"], change["data"]["status"]) == (
