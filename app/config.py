@@ -114,6 +114,13 @@ class Settings:
     # The folder an ID-card reader's program writes each card read into (wz.txt, …); the
     # applicant form takes and then deletes them. Empty: no folder is watched.
     id_card_folder: str = ""
+    # Capture (app.capture.sources): the source the scan panel starts with (a spec such
+    # as "sane:fujitsu:fi-7160:1234"; empty: the first found), the folder a network
+    # scanner's "scan to folder" writes into, and eSCL scanners' addresses (they are
+    # found by mDNS on most networks, but a county's VLANs often block it).
+    scanner: str = ""
+    scan_folder: str = ""
+    escl_scanners: tuple[str, ...] = ()
     # The legal frame of notices: the site's 受理专用章, the default 补正期限, and per
     # 实施主体 its 复议机关, court, seal, 文号 prefix and whether it entrusts this window.
     site_seal: str = ""
@@ -160,7 +167,8 @@ def _to_toml(s: Settings) -> dict[str, Any]:
         "thermal": {"dots": s.thermal_dots, "text_mode": s.thermal_text_mode},
         "fonts": {"files": list(s.fonts)},
         "backup": {"dir": s.backup_dir, "keep": s.backup_keep},
-        "devices": {"id_card_folder": s.id_card_folder},
+        "devices": {"id_card_folder": s.id_card_folder, "scanner": s.scanner,
+                    "scan_folder": s.scan_folder, "escl": list(s.escl_scanners)},
         "display": {"notice": s.display_notice},
         "voice": {"engine": s.voice_engine, "template": s.call_template,
                   "repeat": s.call_repeat},
@@ -235,7 +243,10 @@ def load_settings(directory: Path | None = None) -> Settings:
     settings = replace(settings, yellow_warning_days=yellow, thermal_dots=dots,
                        thermal_text_mode=text_mode, fonts=tuple(files),
                        backup_dir=_str(backup, "backup", "dir", ""), backup_keep=keep,
-                       id_card_folder=_str(devices, "devices", "id_card_folder", ""))
+                       id_card_folder=_str(devices, "devices", "id_card_folder", ""),
+                       scanner=_str(devices, "devices", "scanner", ""),
+                       scan_folder=_str(devices, "devices", "scan_folder", ""),
+                       escl_scanners=_escl(devices))
     notices = _section(doc, "notices")
     settings = replace(settings, site_seal=_str(notices, "notices", "seal", ""),
                        correction_limit=_correction_limit(notices, defaults.correction_limit))
@@ -248,6 +259,15 @@ def load_settings(directory: Path | None = None) -> Settings:
         # doctor say which [authorities] sections to add.
         settings = replace(settings, authorities={})
     return validate_settings(settings)
+
+
+def _escl(devices: dict[str, Any]) -> tuple[str, ...]:
+    urls = devices.get("escl", [])
+    if not isinstance(urls, list) or not all(
+            isinstance(u, str) and u.strip().startswith(("http://", "https://")) for u in urls):
+        raise ConfigError("settings.toml：[devices] escl 应为扫描仪地址的列表，"
+                          "如 [\"http://192.168.1.20/eSCL\"]")
+    return tuple(u.strip().rstrip("/") for u in urls)
 
 
 def _hall(settings: Settings, display: dict[str, Any], voice: dict[str, Any]) -> Settings:

@@ -29,6 +29,7 @@ from app.services.queue_manual import ManualCalls
 from app.services.queue_stats import QueueStatistics
 from app.services.queue_store import SqliteQueueStore
 from app.services.ratings import RatingService
+from app.services.scans import CaseScans
 from app.storage.anchor import AnchorFile
 from app.storage.blobs import BlobStore
 from app.storage.db import Database, open_database
@@ -63,12 +64,16 @@ class Workstation:
     manual_calls: ManualCalls = field(init=False)
     # 排队统计 of a day, from the queue's events and ratings.
     queue_stats: QueueStatistics = field(init=False)
+    # The cases' scanned materials (扫描件), in the same blob store as printed documents.
+    scans: CaseScans = field(init=False)
 
     def __post_init__(self) -> None:
         self.queue = QueueService(SqliteQueueStore(self.db), changes_of(self.db))
         self.ratings = RatingService(self.db, changes_of(self.db))
         self.manual_calls = ManualCalls(self.db, changes_of(self.db))
         self.queue_stats = QueueStatistics(self.db, self.queue, self.ratings, self.manual_calls)
+        self.scans = CaseScans(self.cases, self.catalogue,
+                               BlobStore(self.settings.data_dir / "blobs"))
 
     def clerk(self, session: ClerkSession) -> Clerk:
         """The event context for a logged-in clerk at this terminal and window."""

@@ -8,12 +8,15 @@ VENV="${YICHUANG_VENV:-$here/.venv}"
 # xcb libraries of the xcb platform plugin), the PulseAudio client QtMultimedia loads,
 # the WenQuanYi TrueType fonts, HanaMin (rare characters in names on documents),
 # poppler-utils and xvfb for looking at documents and
-# windows, and python3-venv, without which Debian's python3 cannot make a virtualenv.
+# windows, sane-utils (scanimage, which drives the clerk's scanner and whose libsane1
+# brings the `test` backend the tests scan with), and python3-venv, without which
+# Debian's python3 cannot make a virtualenv.
 SYSTEM_PACKAGES=(libglib2.0-0 libegl1 libgl1 libfontconfig1 libfreetype6 libdbus-1-3
                  libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4
                  libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
                  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libpulse0
                  fonts-wqy-zenhei fonts-wqy-microhei fonts-hanazono poppler-utils xvfb xauth
+                 sane-utils
                  speech-dispatcher speech-dispatcher-espeak-ng espeak-ng libspeechd2)
 
 # The test suite runs the server against a real PostgreSQL too (a throw-away cluster in a

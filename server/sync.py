@@ -42,7 +42,7 @@ from server.chain_witness import ChainRefusal, add_flag, extend, head_json, lock
 from server.models import DeviceRow
 from server.sync_case_step import OTHER_SITE, CaseStep, Rejection
 from server.sync_changes import Change, record_changes
-from server.sync_checks import OpProblem, event_of, payload_problem
+from server.sync_checks import OpProblem, event_of, named_pages, payload_problem
 from server.sync_models import (
     ChainHeadRow,
     SyncCaseEventRow,
@@ -230,7 +230,10 @@ class _Batch:
         raise Refused("unknown_entity", f"服务器不认识“{op.entity}”类操作，请升级客户端或联系管理员。")
 
     def _blobs(self, op: OpIn) -> None:
-        missing = sorted(set(op.blob_refs) - accepted_blobs(self.session, op.blob_refs))
+        # A case event that names scanned pages needs them here whatever its blob_refs
+        # say: a client that leaves a page out must not land an event naming nothing.
+        wanted = sorted(set(op.blob_refs) | named_pages(op.entity, op.kind, op.payload))
+        missing = sorted(set(wanted) - accepted_blobs(self.session, wanted))
         if missing:
             raise Held(missing)
 

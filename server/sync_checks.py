@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from app.domain.case import CaseEventKind
 from app.domain.numbering import CaseNumber, CaseNumberError
 from app.domain.text_checks import forbidden_character
 from server.chain_witness import EVENT_KEYS
@@ -139,3 +140,25 @@ def opened_problem(event: dict[str, Any]) -> OpProblem | None:
     if bad:
         return OpProblem("bad_payload", f"收件记录的 {', '.join(bad)} 不是文本、过长或含控制字符。")
     return None
+
+
+def named_pages(entity: str, kind: str, op_payload: Any) -> set[str]:
+    """The SHA-256 of every scanned page a ``pages_recorded`` case event names (its
+    ``appended`` and ``materials`` lists); malformed parts are skipped here and refused
+    by the case's own replay."""
+    if entity != "case" or kind != CaseEventKind.PAGES_RECORDED:
+        return set()
+    event = op_payload.get("payload") if isinstance(op_payload, dict) else None
+    if not isinstance(event, dict):
+        return set()
+    found: set[str] = set()
+    for part in ("appended", "materials"):
+        lists = event.get(part)
+        if not isinstance(lists, dict):
+            continue
+        for pages in lists.values():
+            for page in pages if isinstance(pages, list) else ():
+                sha = page.get("sha256") if isinstance(page, dict) else None
+                if isinstance(sha, str) and HEX64.fullmatch(sha):
+                    found.add(sha)
+    return found

@@ -36,6 +36,7 @@ from pathlib import Path
 from app import __version__
 from app.cli import (
     accounts,
+    capture,
     cases,
     consult,
     credit,
@@ -78,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "3 数据库正忙，请稍后重试；4 记录完整性检查未通过。")
     parser.add_argument("--version", action="version", version=f"yichuang {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="命令", parser_class=Parser)
-    for module in (doctor, reference, accounts, cases, consult, credit, printing, integrity,
-                   queue):
+    for module in (doctor, reference, accounts, cases, consult, credit, printing, capture,
+                   integrity, queue):
         module.register(sub, common, operator_opts)
     return parser
 

@@ -48,7 +48,7 @@ def cmd_doctor(ws: Workstation, args: argparse.Namespace) -> None:
         f"每日备份到 {s.backup_dir}，保留 {s.backup_keep} 份" if s.backup_dir else
         "未配置：请在 settings.toml 的 [backup] dir 中填写U盘或共享目录"))
     checks += [doctor.check_screen_fonts(), doctor.check_document_fonts(s),
-               doctor.check_printers(s), doctor.check_voice(s), doctor.check_capture_devices(),
+               doctor.check_printers(s), doctor.check_voice(s), doctor.check_capture_devices(s),
                doctor.check_server(s)]
     emit(args, checks, lambda: "\n".join(
         f"{'OK ' if c.ok else '!! '} {c.name}：{c.detail}" for c in checks))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from app.domain.case_pages import CasePages, PageError, apply_pages_payload
+
 
 class CaseStatus(StrEnum):
     RECEIVING = "收件中"
@@ -66,6 +68,7 @@ class CaseEventKind(StrEnum):
     DEADLINE_RECOMPUTED = "deadline_recomputed"  # the working calendar changed under it
     DELIVERED = "delivered"                # 出件: the result handed over or mailed
     DEFERRED_SUPPLIED = "deferred_supplied"  # 容缺补交: deferred materials brought in
+    PAGES_RECORDED = "pages_recorded"      # scanned pages added, turned, moved, removed
 
 
 def normalise_identity(id_type: IdType, number: str, *, today: dt.date) -> str:
@@ -179,6 +182,7 @@ class CaseState:
     accepted_on: dt.date | None = None
     promised_date: dt.date | None = None
     promised_estimated: bool = False  # the calendar did not cover that year (see decide)
+    pages: CasePages = ()           # scanned pages per material (app.domain.case_pages)
     version: int = 0
 
 
@@ -264,6 +268,8 @@ def check_transition(state: CaseState, kind: CaseEventKind) -> None:
         raise CaseTransitionError(
             f"办件状态为“{state.status}”，没有待补交的容缺材料。" if state.status in _CLOCK_RUNNING
             else f"办件状态为“{state.status}”，不能再补交容缺材料。")
+    if kind is CaseEventKind.PAGES_RECORDED and state.status is CaseStatus.DELIVERED:
+        raise CaseTransitionError("办件已出件，扫描件不能再修改。")
     if kind is CaseEventKind.DELIVERED and state.status is not CaseStatus.COMPLETED:
         raise CaseTransitionError(
             "办件已出件，不能重复出件。" if state.status is CaseStatus.DELIVERED else
@@ -308,6 +314,12 @@ def apply_event(state: CaseState, kind: CaseEventKind, payload: dict[str, Any]) 
         if state.status is CaseStatus.ACCEPTED_DEFERRED and not deferred_outstanding(after):
             after = replace(after, status=CaseStatus.ACCEPTED)
         return after
+    if kind is CaseEventKind.PAGES_RECORDED:
+        try:
+            pages = apply_pages_payload(state.pages, payload)
+        except PageError as exc:
+            raise CaseTransitionError(str(exc)) from exc
+        return replace(state, pages=pages, version=state.version + 1)
     if kind is CaseEventKind.DEADLINE_RECOMPUTED:
         return replace(state, promised_date=_date(payload["promised_date"]),
                        promised_estimated=bool(payload.get("promised_estimated", False)),

@@ -37,6 +37,7 @@ from app.domain.case import (
     material_state_to_json,
 )
 from app.domain.case import normalise_identity as normalise_identity  # its long-time home
+from app.domain.case_pages import all_hashes
 from app.domain.catalogue import ServiceItem, TimeLimit
 from app.domain.credit import CreditCheck, credit_refusal
 from app.domain.identity import IdentityError, check_phone
@@ -271,8 +272,10 @@ class CaseService:
                 after = apply_event(before, kind, payload)
             except CaseTransitionError as exc:
                 raise CaseRuleError([str(exc)]) from exc
+            # Pages the event brings in: sync uploads their blobs before it.
+            new_pages = sorted(all_hashes(after.pages) - all_hashes(before.pages))
             event = append_event(session, case_id, after.version, kind, payload, clerk,
-                                 base_version=before.version)
+                                 base_version=before.version, blob_refs=new_pages)
             write_projection(row, after)
         # ``docnos`` is filled by ``build`` inside the transaction that just committed.
         self._integrity.witness.record(events=[event], docnos=docnos)

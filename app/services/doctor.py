@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.config import NO_VOICE, Settings
 from app.storage.files import describe_os_error
@@ -159,20 +160,30 @@ def check_printers(settings: Settings) -> Check:
     return Check("打印机", ok, "；".join(problems + parts) or "未配置")
 
 
-def check_capture_devices() -> Check:
+def check_capture_devices(settings: Settings) -> Check:
+    """The scanners capture can use now (by the spec ``yichuang scan --source`` takes),
+    the document cameras the system sees, and the scan folder."""
+    from app.capture.source import SourceKind
+    from app.capture.sources import discover
+
+    name = "高拍仪/扫描仪"
     cameras = sorted(glob.glob("/dev/video*")) if sys.platform.startswith("linux") else []
-    scanners: list[str] = []
-    out = _run(["scanimage", "-L"], timeout=10)
-    if out:
-        scanners = [line for line in out.splitlines() if line.startswith("device")]
-    if not cameras and not scanners:
-        return Check("高拍仪/扫描仪", False, "未发现摄像头或扫描仪：接好高拍仪（USB）或安装 SANE")
-    parts = []
+    found = discover(settings)
+    devices = [s for s in found.sources
+               if s.kind in (SourceKind.SANE, SourceKind.ESCL, SourceKind.WIA)]
+    parts = [f"{s.name}（{s.spec}）" for s in devices]
     if cameras:
-        parts.append(f"摄像头 {len(cameras)} 个")
-    if scanners:
-        parts.append(f"扫描仪 {len(scanners)} 台")
-    return Check("高拍仪/扫描仪", True, "，".join(parts))
+        parts.append(f"摄像头 {len(cameras)} 个（高拍仪在窗口的扫描面板中选择）")
+    problems = list(found.problems)
+    if settings.scan_folder and not Path(settings.scan_folder).is_dir():
+        problems.append(f"扫描文件夹 {settings.scan_folder} 不存在或无法访问"
+                        "（[devices] scan_folder）")
+    elif settings.scan_folder:
+        parts.append(f"扫描文件夹 {settings.scan_folder}")
+    if not devices and not cameras:
+        problems.insert(0, "未发现摄像头或扫描仪：接好高拍仪（USB）或扫描仪，或安装 SANE；"
+                        "仍可导入文件（JPEG、PNG、PDF）")
+    return Check(name, not problems, "；".join(problems + parts))
 
 
 def check_server(settings: Settings) -> Check:

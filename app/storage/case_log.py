@@ -30,6 +30,7 @@ from app.domain.case import (
     material_state_to_json,
     replay,
 )
+from app.domain.case_pages import pages_from_json, pages_to_json
 from app.domain.numbering import MAX_DAILY_SEQ, CaseNumber, CaseNumberError
 from app.storage.chain import event_fields, last_hash, row_hash
 from app.storage.models import (
@@ -92,8 +93,12 @@ def next_document_number(session: Session, prefix: str, year: int, site: str,
 
 def append_event(session: Session, case_id: str, case_seq: int, kind: CaseEventKind,
                  payload: dict[str, Any], clerk: Clerk, base_version: int,
-                 *, occurred_at: str | None = None) -> CaseEventRow:
+                 *, occurred_at: str | None = None,
+                 blob_refs: Sequence[str] = ()) -> CaseEventRow:
     """Append one event to the chain of the clerk's site/terminal and queue it for sync.
+
+    ``blob_refs`` names the blobs (scanned pages) the event needs: sync uploads them
+    before the event, and the server checks their hashes.
 
     The caller anchors the returned row's hash (see app.services.integrity) after commit.
     """
@@ -110,7 +115,7 @@ def append_event(session: Session, case_id: str, case_seq: int, kind: CaseEventK
         op_id=str(uuid.uuid4()), entity="case", entity_id=case_id, kind=str(kind),
         base_version=base_version,
         payload={**event_fields(row), "prev_hash": row.prev_hash, "hash": row.hash},
-        blob_refs=[], client_time=row.occurred_at, state="pending", attempts=0,
+        blob_refs=list(blob_refs), client_time=row.occurred_at, state="pending", attempts=0,
         last_error=""))
     return row
 
@@ -141,7 +146,7 @@ COLUMN_NAMES = {
     "applicant_name": "申请人姓名", "applicant_id_number": "申请人证件号码",
     "applicant": "申请人信息", "agent": "代理人", "scenarios": "办理情形",
     "materials": "收件材料", "decision": "决定", "decision_reason": "决定理由",
-    "competent_authority": "有权机关", "accepted_on": "受理日期",
+    "competent_authority": "有权机关", "accepted_on": "受理日期", "pages": "扫描页面",
     "promised_date": "承诺办结日期", "promised_estimated": "承诺日期是否估算",
     "site": "站点", "terminal": "终端", "window": "窗口", "clerk_id": "收件人",
     "queue_ticket": "排队号", "opened_at": "收件时间", "version": "版本",
@@ -175,7 +180,8 @@ def state_from_row(row: CaseRow) -> CaseState:
         decision=Decision(row.decision) if row.decision else None,
         decision_reason=row.decision_reason, competent_authority=row.competent_authority,
         accepted_on=row.accepted_on, promised_date=row.promised_date,
-        promised_estimated=row.promised_estimated, version=row.version)
+        promised_estimated=row.promised_estimated, pages=pages_from_json(row.pages),
+        version=row.version)
 
 
 def write_projection(row: CaseRow, state: CaseState) -> None:
@@ -195,6 +201,7 @@ def write_projection(row: CaseRow, state: CaseState) -> None:
     row.competent_authority = state.competent_authority
     row.accepted_on, row.promised_date = state.accepted_on, state.promised_date
     row.promised_estimated = state.promised_estimated
+    row.pages = pages_to_json(state.pages)
     row.site, row.terminal, row.window = state.site, state.terminal, state.window
     row.clerk_id, row.queue_ticket = state.clerk_id, state.queue_ticket
     row.opened_at = state.opened_at

@@ -197,6 +197,8 @@ class CaseRow(Base):
     # True when the calendar did not cover the deadline's year: the date is the plain
     # Monday-Friday estimate, shown and printed as such until recomputed.
     promised_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Scanned pages per material, [[material_id, [page, …]], …] (app.domain.case_pages).
+    pages: Mapped[list[Any]] = mapped_column(JSON, default=list)
     site: Mapped[str] = mapped_column(String(12))
     terminal: Mapped[str] = mapped_column(String(2))
     window: Mapped[str] = mapped_column(String(8))

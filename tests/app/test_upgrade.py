@@ -50,9 +50,19 @@ def test_old_database_upgrades_and_keeps_everything(fixture: Path, tmp_path: Pat
         assert report.ok, report.findings
         # Until 0004 an export was recorded as an attempt and its outcome (two rows).
         exported_rows = 1 if fixture.stem >= "schema-0004" else 2
+        # 0009's case has two more events: its pages scanned, then one turned.
+        events = 5 if fixture.stem >= "schema-0009" else 3
         assert [(c.chain, c.rows, c.intact, c.anchored) for c in report.chains] == (
-            [("documents", exported_rows, True, True), ("events", 3, True, True)]
-            if fixture.stem >= "schema-0002" else [("events", 3, True, True)])
+            [("documents", exported_rows, True, True), ("events", events, True, True)]
+            if fixture.stem >= "schema-0002" else [("events", events, True, True)])
+        # Scanned pages came with 0009; an older case replays to none, and has none.
+        if fixture.stem >= "schema-0009":
+            [(material, pages)] = case.pages
+            assert material == case.materials[0].material_id
+            assert [(p.dpi, p.turns, p.origin) for p in pages] == [
+                (200, 0, "fixture 1"), (200, 1, "fixture 2")]
+        else:
+            assert case.pages == ()
         if fixture.stem >= "schema-0004":   # the 文号 register came with 0004
             facts = ws.cases.document_facts(case.id)
             assert facts is not None and facts.notice is not None

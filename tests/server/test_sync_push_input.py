@@ -245,3 +245,39 @@ def test_a_forged_pull_cursor_is_refused_and_one_ahead_of_the_server_says_so(
     assert term.get("/v1/sync/pull", cursor=forged("c1:3")).json() == {
         "changes": [], "cursor": cursor, "more": False}
     assert len(term.get("/v1/sync/pull", cursor=forged("c1:0002")).json()["changes"]) == 1
+
+
+def test_scanned_pages_reach_the_server_only_after_their_blobs_and_replay_there(
+        server: Server, client: Workstation) -> None:
+    from app.capture.fake_source import PageKind, scanned
+    from app.capture.prepare import captured_pages
+    from app.capture.profiles import DEFAULT
+    from app.capture.source import RawPage
+    from server.sync_cases import case_state
+    from tests.server.test_sync_api import server_db
+
+    term = Terminal(server)
+    case = accepted_case(client, term.clerk())
+    raws = [RawPage(scanned(PageKind.FORM, 1.0, 200, seed).image, 200, "fake")
+            for seed in (1, 2)]
+    pages = list(captured_pages(raws, DEFAULT))
+    material = case.materials[0].material_id
+    client.scans.add(case.id, material, pages, term.clerk())
+    ops = outbox(client)
+    assert results(term.push(ops[:3])) == ["applied"] * 3
+    named = sorted(hashlib.sha256(p.page.jpeg).hexdigest() for p in pages)
+    # The pages are waited for even when the op does not list them as its blobs.
+    for op in (ops[3], {**ops[3], "blob_refs": []}):
+        [answer] = term.push([op])["results"]
+        assert (answer["result"], sorted(answer["blobs"])) == ("missing_blobs", named)
+    for page in pages:
+        assert declare(server, term.auth, page.page.jpeg, "image/jpeg").status_code == 201
+        upload(server, term.auth, page.page.jpeg, 64 * 1024)
+    assert results(term.push(ops[3:])) == ["applied"]
+    db = server_db(server)
+    try:
+        with db.session() as session:
+            on_server = case_state(session, case.id)
+    finally:
+        db.dispose()
+    assert on_server.pages == client.cases.get(case.id).pages
