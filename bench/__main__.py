@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench import (
     acceptance,
     blobs,
+    capture,
     cli_startup,
     display,
     documents,
@@ -20,7 +21,7 @@ from bench import (
 
 def main() -> None:
     for module in (startup, cli_startup, search, documents, imports, integrity, acceptance,
-                   keystrokes, queue, display, blobs, server):
+                   keystrokes, queue, display, blobs, server, capture):
         print(f"== {module.__name__}")
         module.main()
 

@@ -6,6 +6,7 @@ against it."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -14,6 +15,17 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from app.capture.pipeline import A4_MM, MM_PER_INCH, Pixels, rotate
+from app.capture.source import (
+    Cancel,
+    Capabilities,
+    DeviceGone,
+    Progress,
+    RawPage,
+    ScanSettings,
+    SourceInfo,
+    SourceKind,
+    no_progress,
+)
 
 _LINES = ("食品经营许可申请书", "申请人：王小明  统一社会信用代码：91330102MA2H0000X1",
           "经营场所：杭州市上城区解放路 100 号", "经营项目：预包装食品销售（含冷藏冷冻食品）",
@@ -73,8 +85,9 @@ def draw_page(kind: PageKind, dpi: int = 200, seed: int = 0) -> Pixels:
 
 
 def scanned(kind: PageKind, skew: float, dpi: int = 200, seed: int = 0) -> FakePage:
-    """The page as a flatbed returns it: turned by ``skew`` degrees, a little noise."""
-    image = rotate(draw_page(kind, dpi, seed), skew)
+    """The page as a flatbed returns it: turned by ``skew`` degrees on glass of the
+    page's size, a little noise."""
+    image = rotate(draw_page(kind, dpi, seed), skew, grow=False)
     noise = np.random.default_rng(seed).normal(0, 3, image.shape)
     image = np.clip(image.astype(np.float64) + noise, 0, 255).astype(np.uint8)
     return FakePage(image, kind, skew, dpi)
@@ -102,3 +115,53 @@ def camera_frame(kind: PageKind, size: tuple[int, int] = (3264, 2448), seed: int
     warped = cv2.warpPerspective(page, cv2.getPerspectiveTransform(source, corners),
                                  (width, height), dst=desk, borderMode=cv2.BORDER_TRANSPARENT)
     return warped, corners
+
+
+class FakeSource:
+    """The fake scanner (spec ``fake``): flatbed, feeder and duplex, pages drawn at a
+    random skew it remembers in ``drawn_skews`` (degrees counter-clockwise, in the
+    order the pages were yielded), so a test can check the pipeline took it out.
+
+    On the flatbed each scan is one page, going round ``kinds``; the feeder gives one
+    sheet per kind (default 表单, 证照, 表单), and duplex a back for each — a blank one,
+    as single-sided originals have. ``gone_after`` pages, the scanner "is unplugged"
+    (DeviceGone), for testing what a scan does with a device that vanishes."""
+
+    def __init__(self, kinds: Sequence[PageKind] | None = None, *, seed: int = 0,
+                 skew_range: float = 4.0, gone_after: int | None = None) -> None:
+        self.kinds = list(kinds) if kinds else [PageKind.FORM, PageKind.CERTIFICATE,
+                                                 PageKind.FORM]
+        self.seed = seed
+        self.skew_range = skew_range
+        self.gone_after = gone_after
+        self.drawn_skews: list[float] = []
+        self._rng = random.Random(seed)
+        self._scans = 0
+
+    @property
+    def info(self) -> SourceInfo:
+        return SourceInfo("fake", SourceKind.FAKE, "演示扫描仪（模拟）",
+                          Capabilities(flatbed=True, feeder=True, duplex=True, colour=True,
+                                       max_dpi=600))
+
+    def acquire(self, settings: ScanSettings, cancel: Cancel,
+                progress: Progress = no_progress) -> Iterator[RawPage]:
+        if settings.feeder:
+            sheets = [[kind, PageKind.BLANK] if settings.duplex else [kind]
+                      for kind in self.kinds]
+            sides = [side for sheet in sheets for side in sheet]
+        else:
+            sides = [self.kinds[self._scans % len(self.kinds)]]
+        self._scans += 1
+        dpi = min(max(settings.dpi, 75), self.info.capabilities.max_dpi)
+        for number, kind in enumerate(sides, start=1):
+            cancel.check()
+            if self.gone_after is not None and len(self.drawn_skews) >= self.gone_after:
+                raise DeviceGone("演示扫描仪已断开。请检查连接后重新扫描。")
+            progress(f"正在扫描第 {number} 页…")
+            skew = round(self._rng.uniform(-self.skew_range, self.skew_range), 2)
+            page = scanned(kind, skew, dpi, seed=self.seed * 1000 + len(self.drawn_skews))
+            self.drawn_skews.append(skew)
+            pixels = page.image if settings.colour else cv2.cvtColor(page.image,
+                                                                      cv2.COLOR_BGR2GRAY)
+            yield RawPage(pixels, dpi, f"演示扫描仪 第{number}页")

@@ -27,8 +27,11 @@ MAX_SKEW = 10.0          # degrees: a sheet fed worse than this is fed again, no
 # Degrees: a tilt this small is invisible, and turning the page resamples (softens) it.
 LEVEL_ENOUGH = 0.1
 _PROFILE_WIDTH = 900     # px: the copy the skew is measured on
+# Small-copy px: how far outside the sheet its found edge may lie (blur 5×5 + dilate 3×3).
+_OUTLINE_SLACK = 2.5
 _INK_BLANK = 0.0015      # share of dark pixels below which a page is blank
 _INK_DARKNESS = 160      # grey level: darker is a mark, whatever the paper's tone
+_PAPER_LEVEL = 230       # grey level: lighter is paper (whiten_paper)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +84,15 @@ def skew_angle(image: Pixels, limit: float = MAX_SKEW) -> float:
     return -float(round(best, 2))
 
 
-def rotate(image: Pixels, angle: float) -> Pixels:
-    """``image`` turned ``angle`` degrees counter-clockwise about its centre, grown so no
-    corner is cut, the new corners white (paper)."""
+def rotate(image: Pixels, angle: float, *, grow: bool = True) -> Pixels:
+    """``image`` turned ``angle`` degrees counter-clockwise about its centre, the new
+    corners white (paper). Grown so no corner is cut, or (``grow=False``) kept at its
+    size: a scanner's page is the size of its glass, and a levelled page stays that size
+    (what falls outside is the glass's margin, not the sheet)."""
     h, w = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
-    size = (round(h * sin + w * cos), round(h * cos + w * sin))
+    size = (round(h * sin + w * cos), round(h * cos + w * sin)) if grow else (w, h)
     matrix[0, 2] += size[0] / 2 - w / 2
     matrix[1, 2] += size[1] / 2 - h / 2
     white = (255, 255, 255) if image.ndim == 3 else 255
@@ -100,7 +105,7 @@ def deskew(image: Pixels) -> tuple[Pixels, float]:
     tilt = skew_angle(image)
     if abs(tilt) <= LEVEL_ENOUGH:
         return image, 0.0
-    return rotate(image, -tilt), -tilt
+    return rotate(image, -tilt, grow=False), -tilt
 
 
 def quarter_turns(image: Pixels, turns: int) -> Pixels:
@@ -127,8 +132,23 @@ def page_outline(frame: Pixels, least_share: float = 0.2) -> NDArray[np.float32]
             break
         corners = cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)
         if len(corners) == 4 and cv2.isContourConvex(corners):
-            return _ordered(corners.reshape(4, 2).astype(np.float32) / scale)
+            found = _inset(_ordered(corners.reshape(4, 2).astype(np.float32)),
+                           _OUTLINE_SLACK)
+            outline: NDArray[np.float32] = (found / scale).astype(np.float32)
+            return outline
     return None
+
+
+def _inset(corners: NDArray[np.float32], by: float) -> NDArray[np.float32]:
+    """The corners moved ``by`` pixels toward the middle: the edge found on the blurred,
+    dilated copy lies outside the sheet, and a line of desk along a stored page's edge
+    looks like a black border on every print."""
+    middle = corners.mean(axis=0)
+    towards = middle - corners
+    lengths = np.linalg.norm(towards, axis=1, keepdims=True)
+    moved: NDArray[np.float32] = (corners + towards / np.maximum(lengths, 1e-6) * by
+                                  * np.sqrt(2)).astype(np.float32)
+    return moved
 
 
 def _ordered(points: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -158,6 +178,17 @@ def is_blank(image: Pixels, margin: float = 0.05) -> bool:
     # A fixed darkness (not Otsu's): a blank page has no two populations to split.
     dark = cv2.countNonZero((inner < _INK_DARKNESS).astype(np.uint8))
     return dark < inner.size * _INK_BLANK
+
+
+def whiten_paper(image: Pixels, level: int = _PAPER_LEVEL) -> Pixels:
+    """A grey page's near-white paper made white: a scanner's noise on the paper is what
+    JPEG spends most bytes on (a township's uplink pays for them), and no mark a clerk
+    reads is that light. Colour pages are left alone: a seal's pale red is a mark."""
+    if image.ndim != 2:
+        return image
+    clean = image.copy()
+    clean[clean >= level] = 255
+    return clean
 
 
 def effective_dpi(width_px: int, height_px: int, paper_mm: tuple[float, float] = A4_MM

@@ -27,15 +27,20 @@ from app.capture.pipeline import (
     flatten,
     is_blank,
     page_outline,
+    whiten_paper,
 )
 from app.capture.profiles import Profile
-from app.capture.source import RawPage
+from app.capture.source import CaptureError, RawPage
 
 # On a flatbed an identity card covers about 7% of an A4 scan: an outline of 3% or more
 # is taken as the card.
 _CARD_SHARE = 0.03
 # Scanners and files that state no DPI: assume the common office default.
 _ASSUMED_DPI = 200
+# How far a found outline's long/short ratio may stray from the card's (1.59).
+_CARD_ASPECT_SLACK = 0.08
+_NO_CARD = ("{origin}：没有找到证件的轮廓。请把证件单独平放在扫描仪玻璃或高拍仪底板中间（深色背景更好），"
+            "不要压住其他纸张；扫描整页材料请改用“A4 表单”或“营业执照/证照”方案。")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +71,34 @@ def _prepare(raw: RawPage, profile: Profile) -> _Prepared:
         corners = page_outline(pixels)
         if corners is not None:
             pixels = flatten(pixels, corners)
+        elif card:
+            raise CaptureError(_NO_CARD.format(origin=raw.origin))
         dpi = effective_dpi(pixels.shape[1], pixels.shape[0], profile.paper_mm)
     else:
         dpi = raw.dpi or _ASSUMED_DPI
         corners = page_outline(pixels, _CARD_SHARE) if card else None
         if corners is not None:
             pixels = flatten(pixels, corners)
+        elif card:
+            raise CaptureError(_NO_CARD.format(origin=raw.origin))
         else:
             pixels, skew = deskew(pixels)
+    if card and not _card_shaped(pixels, profile.paper_mm):
+        # A whole form squeezed into a card's place would be a photocopy of nothing.
+        raise CaptureError(_NO_CARD.format(origin=raw.origin))
     if card and pixels.shape[0] > pixels.shape[1]:
         # A card is landscape; laid on the glass sideways it is turned, not squeezed.
         pixels = cv2.rotate(pixels, cv2.ROTATE_90_COUNTERCLOCKWISE)
     if not profile.colour and pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
-    pixels = fit_dpi(pixels, dpi, profile.dpi)
+    pixels = whiten_paper(fit_dpi(pixels, dpi, profile.dpi))
     return _Prepared(pixels, min(dpi, profile.dpi), skew, raw.origin)
+
+
+def _card_shaped(pixels: Pixels, paper_mm: tuple[float, float]) -> bool:
+    h, w = pixels.shape[:2]
+    ratio, wanted = max(w, h) / max(min(w, h), 1), max(paper_mm) / min(paper_mm)
+    return bool(abs(ratio - wanted) <= wanted * _CARD_ASPECT_SLACK)
 
 
 def _true_size(p: _Prepared, dpi: int, paper_mm: tuple[float, float]) -> Pixels:

@@ -37,7 +37,9 @@ class Profile:
     sides_per_page: int = 1       # captures composed onto one stored page
     paper_mm: tuple[float, float] = A4_MM   # for the DPI of camera frames
     drop_blank: bool = False
-    quality: int = 70             # JPEG; 70 keeps 200-dpi text crisp at ~150 KB
+    # JPEG quality. 60 keeps 200-dpi grey text crisp (bench/capture.py saves a 100% crop
+    # to look at) at under 200 KB for a page dense with text; colour keeps 70 for seals.
+    quality: int = 70
 
     @property
     def settings(self) -> ScanSettings:
@@ -54,10 +56,10 @@ class Profile:
 PROFILES: tuple[Profile, ...] = (
     Profile(ProfileCode.ID_CARD, "1", "身份证正反面", 300, True, sides_per_page=2,
             paper_mm=ID_CARD_MM),
-    Profile(ProfileCode.A4_FORM, "2", "A4 表单", 200, False),
+    Profile(ProfileCode.A4_FORM, "2", "A4 表单", 200, False, quality=60),
     Profile(ProfileCode.CERTIFICATE, "3", "营业执照/证照", 300, True),
     Profile(ProfileCode.ADF_DUPLEX, "4", "多页 ADF 双面", 200, False, feeder=True,
-            duplex=True, drop_blank=True),
+            duplex=True, drop_blank=True, quality=60),
 )
 DEFAULT = PROFILES[1]
 

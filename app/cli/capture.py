@@ -48,7 +48,9 @@ def cmd_scan(ws: Workstation, args: argparse.Namespace) -> None:
     material = _material(ws, case, args.material)
     source = open_source(args.source, ws.settings)
     clerk = operator_clerk(ws, args, Action.WRITE_CASES)
-    quiet = args.json
+    # Progress is for a person watching; a script gets the outcome (and a failure is
+    # one line, as everywhere in this CLI).
+    quiet = args.json or not sys.stderr.isatty()
     added: list[dict[str, Any]] = []
     cancel = Cancel()
     raws = source.acquire(chosen.settings, cancel, (lambda _m: None) if quiet else _say)

@@ -16,9 +16,10 @@ import img2pdf
 import pikepdf
 
 from app.domain.case_pages import PageRef
+from app.errors import UserError
 
 
-class CasePdfError(ValueError):
+class CasePdfError(UserError):
     """The PDF cannot be assembled (message in Chinese)."""
 
 

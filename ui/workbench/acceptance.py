@@ -21,7 +21,14 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.documents.form import DocumentKind
 from app.domain.case import (
@@ -40,6 +47,7 @@ from app.services.cases import CaseRuleError
 from app.services.deferred_supply import supply_deferred
 from app.services.drafts import AcceptanceDraft
 from app.workstation import Workstation
+from ui.capture.scan_panel import ScanPanel
 from ui.documents.print_preview import DocumentPreview
 from ui.ops import Operation
 from ui.widgets.problems import problems_of
@@ -137,10 +145,17 @@ class AcceptancePanel(QWidget):
         self.hint = hint = QLabel(CHECKLIST_HINT)
         hint.setObjectName("hint")
         hint.setWordWrap(True)
+        # 扫描件 of the material selected in the checklist, beside it (issue 12).
+        self.scan_panel = ScanPanel(station, clerk)
+        self.scan_panel.case_changed.connect(self._pages_changed)
+        self.table.currentCellChanged.connect(self._material_selected)
         checklist_page = QWidget()
         page = QVBoxLayout(checklist_page)
         page.setContentsMargins(0, 0, 0, 0)
-        page.addWidget(self.table, 1)
+        side_by_side = QHBoxLayout()
+        side_by_side.addWidget(self.table, 3)
+        side_by_side.addWidget(self.scan_panel, 2)
+        page.addLayout(side_by_side, 1)
         page.addWidget(hint)
         page.addWidget(self.message)
         page.addWidget(self.bar)
@@ -153,6 +168,8 @@ class AcceptancePanel(QWidget):
         layout.addWidget(self.subtitle)
         layout.addWidget(self.credit_label)
         layout.addWidget(self.stack, 1)
+        self.scan_panel.install_keys(checklist_page)
+        QWidget.setTabOrder(self.table, self.scan_panel.thumbnails)   # Tab: to the pages
 
         keys: list[tuple[str, Callable[[], None]]] = [
             ("F4", self.table.mark_all_received)]
@@ -282,6 +299,9 @@ class AcceptancePanel(QWidget):
         self.supply_line.setVisible(self.supplying)
         self.stack.setCurrentIndex(1)
         self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.scan_panel.set_checklist(self.table.checklist)
+        self.scan_panel.show_case(case)
+        self._material_selected(self.table.currentRow())
         self._marks_changed()
         cases, case_id = self._station.cases, case.id
         Operation(self, lambda: cases.credit_facts(case_id), self._show_credit).run()
@@ -300,8 +320,18 @@ class AcceptancePanel(QWidget):
 
     # -- 2. the checklist -------------------------------------------------------------------
 
+    def _material_selected(self, row: int, *_rest: int) -> None:
+        if 0 <= row < len(self.table.checklist):
+            self.scan_panel.show_material(self.table.checklist[row].id)
+
+    def _pages_changed(self, case: CaseState) -> None:
+        """Pages stored or arranged: the case this panel decides on is that version."""
+        if self.case is None or case.version >= self.case.version:
+            self.case = case
+
     def _marks_changed(self) -> None:
         self._show_bar()
+        self.scan_panel.set_marks(ordered_states(self.table.checklist, self.table.marks))
         if self.supplying and self.case is not None:
             owed = deferred_outstanding(self.case)
             brought = [m for m in owed if self.table.marks.get(m.material_id) != m]
@@ -339,6 +369,9 @@ class AcceptancePanel(QWidget):
         self._busy = False
         assert self.case is not None
         summary = self._summary(decision, self.case)
+        unscanned = self.scan_panel.unscanned()
+        if unscanned:   # a note, not a refusal: the pages may be scanned after the decision
+            summary = [*summary, f"注意：已收取但未扫描：{'、'.join(unscanned)}（可在受理后补扫）"]
         reason, authority = self._last_reason
         self.confirm = ConfirmDecision(decision, summary, promised,
                                        lambda r, a: self.decide(decision, r, a), self,
@@ -406,6 +439,7 @@ class AcceptancePanel(QWidget):
     def _decided(self, result: Decided) -> None:
         self._busy = False
         self.case = result.case
+        self.scan_panel.show_case(result.case)
         if result.problems:
             self._say_problem("不能作出决定：\n" + "\n".join(f"• {p}" for p in result.problems))
             # 一件事: what was decided before the refusal has its notices all the same.

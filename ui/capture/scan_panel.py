@@ -1,0 +1,426 @@
+"""扫描件 beside the material checklist: the selected material's pages, scanned in and
+arranged by keyboard.
+
+Keys (anywhere on the checklist page, installed by :meth:`ScanPanel.install_keys`):
+Ctrl+S scans into the material selected in the checklist, Ctrl+Shift+S scans again in
+place of the selected page, Ctrl+1…4 pick the profile, Ctrl+E the source, Esc cancels a
+scan (the pages already stored stay). Tab reaches the thumbnails, whose own keys are in
+:mod:`ui.capture.thumbnails`. Every change goes through the service with the case
+version this panel shows; what comes back is shown, so the screen is the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.capture.profiles import PROFILES, Profile
+from app.capture.source import CaptureSource
+from app.capture.sources import open_source
+from app.config import Settings
+from app.domain.case import CaseState, Clerk, MaterialState
+from app.domain.case_pages import Changes, PageRef, move_page, pages_of, remove_page, reorder_pages, turn_page
+from app.domain.catalogue import Material
+from app.workstation import Workstation
+from ui.capture.material_picker import MaterialPicker
+from ui.capture.page_zoom import PageZoom
+from ui.capture.scan_job import FILE_SPEC, ScanJob, ScanOutcome
+from ui.capture.source_choice import ProfileChoice, SourceList
+from ui.capture.thumbnails import PageThumbnails, thumbnails_of
+from ui.ops import Operation, ProgressUpdate
+from ui.widgets.problems import problems_of
+
+ERROR = "color: #b00020;"
+DONE = "color: #1e7d32;"
+HINT = ("Ctrl+S 扫描到所选材料　Ctrl+Shift+S 重扫所选页　Ctrl+1–4 扫描方案　Ctrl+E 来源　"
+        "Esc 取消扫描\nTab 到缩略图：←→ 选页　R/Shift+R 旋转　Ctrl+←→ 调整顺序（可拖动）　"
+        "Del 删除　M 移到其他材料　Enter 放大查看")
+
+
+class ScanPanel(QWidget):
+    case_changed = Signal(object)     # CaseState after pages were stored or arranged
+    scanning_changed = Signal(bool)
+
+    def __init__(self, station: Workstation, clerk: Clerk,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._station = station
+        self._clerk = clerk
+        self.case: CaseState | None = None
+        self.checklist: tuple[Material, ...] = ()
+        self.states: list[MaterialState] = []
+        self.material_id = ""
+        self.job: ScanJob | None = None
+        self.editing = False
+        self.images: dict[str, QImage] = {}
+        self._asked: set[str] = set()
+        self.zoom: PageZoom | None = None
+        self.picker: MaterialPicker | None = None
+        self.files_dialog: QFileDialog | None = None
+        # The way a spec becomes a source (tests put a device of their own here), and
+        # the sources opened so far by spec.
+        self.opener: Callable[[str, Settings], CaptureSource] = open_source
+        self._opened: dict[str, CaptureSource] = {}
+
+        self.source = SourceList(station.settings)
+        self.source.failed.connect(lambda text: self._say(text, ERROR))
+        self.profiles = ProfileChoice()
+        self.heading = QLabel("扫描件")
+        self.heading.setObjectName("title")
+        self.heading.setWordWrap(True)
+        self.thumbnails = PageThumbnails()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.warning.hide()
+        self.counts = QLabel()
+        self.counts.setWordWrap(True)
+        self.counts.setTextFormat(Qt.TextFormat.RichText)
+        hint = QLabel(HINT)
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+        source_row = QHBoxLayout()
+        source_row.addWidget(QLabel("来源"))
+        source_row.addWidget(self.source, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(source_row)
+        layout.addWidget(self.profiles)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.thumbnails, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.warning)
+        layout.addWidget(self.counts)
+        layout.addWidget(hint)
+        self.setMinimumWidth(430)
+
+        t = self.thumbnails
+        t.turn_requested.connect(self.turn)
+        t.remove_requested.connect(self.remove)
+        t.move_requested.connect(self.ask_move)
+        t.zoom_requested.connect(self.open_zoom)
+        t.reordered.connect(self.reorder)
+
+    @property
+    def profile(self) -> Profile:
+        return self.profiles.profile
+
+    def install_keys(self, host: QWidget) -> None:
+        """The panel's keys on ``host`` and its children (the whole checklist page)."""
+        keys: list[tuple[str, Callable[[], None]]] = [
+            ("Ctrl+S", self.scan), ("Ctrl+Shift+S", self.retake),
+            ("Ctrl+E", self.source.open_list)]
+        keys += [(f"Ctrl+{p.key}", self._profile_key(p)) for p in PROFILES]
+        for key, slot in keys:
+            QShortcut(QKeySequence(key), host, slot).setContext(
+                Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.cancel_key = QShortcut(QKeySequence("Esc"), host, self.cancel_scan)
+        self.cancel_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.cancel_key.setEnabled(False)
+
+    def _profile_key(self, p: Profile) -> Callable[[], None]:
+        return lambda: self.choose_profile(p)
+
+    # ---- what is shown ---------------------------------------------------------------
+
+    def set_checklist(self, checklist: tuple[Material, ...]) -> None:
+        self.checklist = checklist
+        self._refresh()
+
+    def set_marks(self, states: Sequence[MaterialState]) -> None:
+        """The checklist's marks as they stand (recorded only at the decision)."""
+        self.states = list(states)
+        self._show_warning()
+        self._show_counts()
+
+    def show_case(self, case: CaseState) -> None:
+        """``case`` as it came back from a service; an older state than the one shown
+        (a slow answer overtaken by a newer one) is ignored."""
+        if self.case is not None and case.id == self.case.id and case.version < self.case.version:
+            return
+        self.case = case
+        self.source.look()   # now, not while the clerk types the applicant
+        self._refresh()
+
+    def show_material(self, material_id: str) -> None:
+        if material_id != self.material_id:
+            self.material_id = material_id
+            self._refresh()
+
+    @property
+    def pages(self) -> tuple[PageRef, ...]:
+        return pages_of(self.case.pages, self.material_id) if self.case else ()
+
+    def material_name(self, material_id: str) -> str:
+        return next((m.name for m in self.checklist if m.id == material_id), material_id)
+
+    def unscanned(self) -> list[str]:
+        """Materials ticked 已收取 on paper with no page (the note before F9)."""
+        if self.case is None:
+            return []
+        case = replace(self.case, materials=tuple(self.states))
+        return self._station.scans.received_unscanned(case)
+
+    def _refresh(self, current: int | None = None) -> None:
+        pages = self.pages
+        if current is None:
+            current = max(0, self.thumbnails.currentRow())
+        name = self.material_name(self.material_id) if self.material_id else "（未选材料）"
+        self.heading.setText(f"{name}　{len(pages)} 页" if pages else f"{name}　尚未扫描")
+        self.thumbnails.show_pages(pages, self.images, self.profile.dpi, current)
+        self._show_counts()
+        self._show_warning()
+        missing = {p.sha256 for p in pages} - set(self.images) - self._asked
+        if missing:
+            self._asked |= missing
+            page_jpeg = self._station.scans.page_jpeg
+            Operation(self, lambda: thumbnails_of(page_jpeg, sorted(missing)),
+                      self._thumbnails_arrived).failure(
+                lambda exc: self._say(f"缩略图无法显示：{exc}", ERROR)).run()
+
+    def _thumbnails_arrived(self, images: dict[str, QImage]) -> None:
+        self.images.update(images)
+        self._asked -= set(images)
+        if set(images) & {p.sha256 for p in self.pages}:
+            self._refresh()
+
+    def _show_counts(self) -> None:
+        """Pages per material by the checklist's 序号, beside it: which have none shows
+        at a glance (red: received on paper, not scanned)."""
+        have = dict(self.case.pages) if self.case else {}
+        unscanned = set(self.unscanned())
+        parts = []
+        for n, m in enumerate(self.checklist, 1):
+            count = len(have.get(m.id, ()))
+            colour = "#1e7d32" if count else "#b00020" if m.name in unscanned else "#888"
+            weight = "font-weight:bold;" if m.id == self.material_id else ""
+            parts.append(f'<span style="color:{colour};{weight}">{n}：'
+                         f'{f"{count}页" if count else "—"}</span>')
+        self.counts.setText("各材料页数（按序号）：" + "　".join(parts))
+        self.counts.setToolTip("\n".join(
+            f"{n} {m.name}：{len(have.get(m.id, ()))} 页" for n, m in enumerate(self.checklist, 1)))
+
+    def _show_warning(self) -> None:
+        names = self.unscanned()
+        self.warning.setText(f"已收取但未扫描：{'、'.join(names)}" if names else "")
+        self.warning.setVisible(bool(names))
+
+    def _say(self, text: str, style: str = "") -> None:
+        self.status.setStyleSheet(style)
+        self.status.setText(text)
+
+    # ---- source and profile ----------------------------------------------------------
+
+    def choose_profile(self, profile: Profile) -> None:
+        self.profiles.choose(profile)
+        self._refresh()
+        self._say(f"扫描方案：{profile.name}（{profile.summary}）")
+
+    # ---- scanning --------------------------------------------------------------------
+
+    def _can_change(self) -> bool:
+        if self.case is None:
+            self._say("请先提交申请人信息，办件编号生成后再扫描。", ERROR)
+            return False
+        if self.job is not None:
+            self._say("正在扫描：请等扫描结束，或按 Esc 取消。", ERROR)
+            return False
+        return not self.editing   # one edit at a time: each needs the version before
+
+    def scan(self) -> None:
+        """Ctrl+S: pages into the material selected in the checklist."""
+        if not self._can_change():
+            return
+        if not self.material_id:
+            self._say("请先在收件清单中选择要扫描的材料。", ERROR)
+            return
+        self._start(None)
+
+    def retake(self) -> None:
+        """Ctrl+Shift+S: one new capture in place of the selected page."""
+        index = self.thumbnails.current_index()
+        if index is None:
+            self._say("请先在缩略图中选择要重扫的页面（Tab 到缩略图，←→ 选页）。", ERROR)
+            return
+        if self._can_change():
+            self._start(index)
+
+    def _start(self, replace_at: int | None) -> None:
+        spec = self.source.spec
+        if spec is None:
+            self._say("还没有可用的扫描来源：请稍候，或在 settings.toml 的 [devices] scanner "
+                      "中设置扫描仪。", ERROR)
+            return
+        if spec == FILE_SPEC:
+            self._choose_files(replace_at)
+            return
+        self._run(spec, replace_at, ())
+
+    def _choose_files(self, replace_at: int | None) -> None:
+        dialog = QFileDialog(self, "选择要导入的文件")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dialog.setNameFilter("图像和 PDF (*.jpg *.jpeg *.png *.tif *.tiff *.pdf)")
+        dialog.filesSelected.connect(
+            lambda names: self._run(FILE_SPEC, replace_at, tuple(Path(n) for n in names)))
+        self.files_dialog = dialog
+        dialog.open()
+
+    def _run(self, spec: str, replace_at: int | None, files: tuple[Path, ...]) -> None:
+        assert self.case is not None
+        job = ScanJob(self._station.scans, self._station.settings, self._clerk, self.case.id,
+                      self.material_id, spec, self.profile, files=files, replace=replace_at,
+                      opener=self.opener, source=self._opened.get(spec))
+        self.job = job
+        self._scanning(True)
+        what = f"重扫第{replace_at + 1}页" if replace_at is not None else "扫描"
+        self._say(f"{what}“{self.material_name(job.material_id)}”（{self.profile.name}）…"
+                  "　Esc 取消")
+        Operation.reporting(self, job.run, self._scanned).progress(
+            self._progress).failure(self._scan_failed).run()
+
+    def _scanning(self, on: bool) -> None:
+        if hasattr(self, "cancel_key"):
+            self.cancel_key.setEnabled(on)
+        self.scanning_changed.emit(on)
+
+    def _progress(self, update: ProgressUpdate) -> None:
+        job = self.job
+        if job is None:
+            return
+        self._say(update.label)
+        if job.latest:   # pages stored meanwhile: show them as they come
+            self._adopt(job.latest[-1])
+
+    def _adopt(self, case: CaseState) -> None:
+        before = self.case.version if self.case else -1
+        self.show_case(case)
+        if case.version > before:
+            self.case_changed.emit(case)
+
+    def cancel_scan(self) -> None:
+        if self.job is not None:
+            self.job.cancel.set()
+            self._say("正在取消…（已保存的页面保留）")
+
+    def _keep_source(self, job: ScanJob | None) -> None:
+        if job is None or job.spec == FILE_SPEC:
+            return
+        if job.source is None:
+            self._opened.pop(job.spec, None)
+        else:
+            self._opened[job.spec] = job.source
+
+    def _scanned(self, outcome: ScanOutcome) -> None:
+        job, self.job = self.job, None
+        self._keep_source(job)
+        self._scanning(False)
+        if outcome.case is not None:
+            self._adopt(outcome.case)
+        name = self.material_name(job.material_id) if job else ""
+        if job is not None and job.replace is not None and outcome.stored:
+            self._refresh(job.replace)
+            self._say(f"已重扫“{name}”第{job.replace + 1}页。", DONE)
+        elif outcome.cancelled:
+            self._say(f"已取消扫描；已保存的 {outcome.stored} 页保留在“{name}”。", ERROR)
+        elif outcome.message:
+            kept = f"已保存的 {outcome.stored} 页保留在“{name}”。" if outcome.stored else "未保存任何页面。"
+            self._say(f"{outcome.message}\n{kept}", ERROR)
+        elif outcome.stored:
+            self._say(f"已扫描 {outcome.stored} 页到“{name}”。", DONE)
+        else:
+            self._say("扫描来源没有送来页面：请检查是否放好纸张。", ERROR)
+
+    def _scan_failed(self, exc: Exception) -> None:
+        job, self.job = self.job, None
+        self._scanning(False)
+        if job is not None and job.latest:
+            self._adopt(job.latest[-1])
+        self._say("扫描失败：" + "；".join(problems_of(exc)), ERROR)
+
+    # ---- arranging -------------------------------------------------------------------
+
+    def _arrange(self, make: Callable[[CaseState], Changes], done: str,
+                 current: int) -> None:
+        if not self._can_change():
+            return
+        assert self.case is not None
+        case = self.case
+        try:
+            changes = make(case)
+        except ValueError as exc:   # PageError: the page is no longer there
+            self._say(str(exc), ERROR)
+            return
+        self.editing = True
+        scans, clerk = self._station.scans, self._clerk
+
+        def arranged(after: CaseState) -> None:
+            self.editing = False
+            self._adopt(after)
+            self._refresh(current)
+            self._say(done, DONE)
+
+        Operation(self, lambda: scans.arrange(case.id, changes, clerk,
+                                              expected_version=case.version),
+                  arranged).failure(self._arrange_failed).run()
+
+    def _arrange_failed(self, exc: Exception) -> None:
+        self.editing = False
+        self._say("；".join(problems_of(exc)), ERROR)
+        if self.case is not None:   # another window changed it: show it as it is now
+            cases, case_id = self._station.cases, self.case.id
+            Operation(self, lambda: cases.get(case_id), self._adopt).run()
+
+    def turn(self, index: int, quarter: int) -> None:
+        mid = self.material_id
+        way = "顺时针" if quarter == 1 else "逆时针"
+        self._arrange(lambda c: turn_page(c.pages, mid, index, quarter),
+                      f"第{index + 1}页已{way}旋转 90°。", index)
+
+    def remove(self, index: int) -> None:
+        mid = self.material_id
+        self._arrange(lambda c: remove_page(c.pages, mid, index),
+                      f"已删除第{index + 1}页（办件记录保留其校验值，可恢复）。", index)
+
+    def reorder(self, order: list[int], moved_to: int) -> None:
+        mid = self.material_id
+        self._arrange(lambda c: reorder_pages(c.pages, mid, order),
+                      "页面顺序已调整。", moved_to)
+
+    def ask_move(self, index: int) -> None:
+        others = [(m.id, m.name) for m in self.checklist if m.id != self.material_id]
+        if not others:
+            self._say("本事项只有这一项材料。", ERROR)
+            return
+        mid = self.material_id
+        self.picker = MaterialPicker(f"第{index + 1}页", others,
+                                     lambda to: self.move_page(mid, index, to), self)
+        self.picker.finished.connect(self._back_to_pages)
+        self.picker.open()
+
+    def move_page(self, from_material: str, index: int, to_material: str) -> None:
+        if from_material != self.material_id:
+            return
+        self._arrange(lambda c: move_page(c.pages, from_material, index, to_material),
+                      f"第{index + 1}页已移到“{self.material_name(to_material)}”。", index)
+
+    def open_zoom(self, index: int) -> None:
+        pages = self.pages
+        if not 0 <= index < len(pages):
+            return
+        title = f"{self.material_name(self.material_id)} 第{index + 1}页"
+        self.zoom = PageZoom(pages[index], title, self._station.scans.page_jpeg, self)
+        self.zoom.finished.connect(self._back_to_pages)
+        self.zoom.open()
+
+    def _back_to_pages(self, _result: int = 0) -> None:
+        # Back from a dialog: the window, then the thumbnails, take the keys again
+        # (window managers do the first; a bare or offscreen platform does not).
+        self.window().activateWindow()
+        self.thumbnails.setFocus(Qt.FocusReason.OtherFocusReason)
