@@ -42,8 +42,12 @@ def assemble(sections: Sequence[MaterialSection], page_bytes: Callable[[str], by
         raise CasePdfError("本办件还没有扫描件。")
     images: list[bytes] = []
     for section in sections:
-        for page in section.pages:
-            images.append(page_bytes(page.sha256))
+        for number, page in enumerate(section.pages, 1):
+            try:
+                images.append(page_bytes(page.sha256))
+            except LookupError as exc:   # BlobMissing: lost or damaged on disk
+                raise CasePdfError(f"“{section.title}”第{number}页：{exc}。请重新扫描这一页"
+                                   "（删除后重扫），或从备份恢复。") from exc
             if progress is not None:
                 progress(len(images), total)
     try:

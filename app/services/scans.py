@@ -28,6 +28,7 @@ from app.domain.case_pages import (
     pages_payload,
 )
 from app.domain.catalogue import ServiceItem
+from app.domain.text_checks import printable
 from app.services.cases import CaseRuleError, CaseService
 from app.services.catalogue import CatalogueService
 from app.storage.blobs import BlobStore
@@ -43,8 +44,10 @@ MAX_NEW_PAGES_PER_EVENT = 100
 
 def page_ref(page: CapturedPage, sha256: str) -> PageRef:
     p = page.page
+    # The origin carries file names from outside (a USB stick, a scan folder): control
+    # and invisible characters are spelled out, so the log stays printable and syncable.
     return PageRef(sha256, p.width, p.height, p.dpi, p.colour, len(p.jpeg),
-                   effective_dpi=page.effective_dpi, origin=page.origin)
+                   effective_dpi=page.effective_dpi, origin=printable(page.origin)[:200])
 
 
 class CaseScans:

@@ -152,3 +152,39 @@ def test_the_case_pdf_holds_every_page_under_its_material_unre_encoded(
     assert len(rendered) == 3
     with Image.open(rendered[1]) as turned:
         assert turned.width > turned.height   # the turned portrait page is landscape
+
+
+def test_a_page_lost_or_damaged_on_disk_is_named_when_the_pdf_is_made(
+        fresh_ws: Workstation) -> None:
+    from app.documents.case_pdf import CasePdfError
+
+    c = _clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    material = case.materials[0].material_id
+    name = fresh_ws.scans.material_names(case)[material]
+    case = fresh_ws.scans.add(case.id, material, _pages([PageKind.FORM] * 2, seed=3), c)
+    second = dict(case.pages)[material][1]
+    blob = fresh_ws.settings.data_dir / "blobs" / second.sha256[:2] / second.sha256
+    blob.write_bytes(blob.read_bytes()[:-10])     # damaged: no longer matches its name
+    with pytest.raises(CasePdfError, match=f"“{name}”第2页.*已损坏"):
+        fresh_ws.scans.case_pdf(case.id)
+    blob.unlink()
+    with pytest.raises(CasePdfError, match=f"“{name}”第2页.*不存在"):
+        fresh_ws.scans.case_pdf(case.id)
+
+
+def test_a_file_name_with_control_or_invisible_characters_is_recorded_spelled_out(
+        fresh_ws: Workstation) -> None:
+    from dataclasses import replace
+
+    from app.domain.text_checks import has_forbidden_character
+
+    c = _clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    material = case.materials[0].material_id
+    [page] = _pages([PageKind.FORM])
+    named = replace(page, origin="申请\n书\u202efdp.exe\udcb5.jpg")
+    case = fresh_ws.scans.add(case.id, material, [named], c)
+    [ref] = dict(case.pages)[material]
+    assert not has_forbidden_character(ref.origin)
+    assert ref.origin == "申请\\u000a书\\u202efdp.exe\\udcb5.jpg"

@@ -138,3 +138,19 @@ def test_an_engine_name_like_an_option_is_reported_as_not_installed(tmp_path: Pa
     check = doctor.check_voice(replace(Settings(data_dir=tmp_path), voice_engine="--help"))
     assert not check.ok
     assert "语音引擎“--help”未安装" in check.detail and "./run" not in check.detail
+
+
+def test_capture_devices_name_the_scanners_by_their_spec_and_a_missing_scan_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANE_CONFIG_DIR",
+                       str(Path(__file__).resolve().parents[1] / "fixtures" / "sane"))
+    settings = load_settings(tmp_path)
+    check = doctor.check_capture_devices(settings)
+    assert check.ok, check.detail
+    assert "（sane:test:0）" in check.detail and "（sane:test:1）" in check.detail
+    gone = doctor.check_capture_devices(replace(settings, scan_folder=str(tmp_path / "无")))
+    assert not gone.ok and "扫描文件夹" in gone.detail and "不存在" in gone.detail
+    monkeypatch.setenv("SANE_CONFIG_DIR", str(tmp_path))   # no backend enabled: no scanner
+    monkeypatch.setattr(doctor.glob, "glob", lambda _pattern: [])
+    none = doctor.check_capture_devices(settings)
+    assert not none.ok and "仍可导入文件" in none.detail
