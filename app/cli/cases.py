@@ -264,13 +264,21 @@ def cmd_case_show(ws: Workstation, args: argparse.Namespace) -> None:
                           "printed_at": d.printed_at} for d in ws.documents.history(case.id)]
     credit = ws.cases.credit_facts(case.id)
     data["credit"] = credit.to_json() if credit else None
+    # Scanned pages per material: how many, and their hashes (what sync will verify).
+    data["pages"] = {mid: [p.sha256 for p in pages] for mid, pages in case.pages}
+    names = ws.scans.material_names(case) if case.pages else {}
 
     def text() -> str:
         lines = [_summary_line(data)]
         lines += [f"  {m['id']} {m['name']}：{m['status']}"
                   + (f"（{m['fault']}）" if m["fault"] else "")
                   + (f"（{m['deferred_until']} 前补交）" if m["deferred_until"] else "")
+                  + (f"，扫描件{len(data['pages'][m['id']])}页" if m["id"] in data["pages"]
+                     else "")
                   for m in data["materials"]]
+        marked = {m["id"] for m in data["materials"]}
+        lines += [f"  {mid} {names.get(mid, mid)}：未核验，扫描件{len(shas)}页"
+                  for mid, shas in data["pages"].items() if mid not in marked]
         if data["reason"]:
             lines.append(f"  理由或说明：{data['reason']}")
         if credit is not None:

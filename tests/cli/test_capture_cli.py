@@ -52,6 +52,10 @@ def test_the_sane_test_scanner_fills_two_materials_and_the_pdf_has_them_in_order
     assert [(a["material"], a["pages_of_material"], len(a["added"])) for a in answers] == [
         (second, 1, 1), (first, 1, 1), (first, 2, 1)]
     assert [a["added"][0]["dpi"] for a in answers] == [200, 300, 200]
+    shown = as_clerk(cli_home, "case", "show", number)
+    assert shown.code == 0, shown.err
+    assert f"{first} {first_name}：未核验，扫描件2页" in shown.out
+    assert f"{second} {second_name}：未核验，扫描件1页" in shown.out
     out = tmp_path / "材料.pdf"
     exported = run_cli(cli_home, "capture", "pdf", number, "--out", str(out))
     assert exported.code == 0, exported.err
