@@ -199,6 +199,16 @@ def effective_dpi(width_px: int, height_px: int, paper_mm: tuple[float, float] =
     return round(short_px / (short_mm / MM_PER_INCH))
 
 
+def frame_dpi(width_px: int, height_px: int, paper_mm: tuple[float, float] = A4_MM
+              ) -> int:
+    """The most a sheet of ``paper_mm`` can get in a camera frame of this size: laid to
+    fill it, long side along the frame's long side (the frame's shape, not the sheet's,
+    limits it — a 4:3 frame is wider than A4)."""
+    long_px, short_px = max(width_px, height_px), min(width_px, height_px)
+    long_mm, short_mm = max(paper_mm), min(paper_mm)
+    return round(min(long_px / long_mm, short_px / short_mm) * MM_PER_INCH)
+
+
 def fit_dpi(image: Pixels, dpi: int, target_dpi: int) -> Pixels:
     """Down to ``target_dpi`` when the page has more (never up: that adds bytes, not
     detail)."""

@@ -77,3 +77,11 @@ def test_a_page_with_more_resolution_than_its_profile_is_brought_down_never_up()
     assert pipeline.fit_dpi(page, 300, 200).shape[1] == round(page.shape[1] * 200 / 300)
     assert pipeline.fit_dpi(page, 150, 200) is page
     assert pipeline.effective_dpi(1654, 2339) == 200
+
+
+def test_a_4_3_frame_gives_an_a4_sheet_what_its_width_allows() -> None:
+    from app.capture.pipeline import frame_dpi
+
+    # 3264 px across 297 mm, not 2448 px across 210 mm: A4 is longer than 4:3.
+    assert frame_dpi(3264, 2448) == frame_dpi(2448, 3264) == 279
+    assert frame_dpi(6000, 4500) == 513

@@ -49,7 +49,7 @@ from PySide6.QtMultimedia import (
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtWidgets import QWidget
 
-from app.capture.pipeline import Pixels, effective_dpi
+from app.capture.pipeline import Pixels, frame_dpi
 from app.capture.source import (
     Cancel,
     Capabilities,
@@ -110,7 +110,7 @@ def mode_of(device: QCameraDevice) -> CameraMode | None:
 def info_of(device: QCameraDevice) -> SourceInfo:
     mode = mode_of(device)
     # What a page filling the frame would get: the most the camera can give an A4 page.
-    max_dpi = effective_dpi(*mode.still) if mode is not None else 0
+    max_dpi = frame_dpi(*mode.still) if mode is not None else 0
     return SourceInfo(spec_of(device), SourceKind.CAMERA, f"高拍仪 {device.description()}",
                       Capabilities(colour=True, max_dpi=max_dpi, preview=True))
 

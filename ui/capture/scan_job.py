@@ -34,6 +34,21 @@ class ScanOutcome:
     message: str               # why it stopped early ("" when the source ran out)
     cancelled: bool = False
 
+    def said(self, material: str, replaced: int | None) -> tuple[str, bool]:
+        """What the clerk is told about the scan into ``material``, and whether it went
+        as asked (a retake replaced page ``replaced``)."""
+        if replaced is not None and self.stored:
+            return f"已重扫“{material}”第{replaced + 1}页。", True
+        if self.cancelled:
+            return f"已取消扫描；已保存的 {self.stored} 页保留在“{material}”。", False
+        if self.message:
+            kept = (f"已保存的 {self.stored} 页保留在“{material}”。" if self.stored
+                    else "未保存任何页面。")
+            return f"{self.message}\n{kept}", False
+        if self.stored:
+            return f"已扫描 {self.stored} 页到“{material}”。", True
+        return "扫描来源没有送来页面：请检查是否放好纸张。", False
+
 
 @dataclass
 class ScanJob:

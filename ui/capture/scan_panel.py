@@ -4,7 +4,9 @@ arranged by keyboard.
 Keys (anywhere on the checklist page, installed by :meth:`ScanPanel.install_keys`):
 Ctrl+S scans into the material selected in the checklist, Ctrl+Shift+S scans again in
 place of the selected page, Ctrl+1…4 pick the profile, Ctrl+E the source, Esc cancels a
-scan (the pages already stored stay). Tab reaches the thumbnails, whose own keys are in
+scan (the pages already stored stay). With the document camera (高拍仪) as the source
+Ctrl+S is the shutter: one still, or for 身份证正反面 the front, then — the card turned —
+the back (:mod:`ui.capture.camera_view`). Tab reaches the thumbnails, whose own keys are in
 :mod:`ui.capture.thumbnails`. Every change goes through the service with the case
 version this panel shows; what comes back is shown, so the screen is the log.
 """
@@ -20,13 +22,15 @@ from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.capture.profiles import PROFILES, Profile
-from app.capture.source import CaptureSource
+from app.capture.source import CaptureError, CaptureSource
 from app.capture.sources import open_source
 from app.config import Settings
 from app.domain.case import CaseState, Clerk, MaterialState
 from app.domain.case_pages import Changes, PageRef, move_page, pages_of, remove_page, reorder_pages, turn_page
 from app.domain.catalogue import Material
 from app.workstation import Workstation
+from ui.capture.camera_view import FLIP, READY, TURN_CARD, CameraView, is_camera
+from ui.capture.material_counts import MaterialCounts
 from ui.capture.material_picker import MaterialPicker
 from ui.capture.page_zoom import PageZoom
 from ui.capture.scan_job import FILE_SPEC, ScanJob, ScanOutcome
@@ -69,6 +73,9 @@ class ScanPanel(QWidget):
 
         self.source = SourceList(station.settings)
         self.source.failed.connect(lambda text: self._say(text, ERROR))
+        self.source.currentIndexChanged.connect(self._source_chosen)
+        self.camera_view = CameraView()
+        self.camera_view.dropped.connect(self.cancel_scan)
         self.profiles = ProfileChoice()
         self.heading = QLabel("扫描件")
         self.heading.setObjectName("title")
@@ -80,9 +87,7 @@ class ScanPanel(QWidget):
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet("color: #b00020; font-weight: bold;")
         self.warning.hide()
-        self.counts = QLabel()
-        self.counts.setWordWrap(True)
-        self.counts.setTextFormat(Qt.TextFormat.RichText)
+        self.counts = MaterialCounts()
         hint = QLabel(HINT)
         hint.setObjectName("hint")
         hint.setWordWrap(True)
@@ -91,10 +96,15 @@ class ScanPanel(QWidget):
         source_row.addWidget(self.source, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        # The camera's picture beside the thumbnails: they keep their height, and flow
+        # into the width left.
+        pages = QHBoxLayout()
+        pages.addWidget(self.thumbnails, 1)
+        pages.addWidget(self.camera_view, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(source_row)
         layout.addWidget(self.profiles)
         layout.addWidget(self.heading)
-        layout.addWidget(self.thumbnails, 1)
+        layout.addLayout(pages, 1)
         layout.addWidget(self.status)
         layout.addWidget(self.warning)
         layout.addWidget(self.counts)
@@ -192,20 +202,8 @@ class ScanPanel(QWidget):
             self._refresh()
 
     def _show_counts(self) -> None:
-        """Pages per material by the checklist's 序号, beside it: which have none shows
-        at a glance (red: received on paper, not scanned)."""
-        have = dict(self.case.pages) if self.case else {}
-        unscanned = set(self.unscanned())
-        parts = []
-        for n, m in enumerate(self.checklist, 1):
-            count = len(have.get(m.id, ()))
-            colour = "#1e7d32" if count else "#b00020" if m.name in unscanned else "#888"
-            weight = "font-weight:bold;" if m.id == self.material_id else ""
-            parts.append(f'<span style="color:{colour};{weight}">{n}：'
-                         f'{f"{count}页" if count else "—"}</span>')
-        self.counts.setText("各材料页数（按序号）：" + "　".join(parts))
-        self.counts.setToolTip("\n".join(
-            f"{n} {m.name}：{len(have.get(m.id, ()))} 页" for n, m in enumerate(self.checklist, 1)))
+        self.counts.show_counts(self.checklist, self.case, set(self.unscanned()),
+                                self.material_id)
 
     def _show_warning(self) -> None:
         names = self.unscanned()
@@ -217,6 +215,13 @@ class ScanPanel(QWidget):
         self.status.setText(text)
 
     # ---- source and profile ----------------------------------------------------------
+
+    def _source_chosen(self, _index: int) -> None:
+        try:
+            if self.camera_view.choose(self.source.spec):
+                self._say(READY)
+        except CaptureError as exc:
+            self._say(str(exc), ERROR)
 
     def choose_profile(self, profile: Profile) -> None:
         self.profiles.choose(profile)
@@ -236,6 +241,8 @@ class ScanPanel(QWidget):
 
     def scan(self) -> None:
         """Ctrl+S: pages into the material selected in the checklist."""
+        if self._next_side():
+            return
         if not self._can_change():
             return
         if not self.material_id:
@@ -245,6 +252,8 @@ class ScanPanel(QWidget):
 
     def retake(self) -> None:
         """Ctrl+Shift+S: one new capture in place of the selected page."""
+        if self._next_side():
+            return
         index = self.thumbnails.current_index()
         if index is None:
             self._say("请先在缩略图中选择要重扫的页面（Tab 到缩略图，←→ 选页）。", ERROR)
@@ -261,7 +270,33 @@ class ScanPanel(QWidget):
         if spec == FILE_SPEC:
             self._choose_files(replace_at)
             return
+        if is_camera(spec):
+            self._shoot(spec, replace_at)
+            return
         self._run(spec, replace_at, ())
+
+    def _shoot(self, spec: str, replace_at: int | None) -> None:
+        """The first still of a camera capture; the scan job then waits for the rest."""
+        try:
+            camera = self.camera_view.first_shot(spec, self.profile.sides_per_page)
+        except CaptureError as exc:
+            self._say(str(exc), ERROR)
+            return
+        self._run(spec, replace_at, (), camera)
+        if self.camera_view.waiting:
+            self._say(TURN_CARD)
+
+    def _next_side(self) -> bool:
+        """The shutter again while a capture waits for a card's back: that still."""
+        shots = self.camera_view.shots
+        if shots is None or not shots.waiting or self.job is None:
+            return False
+        try:
+            shots.shoot()
+            self._say("正在拍摄背面…")
+        except CaptureError as exc:
+            self._say(f"{exc}\n{FLIP}；Esc 取消。", ERROR)
+        return True
 
     def _choose_files(self, replace_at: int | None) -> None:
         dialog = QFileDialog(self, "选择要导入的文件")
@@ -272,11 +307,12 @@ class ScanPanel(QWidget):
         self.files_dialog = dialog
         dialog.open()
 
-    def _run(self, spec: str, replace_at: int | None, files: tuple[Path, ...]) -> None:
+    def _run(self, spec: str, replace_at: int | None, files: tuple[Path, ...],
+             source: CaptureSource | None = None) -> None:
         assert self.case is not None
         job = ScanJob(self._station.scans, self._station.settings, self._clerk, self.case.id,
                       self.material_id, spec, self.profile, files=files, replace=replace_at,
-                      opener=self.opener, source=self._opened.get(spec))
+                      opener=self.opener, source=source or self._opened.get(spec))
         self.job = job
         self._scanning(True)
         what = f"重扫第{replace_at + 1}页" if replace_at is not None else "扫描"
@@ -294,7 +330,7 @@ class ScanPanel(QWidget):
         job = self.job
         if job is None:
             return
-        self._say(update.label)
+        self._say(TURN_CARD if self.camera_view.waiting else update.label)
         if job.latest:   # pages stored meanwhile: show them as they come
             self._adopt(job.latest[-1])
 
@@ -310,6 +346,9 @@ class ScanPanel(QWidget):
             self._say("正在取消…（已保存的页面保留）")
 
     def _keep_source(self, job: ScanJob | None) -> None:
+        if job is not None and is_camera(job.spec):   # the camera view keeps it
+            self.camera_view.ended(gone=job.source is None)
+            return
         if job is None or job.spec == FILE_SPEC:
             return
         if job.source is None:
@@ -323,22 +362,16 @@ class ScanPanel(QWidget):
         self._scanning(False)
         if outcome.case is not None:
             self._adopt(outcome.case)
-        name = self.material_name(job.material_id) if job else ""
-        if job is not None and job.replace is not None and outcome.stored:
+        if job is None:
+            return
+        if job.replace is not None and outcome.stored:
             self._refresh(job.replace)
-            self._say(f"已重扫“{name}”第{job.replace + 1}页。", DONE)
-        elif outcome.cancelled:
-            self._say(f"已取消扫描；已保存的 {outcome.stored} 页保留在“{name}”。", ERROR)
-        elif outcome.message:
-            kept = f"已保存的 {outcome.stored} 页保留在“{name}”。" if outcome.stored else "未保存任何页面。"
-            self._say(f"{outcome.message}\n{kept}", ERROR)
-        elif outcome.stored:
-            self._say(f"已扫描 {outcome.stored} 页到“{name}”。", DONE)
-        else:
-            self._say("扫描来源没有送来页面：请检查是否放好纸张。", ERROR)
+        text, ok = outcome.said(self.material_name(job.material_id), job.replace)
+        self._say(text, DONE if ok else ERROR)
 
     def _scan_failed(self, exc: Exception) -> None:
         job, self.job = self.job, None
+        self.camera_view.ended(gone=False)
         self._scanning(False)
         if job is not None and job.latest:
             self._adopt(job.latest[-1])
