@@ -431,7 +431,7 @@ def test_a_camera_source_that_cannot_be_opened_says_so_beside_the_list(
 
 
 def test_the_mode_shown_says_the_still_size_the_preview_size_and_the_a4_dpi() -> None:
-    dpi = effective_dpi(3264, 2448)
+    dpi = 279   # 3264 px across A4's 297 mm: a 4:3 frame is wider than the sheet
     assert mode_text(MODE) == f"拍照 3264×2448\nA4 整页约 {dpi} dpi"
     smaller_video = CameraMode(VideoMode(1920, 1080, "Format_Jpeg", 30.0), (3264, 2448))
     assert mode_text(smaller_video) == f"拍照 3264×2448\n预览 1920×1080\nA4 整页约 {dpi} dpi"
