@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +85,10 @@ def cmd_backup(ws: Workstation, args: argparse.Namespace) -> None:
             raise UsageError("请给出备份目录（如 U 盘上的目录），或在 settings.toml 的 [backup] dir 中配置")
         info = service.backup(Path(place))
     emit(args, info, f"已备份到 {info.path}：{info.files} 个文件，{info.bytes / 1048576:.1f} MB，"
-         f"{info.cases} 件办件，已校验")
+         f"{info.cases} 件办件，已校验" + (f"；{len(info.problems)} 个扫描件或文书缺失、损坏，未能备份"
+                                        if info.problems else ""))
+    for problem in info.problems:
+        print(f"yichuang: 注意：{problem}", file=sys.stderr)
 
 
 def cmd_restore(args: argparse.Namespace) -> None:

@@ -15,7 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.case import ReplayError
+from app.services.attachments import attachment_problems
 from app.storage.anchor import AnchorFile, AnchorState
+from app.storage.blobs import BlobStore
 from app.storage.case_log import COLUMN_NAMES, case_events, projection_diff
 from app.storage.chain import ChainName, chain_name, chains_present, row_hash, walk_chain
 from app.storage.db import Database
@@ -146,6 +148,10 @@ def verify_record(db: Database, anchor: AnchorFile) -> AuditReport:
                                                     report.findings))
         report.cases = _verify_cases(session, report.findings)
         report.findings += number_findings(session, state)
+        # The pages and documents the record names, on disk and unchanged.
+        blobs = BlobStore(anchor.folder.parent / "blobs")
+        report.findings += [Finding(f"办件{p.case_number}", p.message, p.case_number)
+                            for p in attachment_problems(session, blobs)]
     return report
 
 

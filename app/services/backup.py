@@ -35,7 +35,9 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.errors import UserError
+from app.services.attachments import attachment_problems
 from app.storage.anchor import ANCHOR_DIR, AnchorFile
+from app.storage.blobs import BlobStore
 from app.storage.db import Database, open_database
 from app.storage.files import InUse, fsync_dir, private_tree
 from app.storage.install_meta import meta_get
@@ -59,6 +61,9 @@ class BackupInfo:
     bytes: int
     cases: int
     install_id: str
+    # Pages and documents the record names that are missing or damaged here, so not in
+    # the backup either (app.services.attachments): said, never silently left out.
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +83,20 @@ def _sha256(path: Path) -> str:
 
 
 def _copy_file(src: Path, dst: Path) -> None:
+    """``src`` to ``dst`` whole or not at all: written beside it, then renamed over it (a
+    damaged blob being replaced is never half old, half new)."""
     dst.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
-    with open(dst, "rb+") as f:
-        os.fsync(f.fileno())
-    with contextlib.suppress(OSError):
-        dst.chmod(0o600)
+    part = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        shutil.copyfile(src, part)
+        with open(part, "rb+") as f:
+            os.fsync(f.fileno())
+        with contextlib.suppress(OSError):
+            part.chmod(0o600)
+        os.replace(part, dst)
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink()
 
 
 def _read_only_uri(path: Path) -> str:
@@ -181,9 +194,12 @@ class BackupService:
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
+        with self._db.read() as session:
+            problems = tuple(p.message for p in attachment_problems(
+                session, BlobStore(s.data_dir / "blobs")))
         return BackupInfo(final, manifest["created_at"], files,
                           sum(int(f["size"]) for f in manifest["files"].values()),
-                          int(manifest["cases"]), str(manifest["install_id"]))
+                          int(manifest["cases"]), str(manifest["install_id"]), problems)
 
     def _write(self, folder: Path, progress: Progress | None) -> int:
         s = self._settings
@@ -211,6 +227,11 @@ class BackupService:
                 rel = f"blobs/{src.relative_to(s.data_dir / 'blobs').as_posix()}"
                 _copy_file(src, folder / rel)
                 add(rel)
+                if entries[rel]["sha256"] != src.name:
+                    # Damaged on disk: a copy would carry the damage into the backup and,
+                    # restored, over a sound file elsewhere. attachment_problems names it.
+                    (folder / rel).unlink()
+                    del entries[rel]
                 if progress:
                     progress(n, len(blobs))
         except sqlite3.Error as exc:
@@ -371,12 +392,14 @@ def _put_in_place(settings: Settings, source: Path, manifest: dict[str, Any], tm
         aside = None
     os.replace(tmp, settings.database_path)
     fsync_dir(settings.data_dir)
-    # Blobs are content-addressed: adding the backup's never overwrites anything.
+    # Blobs are content-addressed: the backup's copy replaces a live one only when that
+    # is missing or no longer matches its name (damaged); a sound one is left alone.
+    live_blobs = BlobStore(settings.data_dir / "blobs")
     for rel in manifest["files"]:
         if rel.startswith("blobs/"):
-            target = settings.data_dir / rel
-            if not target.exists():
-                _copy_file(source / rel, target)
+            name = Path(rel).name
+            if not live_blobs.intact(name):
+                _copy_file(source / rel, settings.data_dir / rel)
     if not live_anchor.exists():
         # The live anchors were lost with the disk: the backup's are the best witness left.
         for rel in manifest["files"]:

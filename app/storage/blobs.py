@@ -30,14 +30,25 @@ class BlobStore:
         """Store ``data``; return its SHA-256 (hex). Idempotent."""
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
-        if target.is_file() and target.stat().st_size == len(data):
+        if self.intact(digest):
             return digest
+        # Missing, or damaged on disk (a bit flipped, a truncated copy): storing the
+        # bytes again is how a damaged page is mended, so the old file is replaced.
         try:
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             replace_with_bytes(target, data)
         except OSError as exc:
             raise FileWriteError(f"无法保存文件到 {self.root}：{describe_os_error(exc)}") from exc
         return digest
+
+    def intact(self, sha256: str) -> bool:
+        """Whether the blob is on disk and still matches its name."""
+        target = self.path(sha256)
+        try:
+            with target.open("rb") as f:
+                return hashlib.file_digest(f, "sha256").hexdigest() == sha256
+        except OSError:
+            return False
 
     def get(self, sha256: str) -> bytes:
         """The blob's bytes, verified against its name."""
