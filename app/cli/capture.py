@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from app.cli.common import Parser, UsageError, emit, operator_clerk, output_file
+from app.cli.common import Parser, UsageError, emit, operator, operator_clerk, output_file
 
 if TYPE_CHECKING:
     from app.domain.case import CaseState
@@ -41,6 +41,7 @@ def cmd_scan(ws: Workstation, args: argparse.Namespace) -> None:
     from app.capture.profiles import profile
     from app.capture.source import Cancel, CaptureError
     from app.capture.sources import open_source
+    from app.errors import UserError
     from app.services.permissions import Action
 
     chosen = profile(args.profile)
@@ -64,7 +65,7 @@ def cmd_scan(ws: Workstation, args: argparse.Namespace) -> None:
                           "skew_removed": round(page.skew_removed, 2), "blank": page.blank})
             if not quiet:
                 _say(f"第{len(added)}页已保存（{ref.size // 1024} KB，{ref.dpi} dpi）")
-    except CaptureError as exc:
+    except UserError as exc:   # the device, or the case's rules (a page limit)
         if not added:
             raise
         # The pages before the failure are on the case: say both.
@@ -108,6 +109,7 @@ def cmd_pdf(ws: Workstation, args: argparse.Namespace) -> None:
 
     target = output_file(ws, args.out, args.force)
     case = ws.cases.by_number(args.case)
+    operator(ws, args)   # applicants' papers (identity cards) are for operators only
     data = ws.scans.case_pdf(case.id)
     replace_with_bytes(target, data)
     sections = ws.scans.sections(case)
@@ -140,8 +142,8 @@ def register(sub: Any, common: Parser, operator_opts: Parser) -> None:
     s.set_defaults(fn=cmd_sources)
     pr = csub.add_parser("profiles", parents=[common], help="扫描方案")
     pr.set_defaults(fn=cmd_profiles)
-    d = csub.add_parser("pdf", parents=[common],
-                        help="办件的扫描件合成一个 PDF（每项材料一个书签）")
+    d = csub.add_parser("pdf", parents=[common, operator_opts],
+                        help="办件的扫描件合成一个 PDF（每项材料一个书签；须 --user）")
     d.add_argument("case", metavar="NO", help="办件编号")
     d.add_argument("--out", required=True, metavar="FILE",
                    help="写到的 PDF 文件（不能在数据目录里）")

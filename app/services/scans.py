@@ -10,7 +10,9 @@ verifies them before the event reaches the county.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -31,7 +33,7 @@ from app.domain.catalogue import ServiceItem
 from app.domain.text_checks import printable
 from app.services.cases import CaseRuleError, CaseService
 from app.services.catalogue import CatalogueService
-from app.storage.blobs import BlobStore
+from app.storage.blobs import BlobMissing, BlobStore
 
 if TYPE_CHECKING:   # OpenCV, img2pdf and pikepdf load when pages are handled, not at start
     from app.capture.prepare import CapturedPage
@@ -113,14 +115,32 @@ class CaseScans:
                 raise CaseRuleError(["办件已在别处修改（扫描件或收件材料有变化），请刷新后再调整页面。"])
             for material_id in wanted:
                 self._check_material(now, material_id)
-            known = all_hashes(now.pages)
-            for ps in wanted.values():
-                for p in ps:
-                    if p.sha256 not in known and not self._blobs.path(p.sha256).is_file():
-                        raise CaseRuleError([f"页面 {p.sha256[:12]}… 不在本机存档中。"])
-            return self._payload(now, wanted)
+            known = {p.sha256: p for _, ps in now.pages for p in ps}
+            trusted = {m: tuple(self._trusted(p, known) for p in ps)
+                       for m, ps in wanted.items()}
+            return self._payload(now, trusted)
 
         return self._cases.change(case_id, CaseEventKind.PAGES_RECORDED, clerk, build)
+
+    def _trusted(self, page: PageRef, known: Mapping[str, PageRef]) -> PageRef:
+        """The page as the record may hold it: only its turn comes from the caller. A page
+        the case has keeps what was recorded when it was scanned; another stored page
+        (a 一件事's page filed on a second case) is described from its own JPEG."""
+        if not isinstance(page.turns, int) or not 0 <= page.turns <= 3:
+            raise CaseRuleError([f"页面 {page.sha256[:12]}… 的旋转应为 0 至 3 个四分之一圈。"])
+        if page.sha256 in known:
+            return replace(known[page.sha256], turns=page.turns)
+        from PIL import Image  # not at start: the CLI's quick commands never load it
+
+        try:
+            jpeg = self._blobs.get(page.sha256)
+        except (BlobMissing, ValueError):
+            raise CaseRuleError([f"页面 {page.sha256[:12]}… 不在本机存档中。"]) from None
+        with Image.open(io.BytesIO(jpeg)) as picture:
+            dpi = round(float(picture.info.get("dpi", (0, 0))[0]))
+            return PageRef(page.sha256, picture.width, picture.height, dpi,
+                           picture.mode == "RGB", len(jpeg), page.turns, dpi,
+                           printable(page.origin)[:200])
 
     def _check_material(self, case: CaseState, material_id: str) -> None:
         if material_id not in self.material_names(case):

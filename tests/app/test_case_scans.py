@@ -188,3 +188,29 @@ def test_a_file_name_with_control_or_invisible_characters_is_recorded_spelled_ou
     [ref] = dict(case.pages)[material]
     assert not has_forbidden_character(ref.origin)
     assert ref.origin == "申请\\u000a书\\u202efdp.exe\\udcb5.jpg"
+
+
+def test_an_arrangement_may_only_turn_and_order_what_was_recorded(
+        fresh_ws: Workstation) -> None:
+    from dataclasses import replace
+
+    c = _clerk(fresh_ws)
+    case = accepted_case(fresh_ws, c)
+    other = accepted_case(fresh_ws, c)
+    material = case.materials[0].material_id
+    case = fresh_ws.scans.add(case.id, material, _pages([PageKind.FORM]), c)
+    [ref] = dict(case.pages)[material]
+    # A forged size and resolution for a page the case has: only the turn is taken.
+    lied = replace(ref, width=1, height=1, dpi=5000, size=3, turns=2)
+    case = fresh_ws.scans.arrange(case.id, {material: [lied]}, c,
+                                  expected_version=case.version)
+    assert dict(case.pages)[material] == (replace(ref, turns=2),)
+    # Another case's stored page is described from its own JPEG, not from the caller.
+    other = fresh_ws.scans.arrange(other.id, {material: [lied]}, c,
+                                   expected_version=other.version)
+    [copied] = dict(other.pages)[material]
+    assert (copied.width, copied.height, copied.dpi, copied.size, copied.turns) == (
+        ref.width, ref.height, 200, ref.size, 2)
+    with pytest.raises(CaseRuleError, match="旋转应为 0 至 3"):
+        fresh_ws.scans.arrange(case.id, {material: [replace(ref, turns=-1)]}, c,
+                               expected_version=case.version)

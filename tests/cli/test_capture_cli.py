@@ -57,7 +57,9 @@ def test_the_sane_test_scanner_fills_two_materials_and_the_pdf_has_them_in_order
     assert f"{first} {first_name}：未核验，扫描件2页" in shown.out
     assert f"{second} {second_name}：未核验，扫描件1页" in shown.out
     out = tmp_path / "材料.pdf"
-    exported = run_cli(cli_home, "capture", "pdf", number, "--out", str(out))
+    refused = run_cli(cli_home, "capture", "pdf", number, "--out", str(out))
+    assert "操作员" in one_line_error(refused) and not out.exists()   # ID cards: operators only
+    exported = as_clerk(cli_home, "capture", "pdf", number, "--out", str(out))
     assert exported.code == 0, exported.err
     with pikepdf.open(out) as pdf:
         assert len(pdf.pages) == 3
@@ -92,7 +94,7 @@ def test_bad_scan_requests_are_one_line_and_change_nothing(cli_home: Path,
                                             "--material", material))
     # Nothing was recorded: the case PDF has no page to hold.
     assert "还没有扫描件" in one_line_error(
-        run_cli(cli_home, "capture", "pdf", number, "--out", str(tmp_path / "x.pdf")))
+        as_clerk(cli_home, "capture", "pdf", number, "--out", str(tmp_path / "x.pdf")))
     assert not (tmp_path / "x.pdf").exists()
 
 
@@ -109,8 +111,8 @@ def test_the_case_pdf_is_not_written_into_the_data_directory(cli_home: Path) -> 
     number, materials = _open_case(cli_home)
     assert as_clerk(cli_home, "scan", "--source", "sane:test:0", "--case", number,
                     "--material", materials[0][0]).code == 0
-    message = one_line_error(run_cli(cli_home, "capture", "pdf", number, "--out",
-                                     str(cli_home / "yichuang.db"), "--force"))
+    message = one_line_error(as_clerk(cli_home, "capture", "pdf", number, "--out",
+                                      str(cli_home / "yichuang.db"), "--force"))
     assert "数据目录" in message
     assert (cli_home / "yichuang.db").read_bytes()[:16] == b"SQLite format 3\x00"
 
