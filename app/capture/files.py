@@ -94,12 +94,16 @@ class FileUnavailable(CaptureError):
     was never judged, so trying again later may work."""
 
 
-def load(path: Path) -> LoadedFile:
+def load(path: Path, *, follow_symlinks: bool = True) -> LoadedFile:
     """Read a regular file of at most MAX_FILE_BYTES, or raise CaptureError naming it.
     A larger file is refused by its size without being read; a FIFO or device is
-    refused without blocking on it."""
+    refused without blocking on it; with ``follow_symlinks`` False (the watched folder)
+    a link is refused, even one swapped in after the folder was listed."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, flags)
     except IsADirectoryError as exc:
         raise _refuse(path, "这是一个文件夹，请选择其中的图片或 PDF 文件。") from exc
     except FileNotFoundError as exc:

@@ -157,9 +157,10 @@ class WatchedFolder:
                     if not is_candidate(entry.name):
                         continue
                     with contextlib.suppress(OSError):   # removed while listing
-                        info = entry.stat()
-                        # An empty file is one the scanner has only created so far.
-                        if entry.is_file() and info.st_size > 0:
+                        info = entry.stat(follow_symlinks=False)
+                        # An empty file is one the scanner has only created so far. A
+                        # link is not a scan: it could point at another case's page.
+                        if entry.is_file(follow_symlinks=False) and info.st_size > 0:
                             found.append((entry.name, (info.st_size, info.st_mtime_ns)))
         except NotADirectoryError as exc:
             raise CaptureError(f"{self._shown()} 不是文件夹，请检查扫描文件夹的设置。") from exc
@@ -183,7 +184,7 @@ class WatchedFolder:
               progress: Progress) -> Iterator[RawPage]:
         sighting = self._sightings[path.name]
         try:
-            file = load(path)
+            file = load(path, follow_symlinks=False)
         except FileUnavailable as exc:
             if not self.root.is_dir():
                 raise self._gone() from exc

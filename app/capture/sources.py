@@ -66,11 +66,24 @@ def open_source(spec: str, settings: Settings) -> CaptureSource:
         if not root:
             raise CaptureError("没有设置扫描文件夹：在 settings.toml 的 [devices] scan_folder "
                                "中填写，或用 folder:路径 指定。")
+        _outside_data_dir(Path(root), settings)
         return WatchedFolder(Path(root), settings.data_dir / FOLDER_LEDGER)
     if kind is SourceKind.FILE:
         from app.capture.files import FileImport
         return FileImport([Path(detail)])
     raise CaptureError("高拍仪只能在窗口程序中使用（需要实时画面）；命令行请用扫描仪或文件。")
+
+
+def _outside_data_dir(root: Path, settings: Settings) -> None:
+    """A scan folder inside the data directory would take its documents and pages (other
+    applicants' papers) as new scans: refused, whatever the path's spelling."""
+    try:
+        home, folder = settings.data_dir.resolve(), root.resolve()
+    except OSError:
+        return   # unreachable: the folder source says so when it looks
+    if folder == home or home in folder.parents:
+        raise CaptureError(f"扫描文件夹 {root} 在数据目录 {settings.data_dir} 里面：请另选一个"
+                           "文件夹（[devices] scan_folder），数据目录只由本程序使用。")
 
 
 def _sane(settings: Settings) -> list[SourceInfo]:

@@ -246,3 +246,22 @@ def test_a_second_process_on_the_same_ledger_is_refused_until_the_first_stops(
         child.wait()
     pages = _acquire(WatchedFolder(scans, ledger, **QUICK))
     assert [int(p.pixels[0, 0]) for p in pages] == [20]
+
+
+def test_a_link_in_the_folder_is_not_taken_and_a_folder_in_the_data_directory_is_refused(
+        tmp_path: Path) -> None:
+    from app.capture.sources import open_source
+    from app.config import load_settings
+
+    secret = tmp_path / "另一位申请人.png"
+    Image.new("L", (400, 560), 255).save(secret)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "scan.png").symlink_to(secret)
+    folder = WatchedFolder(inbox, tmp_path / "seen.json", settle_seconds=0.2, poll_seconds=0.05)
+    assert list(folder.acquire(ScanSettings(), Cancel())) == []
+    home = tmp_path / "home"
+    settings = load_settings(home)
+    for inside in (home, home / "blobs", home / ".." / "home" / "未打印文书"):
+        with pytest.raises(CaptureError, match="在数据目录"):
+            open_source(f"folder:{inside}", settings)
