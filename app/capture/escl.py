@@ -21,12 +21,14 @@ from xml.etree.ElementTree import Element
 import cv2
 import numpy as np
 import requests
+import urllib3
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from PIL import Image
 
 from app.capture.pipeline import Pixels
 from app.capture.source import (
+    MAX_PIXELS,
     Cancel,
     Cancelled,
     Capabilities,
@@ -49,7 +51,9 @@ _NS = {"pwg": PWG, "scan": SCAN}
 _BUSY_RETRY = 0.5              # s between NextDocument polls while the scanner warms up
 _CHUNK = 64 * 1024
 _MAX_BYTES = 100 * 1024 * 1024   # one page; an A4 colour JPEG at 600 dpi is ~10 MB
-_MAX_PIXELS = 200_000_000
+# Slowest a page may come: 10 MB over a 1 Mbit/s link takes 80 s. A scanner trickling
+# bytes (or a stuck one) is given up on after this, whatever each read's timeout.
+_PAGE_DEADLINE = 180.0
 _CLEANUP_TIMEOUT = 5.0
 
 # scan:AdfState / pwg:State → what the clerk does about it.
@@ -324,9 +328,22 @@ class EsclSource:
         if declared.isdigit() and int(declared) > self._max_bytes:
             raise CaptureError("扫描仪送来的页面过大，请降低分辨率后重扫。")
         chunks, size = [], 0
-        for chunk in answer.iter_content(_CHUNK):
+        deadline = time.monotonic() + max(_PAGE_DEADLINE, self._timeout)
+        raw = answer.raw
+        raw.decode_content = True
+        while True:
+            # read1: whatever has arrived (at most _CHUNK), so a cancel is seen between
+            # packets, not after 64 KiB a trickling scanner may never send.
+            try:
+                chunk = raw.read1(_CHUNK)
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                raise self._gone() from error   # the connection dropped mid-page
+            if not chunk:
+                break
             if cancel.is_set():
                 raise Cancelled()
+            if time.monotonic() > deadline:
+                raise DeviceGone("网络扫描仪送页面太慢（网络不稳定或扫描仪故障），请检查后重扫。")
             size += len(chunk)
             if size > self._max_bytes:
                 raise CaptureError("扫描仪送来的页面过大，请降低分辨率后重扫。")
@@ -352,7 +369,7 @@ def decode_page(data: bytes, number: int) -> Pixels:
     refused, not shown half grey. ``number`` names the page in the message."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > _MAX_PIXELS:
+            if image.width * image.height > MAX_PIXELS:
                 raise CaptureError(f"第 {number} 页过大，请降低分辨率后重扫。")
             image.load()
             picture = image.convert("L" if image.mode in ("L", "1") else "RGB")

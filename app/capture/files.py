@@ -37,6 +37,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.capture.pipeline import Pixels
 from app.capture.source import (
+    MAX_PIXELS,
     Cancel,
     Cancelled,
     Capabilities,
@@ -51,9 +52,6 @@ from app.capture.source import (
 from app.storage.files import describe_os_error
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
-# A3 at 600 dpi is 70 million pixels; 100 million (300 MB as BGR) is the most one page
-# may decode to, whatever its header claims.
-MAX_PIXELS = 100_000_000
 MAX_PAGES = 500
 # 72 and 96 are what cameras and screen software write when they know no paper size.
 _LEAST_BELIEVABLE_DPI, _MOST_BELIEVABLE_DPI = 100, 2400
@@ -317,6 +315,10 @@ def _only_picture(page: pikepdf.Page) -> tuple[Pixels | None, int | None]:
                 or abs(f + d - top) > slack or width * height > MAX_PIXELS):
             return None, None
         picture = pikepdf.PdfImage(xobject).as_pil_image()
+        if picture.size != (width, height):
+            # The data is not the picture the PDF declares (a 1000-px header over
+            # 13000-px data): its size and DPI would be made up. PDFium draws the page.
+            return None, None
         picture.load()
         pixels = _eight_bit(picture)
     except Exception:   # an unusual colour space or codec: PDFium renders those

@@ -30,13 +30,16 @@ from app.capture.pipeline import (
     whiten_paper,
 )
 from app.capture.profiles import Profile
-from app.capture.source import CaptureError, RawPage
+from app.capture.source import MAX_RAW_PAGES, CaptureError, RawPage
 
 # On a flatbed an identity card covers about 7% of an A4 scan: an outline of 3% or more
 # is taken as the card.
 _CARD_SHARE = 0.03
 # Scanners and files that state no DPI: assume the common office default.
 _ASSUMED_DPI = 200
+# A3's long side with room for a scanner's margins: a page said to be longer is a wrong
+# DPI or a hostile file, and would print metres wide.
+_LARGEST_PAPER_MM = 420 * 1.25
 # How far a found outline's long/short ratio may stray from the card's (1.59).
 _CARD_ASPECT_SLACK = 0.08
 _NO_CARD = ("{origin}：没有找到证件的轮廓。请把证件单独平放在扫描仪玻璃或高拍仪底板中间（深色背景更好），"
@@ -75,7 +78,8 @@ def _prepare(raw: RawPage, profile: Profile) -> _Prepared:
             raise CaptureError(_NO_CARD.format(origin=raw.origin))
         dpi = effective_dpi(pixels.shape[1], pixels.shape[0], profile.paper_mm)
     else:
-        dpi = raw.dpi or _ASSUMED_DPI
+        dpi = raw.dpi or _guessed_dpi(pixels)
+        _check_paper(pixels, dpi, raw.origin)
         corners = page_outline(pixels, _CARD_SHARE) if card else None
         if corners is not None:
             pixels = flatten(pixels, corners)
@@ -93,6 +97,22 @@ def _prepare(raw: RawPage, profile: Profile) -> _Prepared:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
     pixels = whiten_paper(fit_dpi(pixels, dpi, profile.dpi))
     return _Prepared(pixels, min(dpi, profile.dpi), skew, raw.origin)
+
+
+def _guessed_dpi(pixels: Pixels) -> int:
+    """A file that states no DPI: the office default, unless that would make it larger
+    than A3 — then it is taken as an A4 sheet (a photo of one, a big export)."""
+    long_px = int(max(pixels.shape[:2]))
+    if long_px / _ASSUMED_DPI * MM_PER_INCH <= _LARGEST_PAPER_MM:
+        return _ASSUMED_DPI
+    return max(1, round(long_px / (max(A4_MM) / MM_PER_INCH)))
+
+
+def _check_paper(pixels: Pixels, dpi: int, origin: str) -> None:
+    long_mm = max(pixels.shape[:2]) / dpi * MM_PER_INCH
+    if long_mm > _LARGEST_PAPER_MM:
+        raise CaptureError(f"{origin}：按 {dpi} dpi 计，这一页长 {long_mm / 10:.0f} 厘米，超过 A3："
+                           "请检查扫描仪或文件的分辨率设置后重扫。")
 
 
 def _card_shaped(pixels: Pixels, paper_mm: tuple[float, float]) -> bool:
@@ -140,7 +160,7 @@ def captured_pages(raws: Iterable[RawPage], profile: Profile) -> Iterator[Captur
     """
     if profile.sides_per_page > 1:
         sides: list[_Prepared] = []
-        for raw in raws:
+        for raw in _limited(raws):
             sides.append(_prepare(raw, profile))
             if len(sides) == profile.sides_per_page:
                 yield _card(sides, profile)
@@ -148,12 +168,22 @@ def captured_pages(raws: Iterable[RawPage], profile: Profile) -> Iterator[Captur
         if sides:   # one side only (a card with nothing on its back, or the scan stopped)
             yield _card(sides, profile)
         return
-    for raw in raws:
+    for raw in _limited(raws):
         p = _prepare(raw, profile)
         page = _encoded(p.pixels, p.dpi, profile, p.origin, p.skew_removed, p.dpi)
         if page.blank and profile.drop_blank:
             continue
         yield page
+
+
+def _limited(raws: Iterable[RawPage]) -> Iterator[RawPage]:
+    """``raws`` up to MAX_RAW_PAGES: a feeder that never empties is stopped (closing the
+    source's iterator ends its job) rather than followed for ever."""
+    for count, raw in enumerate(raws, 1):
+        if count > MAX_RAW_PAGES:
+            raise CaptureError(f"一次扫描已超过 {MAX_RAW_PAGES} 页仍未结束，已停止：请检查扫描仪"
+                               "（进纸器是否卡住、是否在反复送空白页）。")
+        yield raw
 
 
 def _card(sides: list[_Prepared], profile: Profile) -> CapturedPage:

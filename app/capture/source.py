@@ -23,6 +23,13 @@ from typing import Protocol
 from app.capture.pipeline import Pixels
 from app.errors import UserError
 
+# The most pixels one page may decode to, whatever its header or its device claims:
+# A3 at 600 dpi is 70 million; 100 million is 300 MB as BGR.
+MAX_PIXELS = 100_000_000
+# The most raw pages one capture takes: a feeder that never empties (or a scanner
+# sending blank pages forever, all dropped) is stopped here.
+MAX_RAW_PAGES = 1000
+
 
 class SourceKind(StrEnum):
     CAMERA = "camera"      # 高拍仪 (Qt Multimedia, ui/)

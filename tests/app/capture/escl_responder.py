@@ -9,6 +9,7 @@ import contextlib
 import io
 import socket
 import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class Misbehaviour:
     bomb_capabilities: bool = False  # an entity-expansion ("billion laughs") document
     adf_state: str = "ScannerAdfLoaded"
     refuse_job_status: int | None = None  # POST ScanJobs answers this status
+    trickle_page: int | None = None  # page k promises 10 MB and sends a byte every 0.1 s
 
 
 @dataclass
@@ -225,6 +227,20 @@ class _Handler(BaseHTTPRequestHandler):
         job.served += 1
         if faults.truncate_page == job.served:
             data = data[: len(data) // 2]
+        if faults.trickle_page == job.served:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(10_000_000))
+            self.end_headers()
+            for byte in data[:600]:   # a minute of bytes, unless the client hangs up
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    break
+                time.sleep(0.1)
+            self.close_connection = True
+            return None
         if faults.drop_on_page == job.served:
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")

@@ -197,3 +197,16 @@ def test_a_refused_job_is_explained_by_the_scanners_status() -> None:
 def test_a_status_that_explains_nothing_or_is_not_xml_gives_no_reason() -> None:
     assert parse_status(b"<x/>") is None
     assert parse_status(b"\xff\xfe not xml") is None
+
+
+def test_a_scanner_trickling_a_page_is_cancelled_mid_page() -> None:
+    import threading
+
+    with EsclResponder(faults=Misbehaviour(trickle_page=1)) as scanner:
+        cancel = Cancel()
+        pages = EsclSource(scanner.base_url, timeout=5).acquire(ScanSettings(dpi=100), cancel)
+        threading.Timer(1.0, cancel.set).start()
+        # Before, 64 KiB had to arrive before the cancel was looked at: a minute here.
+        with pytest.raises(Cancelled):
+            next(pages)
+        assert scanner.deleted == scanner.created and len(scanner.created) == 1

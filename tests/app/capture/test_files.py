@@ -152,6 +152,22 @@ def test_a_scanned_pdf_page_gives_its_picture_at_its_own_resolution(tmp_path: Pa
     assert page.dpi == 150
 
 
+def test_a_pdf_picture_larger_than_it_declares_is_drawn_at_the_page_size_instead(
+        tmp_path: Path) -> None:
+    picture = Image.fromarray(cv2.cvtColor(draw_page(PageKind.FORM, dpi=150), cv2.COLOR_BGR2RGB))
+    with pikepdf.open(io.BytesIO(_scan_pdf(picture, 150))) as pdf:
+        [image] = pdf.pages[0].Resources.XObject.values()
+        # The header says a tenth of the data's size: its DPI and size would be made up.
+        image.Width, image.Height = picture.width // 10, picture.height // 10
+        out = io.BytesIO()
+        pdf.save(out)
+    path = tmp_path / "撒谎.pdf"
+    path.write_bytes(out.getvalue())
+    [page] = _pages(path, dpi=100)
+    assert page.dpi == 100
+    assert page.pixels.shape[1] == pytest.approx(picture.width * 100 / 150, abs=2)
+
+
 def test_a_pdf_page_turned_by_its_rotate_key_is_delivered_turned(tmp_path: Path) -> None:
     path = tmp_path / "turned.pdf"
     with pikepdf.open(io.BytesIO(_scan_pdf(_marked_page(), 100))) as pdf:

@@ -17,7 +17,7 @@ from app.capture.fake_source import PageKind, camera_frame, draw_page, scanned
 from app.capture.pipeline import A4_MM, MM_PER_INCH, Pixels, flatten, skew_angle
 from app.capture.prepare import CapturedPage, captured_pages
 from app.capture.profiles import DEFAULT, ID_CARD_MM, PROFILES, ProfileCode, profile
-from app.capture.source import RawPage
+from app.capture.source import CaptureError, RawPage
 from app.errors import UserError
 
 FORM = profile("a4_form")
@@ -246,3 +246,31 @@ def test_pages_come_out_one_by_one_as_their_captures_arrive() -> None:
     pages = captured_pages(feed(), FORM)
     first = next(pages)
     assert (first.origin, fed) == ("表单 1", ["表单 1"])
+
+
+def test_a_feeder_that_never_empties_is_stopped_and_closed() -> None:
+    from app.capture.source import MAX_RAW_PAGES
+
+    closed = []
+
+    def endless_blanks() -> Iterator[RawPage]:
+        try:
+            while True:   # a scanner sending blank backs for ever: every one dropped
+                yield RawPage(np.full((280, 200), 255, np.uint8), 24, "空白")
+        finally:
+            closed.append(True)
+
+    with pytest.raises(CaptureError, match=f"超过 {MAX_RAW_PAGES} 页"):
+        list(captured_pages(endless_blanks(), ADF))
+    assert closed == [True]   # the source's job is ended (its finally ran)
+
+
+def test_a_page_said_to_be_metres_long_is_refused_and_an_unknown_dpi_is_taken_as_a4(
+        ) -> None:
+    huge = np.full((6000, 4000), 255, np.uint8)
+    huge[1000:1100, 500:3500] = 0
+    with pytest.raises(CaptureError, match="超过 A3"):
+        list(captured_pages([RawPage(huge, 121, "巨幅.pdf 第1页")], FORM))
+    (page,) = captured_pages([RawPage(huge, None, "无分辨率.png")], FORM)
+    # 6000 px over A4's 297 mm is 513 dpi; stored at the profile's 200.
+    assert (page.page.dpi, page.page.height) == (200, pytest.approx(2339, abs=2))
