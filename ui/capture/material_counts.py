@@ -8,7 +8,7 @@ from collections.abc import Collection
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app.domain.case import CaseState
+from app.domain.case_pages import CasePages
 from app.domain.catalogue import Material
 
 
@@ -18,10 +18,11 @@ class MaterialCounts(QLabel):
         self.setWordWrap(True)
         self.setTextFormat(Qt.TextFormat.RichText)
 
-    def show_counts(self, checklist: tuple[Material, ...], case: CaseState | None,
+    def show_counts(self, checklist: tuple[Material, ...], pages: CasePages,
                     unscanned: Collection[str], material_id: str) -> None:
-        """``unscanned``: the names of materials received on paper with no page."""
-        have = dict(case.pages) if case else {}
+        """``pages``: each row's pages as shown, by row id; ``unscanned``: the names of
+        materials received on paper with no page."""
+        have = dict(pages)
         parts = []
         for n, m in enumerate(checklist, 1):
             count = len(have.get(m.id, ()))

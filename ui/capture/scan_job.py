@@ -1,9 +1,12 @@
-"""One scan into a material, as it runs on a worker thread (no widgets here).
+"""One scan into a checklist row, as it runs on a worker thread (no widgets here).
 
-Pages are stored one by one as the pipeline delivers them, so a cancel or a device that
-goes away keeps every page already delivered; the job then ends with the source's
-Chinese message instead of an exception, and the panel shows both. The newest case
-state is left in :attr:`ScanJob.latest` for the panel to show while the scan goes on.
+Each page is filed into every target of the row (one at a single item's window; every
+case of a 一件事 that asks for the material: :mod:`ui.capture.page_targets`) — the same
+captured page, so the same hash, stored once. Pages are stored one by one as the
+pipeline delivers them, so a cancel or a device that goes away keeps every page already
+delivered; the job then ends with the source's Chinese message instead of an
+exception, and the panel shows both. The newest case states are left in
+:attr:`ScanJob.latest` for the panel to show while the scan goes on.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from app.domain.case import CaseState, Clerk
 from app.domain.case_pages import pages_of
 from app.services.cases import CaseRuleError
 from app.services.scans import CaseScans
+from ui.capture.page_targets import Target
 from ui.ops import Reporter
 
 # The spec of the 导入文件 entry: the clerk picks the files when the scan starts.
@@ -30,7 +34,7 @@ FILE_SPEC = "file:"
 @dataclass(frozen=True, slots=True)
 class ScanOutcome:
     case: CaseState | None     # after the last page stored (None: nothing stored)
-    stored: int                # pages added to the material
+    stored: int                # pages added to the row (each filed in all its targets)
     message: str               # why it stopped early ("" when the source ran out)
     cancelled: bool = False
 
@@ -52,18 +56,20 @@ class ScanOutcome:
 
 @dataclass
 class ScanJob:
-    """What to scan, into which material; ``replace`` is the index of the page a
-    retake takes the place of (None: the pages go after the material's last)."""
+    """What to scan, into which row's targets; ``replace`` is the index of the shown
+    page a retake takes the place of (None: the pages go after the material's last),
+    and ``places`` where that page is in each target's own list (None: not there)."""
 
     scans: CaseScans
     settings: Settings
     clerk: Clerk
-    case_id: str
-    material_id: str
+    material_id: str           # the checklist row (its name is what the clerk is told)
+    targets: tuple[Target, ...]
     spec: str
     profile: Profile
     files: tuple[Path, ...] = ()
     replace: int | None = None
+    places: tuple[int | None, ...] = ()
     cancel: Cancel = field(default_factory=Cancel)
     latest: list[CaseState] = field(default_factory=list)
     opener: Callable[[str, Settings], CaptureSource] = open_source
@@ -92,12 +98,18 @@ class ScanJob:
             reporter.report(f"正在连接扫描来源 {self.spec}…")
             pages = self._pages(reporter)
             for page in pages:
-                case = self.scans.add(self.case_id, self.material_id, [page], self.clerk)
+                added = []
+                for target in self.targets:
+                    case = self.scans.add(target.case_id, target.material_id, [page],
+                                          self.clerk)
+                    self.latest.append(case)
+                    added.append(case)
                 stored += 1
-                self.latest.append(case)
                 reporter.report(f"已保存 {stored} 页，继续扫描…（Esc 取消）", stored)
                 if self.replace is not None:
-                    case = self._put_in_place(case)
+                    for target, now, place in zip(self.targets, added, self.places,
+                                                  strict=True):
+                        case = self._put_in_place(target, now, place)
                     break
                 self.cancel.check()
         except Cancelled:
@@ -116,14 +128,14 @@ class ScanJob:
                 close()
         return ScanOutcome(case, stored, "")
 
-    def _put_in_place(self, case: CaseState) -> CaseState:
+    def _put_in_place(self, target: Target, case: CaseState, place: int | None
+                      ) -> CaseState:
         """A retake: the new page (stored last) takes the old one's place."""
-        assert self.replace is not None
-        pages = pages_of(case.pages, self.material_id)
-        if not 0 <= self.replace < len(pages) - 1:   # the old page went meanwhile
+        pages = pages_of(case.pages, target.material_id)
+        if place is None or not 0 <= place < len(pages) - 1:   # the old page went meanwhile
             return case
-        order = (*pages[:self.replace], pages[-1], *pages[self.replace + 1:-1])
-        case = self.scans.arrange(self.case_id, {self.material_id: order}, self.clerk,
+        order = (*pages[:place], pages[-1], *pages[place + 1:-1])
+        case = self.scans.arrange(target.case_id, {target.material_id: order}, self.clerk,
                                   expected_version=case.version)
         self.latest.append(case)
         return case

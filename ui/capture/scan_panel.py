@@ -9,6 +9,12 @@ Ctrl+S is the shutter: one still, or for 身份证正反面 the front, then — 
 the back (:mod:`ui.capture.camera_view`). Tab reaches the thumbnails, whose own keys are in
 :mod:`ui.capture.thumbnails`. Every change goes through the service with the case
 version this panel shows; what comes back is shown, so the screen is the log.
+
+A single item's window gives the panel its case (:meth:`ScanPanel.show_case`): a row's
+pages are that case's pages under the row's id. A 一件事 gives it every case and where
+each merged row is filed (:meth:`ScanPanel.show_cases`): a scan goes into every case
+that asks for the material, and an edit of the pages shown is made on each of them, as
+:mod:`ui.capture.page_targets` says.
 """
 
 from __future__ import annotations
@@ -26,12 +32,14 @@ from app.capture.source import CaptureError, CaptureSource
 from app.capture.sources import open_source
 from app.config import Settings
 from app.domain.case import CaseState, Clerk, MaterialState
-from app.domain.case_pages import Changes, PageRef, move_page, pages_of, remove_page, reorder_pages, turn_page
+from app.domain.case_pages import CasePages, PageRef
 from app.domain.catalogue import Material
 from app.workstation import Workstation
 from ui.capture.camera_view import FLIP, READY, TURN_CARD, CameraView, is_camera
 from ui.capture.material_counts import MaterialCounts
 from ui.capture.material_picker import MaterialPicker
+from ui.capture.page_edits import PageEdits
+from ui.capture.page_targets import Filing, Targets
 from ui.capture.page_zoom import PageZoom
 from ui.capture.scan_job import FILE_SPEC, ScanJob, ScanOutcome
 from ui.capture.source_choice import ProfileChoice, SourceList
@@ -48,23 +56,21 @@ HINT = ("Ctrl+S 扫描到所选材料　Ctrl+Shift+S 重扫所选页　Ctrl+1–
 
 class ScanPanel(QWidget):
     case_changed = Signal(object)     # CaseState after pages were stored or arranged
+                                      # (a 一件事: each case changed, in turn)
     scanning_changed = Signal(bool)
 
     def __init__(self, station: Workstation, clerk: Clerk,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._station = station
-        self._clerk = clerk
-        self.case: CaseState | None = None
+        self.station = station
+        self.clerk = clerk
+        self.filing = Filing()   # the case(s) shown, and where each row is filed
         self.checklist: tuple[Material, ...] = ()
         self.states: list[MaterialState] = []
         self.material_id = ""
         self.job: ScanJob | None = None
-        self.editing = False
         self.images: dict[str, QImage] = {}
         self._asked: set[str] = set()
-        self.zoom: PageZoom | None = None
-        self.picker: MaterialPicker | None = None
         self.files_dialog: QFileDialog | None = None
         # The way a spec becomes a source (tests put a device of their own here), and
         # the sources opened so far by spec.
@@ -72,7 +78,7 @@ class ScanPanel(QWidget):
         self._opened: dict[str, CaptureSource] = {}
 
         self.source = SourceList(station.settings)
-        self.source.failed.connect(lambda text: self._say(text, ERROR))
+        self.source.failed.connect(lambda text: self.say(text, ERROR))
         self.source.currentIndexChanged.connect(self._source_chosen)
         self.camera_view = CameraView()
         self.camera_view.dropped.connect(self.cancel_scan)
@@ -111,12 +117,26 @@ class ScanPanel(QWidget):
         layout.addWidget(hint)
         self.setMinimumWidth(430)
 
+        self.edits = edits = PageEdits(self)
         t = self.thumbnails
-        t.turn_requested.connect(self.turn)
-        t.remove_requested.connect(self.remove)
-        t.move_requested.connect(self.ask_move)
-        t.zoom_requested.connect(self.open_zoom)
-        t.reordered.connect(self.reorder)
+        t.turn_requested.connect(edits.turn)
+        t.remove_requested.connect(edits.remove)
+        t.move_requested.connect(edits.ask_move)
+        t.zoom_requested.connect(edits.open_zoom)
+        t.reordered.connect(edits.reorder)
+
+    # The edit under way and its dialogs (ui.capture.page_edits).
+    @property
+    def editing(self) -> bool:
+        return self.edits.editing
+
+    @property
+    def picker(self) -> MaterialPicker | None:
+        return self.edits.picker
+
+    @property
+    def zoom(self) -> PageZoom | None:
+        return self.edits.zoom
 
     @property
     def profile(self) -> Profile:
@@ -142,7 +162,7 @@ class ScanPanel(QWidget):
 
     def set_checklist(self, checklist: tuple[Material, ...]) -> None:
         self.checklist = checklist
-        self._refresh()
+        self.refresh()
 
     def set_marks(self, states: Sequence[MaterialState]) -> None:
         """The checklist's marks as they stand (recorded only at the decision)."""
@@ -152,21 +172,38 @@ class ScanPanel(QWidget):
 
     def show_case(self, case: CaseState) -> None:
         """``case`` as it came back from a service; an older state than the one shown
-        (a slow answer overtaken by a newer one) is ignored."""
-        if self.case is not None and case.id == self.case.id and case.version < self.case.version:
+        (a slow answer overtaken by a newer one) is ignored. A case the panel does not
+        hold yet is a single item's: its rows file into it alone."""
+        if not self.filing.take(case):
             return
-        self.case = case
         self.source.look()   # now, not while the clerk types the applicant
-        self._refresh()
+        self.refresh()
+
+    def show_cases(self, cases: Sequence[CaseState], targets: Targets) -> None:
+        """一件事: the bundle's cases (the first is the one the screen decides on) and,
+        for each row of the merged checklist, the cases and material ids it files into."""
+        self.filing.file_bundle(cases, targets)
+        self.source.look()
+        self.refresh()
+
+    @property
+    def case(self) -> CaseState | None:
+        """The case the screen decides on (a 一件事: its first)."""
+        return self.filing.case
 
     def show_material(self, material_id: str) -> None:
         if material_id != self.material_id:
             self.material_id = material_id
-            self._refresh()
+            self.refresh()
 
     @property
     def pages(self) -> tuple[PageRef, ...]:
-        return pages_of(self.case.pages, self.material_id) if self.case else ()
+        """The selected row's pages as shown."""
+        return self.filing.pages(self.material_id)
+
+    @property
+    def shown(self) -> CasePages:
+        return self.filing.shown([m.id for m in self.checklist])
 
     def material_name(self, material_id: str) -> str:
         return next((m.name for m in self.checklist if m.id == material_id), material_id)
@@ -175,34 +212,43 @@ class ScanPanel(QWidget):
         """Materials ticked 已收取 on paper with no page (the note before F9)."""
         if self.case is None:
             return []
-        case = replace(self.case, materials=tuple(self.states))
-        return self._station.scans.received_unscanned(case)
+        # The rows as one case: a 一件事's merged row counts its pages as shown.
+        case = replace(self.case, materials=tuple(self.states), pages=self.shown)
+        return self.station.scans.received_unscanned(case)
 
-    def _refresh(self, current: int | None = None) -> None:
+    def refresh(self, current: int | None = None) -> None:
         pages = self.pages
         if current is None:
             current = max(0, self.thumbnails.currentRow())
         name = self.material_name(self.material_id) if self.material_id else "（未选材料）"
-        self.heading.setText(f"{name}　{len(pages)} 页" if pages else f"{name}　尚未扫描")
+        self.heading.setText((f"{name}　{len(pages)} 页" if pages else f"{name}　尚未扫描")
+                             + self._filed_into(self.material_id))
         self.thumbnails.show_pages(pages, self.images, self.profile.dpi, current)
         self._show_counts()
         self._show_warning()
         missing = {p.sha256 for p in pages} - set(self.images) - self._asked
         if missing:
             self._asked |= missing
-            page_jpeg = self._station.scans.page_jpeg
+            page_jpeg = self.station.scans.page_jpeg
             Operation(self, lambda: thumbnails_of(page_jpeg, sorted(missing)),
                       self._thumbnails_arrived).failure(
-                lambda exc: self._say(f"缩略图无法显示：{exc}", ERROR)).run()
+                lambda exc: self.say(f"缩略图无法显示：{exc}", ERROR)).run()
 
     def _thumbnails_arrived(self, images: dict[str, QImage]) -> None:
         self.images.update(images)
         self._asked -= set(images)
         if set(images) & {p.sha256 for p in self.pages}:
-            self._refresh()
+            self.refresh()
+
+    def _filed_into(self, row: str) -> str:
+        """一件事: which items' cases the row's pages go into."""
+        if not self.filing.bundle or not row:
+            return ""
+        names = self.filing.item_names(row)
+        return f"\n存入：{'、'.join(names)}" if names else "\n本一件事没有办件需要此材料"
 
     def _show_counts(self) -> None:
-        self.counts.show_counts(self.checklist, self.case, set(self.unscanned()),
+        self.counts.show_counts(self.checklist, self.shown, set(self.unscanned()),
                                 self.material_id)
 
     def _show_warning(self) -> None:
@@ -210,7 +256,7 @@ class ScanPanel(QWidget):
         self.warning.setText(f"已收取但未扫描：{'、'.join(names)}" if names else "")
         self.warning.setVisible(bool(names))
 
-    def _say(self, text: str, style: str = "") -> None:
+    def say(self, text: str, style: str = "") -> None:
         self.status.setStyleSheet(style)
         self.status.setText(text)
 
@@ -219,23 +265,23 @@ class ScanPanel(QWidget):
     def _source_chosen(self, _index: int) -> None:
         try:
             if self.camera_view.choose(self.source.spec):
-                self._say(READY)
+                self.say(READY)
         except CaptureError as exc:
-            self._say(str(exc), ERROR)
+            self.say(str(exc), ERROR)
 
     def choose_profile(self, profile: Profile) -> None:
         self.profiles.choose(profile)
-        self._refresh()
-        self._say(f"扫描方案：{profile.name}（{profile.summary}）")
+        self.refresh()
+        self.say(f"扫描方案：{profile.name}（{profile.summary}）")
 
     # ---- scanning --------------------------------------------------------------------
 
-    def _can_change(self) -> bool:
+    def can_change(self) -> bool:
         if self.case is None:
-            self._say("请先提交申请人信息，办件编号生成后再扫描。", ERROR)
+            self.say("请先提交申请人信息，办件编号生成后再扫描。", ERROR)
             return False
         if self.job is not None:
-            self._say("正在扫描：请等扫描结束，或按 Esc 取消。", ERROR)
+            self.say("正在扫描：请等扫描结束，或按 Esc 取消。", ERROR)
             return False
         return not self.editing   # one edit at a time: each needs the version before
 
@@ -243,10 +289,10 @@ class ScanPanel(QWidget):
         """Ctrl+S: pages into the material selected in the checklist."""
         if self._next_side():
             return
-        if not self._can_change():
+        if not self.can_change():
             return
         if not self.material_id:
-            self._say("请先在收件清单中选择要扫描的材料。", ERROR)
+            self.say("请先在收件清单中选择要扫描的材料。", ERROR)
             return
         self._start(None)
 
@@ -256,16 +302,19 @@ class ScanPanel(QWidget):
             return
         index = self.thumbnails.current_index()
         if index is None:
-            self._say("请先在缩略图中选择要重扫的页面（Tab 到缩略图，←→ 选页）。", ERROR)
+            self.say("请先在缩略图中选择要重扫的页面（Tab 到缩略图，←→ 选页）。", ERROR)
             return
-        if self._can_change():
+        if self.can_change():
             self._start(index)
 
     def _start(self, replace_at: int | None) -> None:
+        if not self.filing.targets_of(self.material_id):
+            self.say("本一件事没有办件需要此材料，无处存放扫描件。", ERROR)
+            return
         spec = self.source.spec
         if spec is None:
-            self._say("还没有可用的扫描来源：请稍候，或在 settings.toml 的 [devices] scanner "
-                      "中设置扫描仪。", ERROR)
+            self.say("还没有可用的扫描来源：请稍候，或在 settings.toml 的 [devices] scanner "
+                     "中设置扫描仪。", ERROR)
             return
         if spec == FILE_SPEC:
             self._choose_files(replace_at)
@@ -280,11 +329,11 @@ class ScanPanel(QWidget):
         try:
             camera = self.camera_view.first_shot(spec, self.profile.sides_per_page)
         except CaptureError as exc:
-            self._say(str(exc), ERROR)
+            self.say(str(exc), ERROR)
             return
         self._run(spec, replace_at, (), camera)
         if self.camera_view.waiting:
-            self._say(TURN_CARD)
+            self.say(TURN_CARD)
 
     def _next_side(self) -> bool:
         """The shutter again while a capture waits for a card's back: that still."""
@@ -293,9 +342,9 @@ class ScanPanel(QWidget):
             return False
         try:
             shots.shoot()
-            self._say("正在拍摄背面…")
+            self.say("正在拍摄背面…")
         except CaptureError as exc:
-            self._say(f"{exc}\n{FLIP}；Esc 取消。", ERROR)
+            self.say(f"{exc}\n{FLIP}；Esc 取消。", ERROR)
         return True
 
     def _choose_files(self, replace_at: int | None) -> None:
@@ -309,15 +358,17 @@ class ScanPanel(QWidget):
 
     def _run(self, spec: str, replace_at: int | None, files: tuple[Path, ...],
              source: CaptureSource | None = None) -> None:
-        assert self.case is not None
-        job = ScanJob(self._station.scans, self._station.settings, self._clerk, self.case.id,
-                      self.material_id, spec, self.profile, files=files, replace=replace_at,
-                      opener=self.opener, source=source or self._opened.get(spec))
+        row = self.material_id
+        places = self.filing.retake_places(row, replace_at) if replace_at is not None else ()
+        job = ScanJob(self.station.scans, self.station.settings, self.clerk,
+                      row, self.filing.targets_of(row), spec, self.profile, files=files,
+                      replace=replace_at, places=places, opener=self.opener,
+                      source=source or self._opened.get(spec))
         self.job = job
         self._scanning(True)
         what = f"重扫第{replace_at + 1}页" if replace_at is not None else "扫描"
-        self._say(f"{what}“{self.material_name(job.material_id)}”（{self.profile.name}）…"
-                  "　Esc 取消")
+        self.say(f"{what}“{self.material_name(job.material_id)}”（{self.profile.name}）…"
+                 "　Esc 取消")
         Operation.reporting(self, job.run, self._scanned).progress(
             self._progress).failure(self._scan_failed).run()
 
@@ -330,20 +381,24 @@ class ScanPanel(QWidget):
         job = self.job
         if job is None:
             return
-        self._say(TURN_CARD if self.camera_view.waiting else update.label)
-        if job.latest:   # pages stored meanwhile: show them as they come
-            self._adopt(job.latest[-1])
+        self.say(TURN_CARD if self.camera_view.waiting else update.label)
+        self.adopt_all(job.latest)   # pages stored meanwhile: show them as they come
 
-    def _adopt(self, case: CaseState) -> None:
-        before = self.case.version if self.case else -1
+    def adopt(self, case: CaseState) -> None:
+        before = self.filing.version(case.id)
         self.show_case(case)
         if case.version > before:
             self.case_changed.emit(case)
 
+    def adopt_all(self, states: Sequence[CaseState]) -> None:
+        """The newest of ``states`` for each case."""
+        for case in {c.id: c for c in sorted(states, key=lambda c: c.version)}.values():
+            self.adopt(case)
+
     def cancel_scan(self) -> None:
         if self.job is not None:
             self.job.cancel.set()
-            self._say("正在取消…（已保存的页面保留）")
+            self.say("正在取消…（已保存的页面保留）")
 
     def _keep_source(self, job: ScanJob | None) -> None:
         if job is not None and is_camera(job.spec):   # the camera view keeps it
@@ -360,100 +415,23 @@ class ScanPanel(QWidget):
         job, self.job = self.job, None
         self._keep_source(job)
         self._scanning(False)
+        if job is not None:
+            self.adopt_all(job.latest)
         if outcome.case is not None:
-            self._adopt(outcome.case)
+            self.adopt(outcome.case)
         if job is None:
             return
         if job.replace is not None and outcome.stored:
-            self._refresh(job.replace)
+            self.refresh(job.replace)
         text, ok = outcome.said(self.material_name(job.material_id), job.replace)
-        self._say(text, DONE if ok else ERROR)
+        if ok and self.filing.bundle and len(job.targets) > 1:
+            text += f"（同一扫描件存入 {len(job.targets)} 个办件）"
+        self.say(text, DONE if ok else ERROR)
 
     def _scan_failed(self, exc: Exception) -> None:
         job, self.job = self.job, None
         self.camera_view.ended(gone=False)
         self._scanning(False)
-        if job is not None and job.latest:
-            self._adopt(job.latest[-1])
-        self._say("扫描失败：" + "；".join(problems_of(exc)), ERROR)
-
-    # ---- arranging -------------------------------------------------------------------
-
-    def _arrange(self, make: Callable[[CaseState], Changes], done: str,
-                 current: int) -> None:
-        if not self._can_change():
-            return
-        assert self.case is not None
-        case = self.case
-        try:
-            changes = make(case)
-        except ValueError as exc:   # PageError: the page is no longer there
-            self._say(str(exc), ERROR)
-            return
-        self.editing = True
-        scans, clerk = self._station.scans, self._clerk
-
-        def arranged(after: CaseState) -> None:
-            self.editing = False
-            self._adopt(after)
-            self._refresh(current)
-            self._say(done, DONE)
-
-        Operation(self, lambda: scans.arrange(case.id, changes, clerk,
-                                              expected_version=case.version),
-                  arranged).failure(self._arrange_failed).run()
-
-    def _arrange_failed(self, exc: Exception) -> None:
-        self.editing = False
-        self._say("；".join(problems_of(exc)), ERROR)
-        if self.case is not None:   # another window changed it: show it as it is now
-            cases, case_id = self._station.cases, self.case.id
-            Operation(self, lambda: cases.get(case_id), self._adopt).run()
-
-    def turn(self, index: int, quarter: int) -> None:
-        mid = self.material_id
-        way = "顺时针" if quarter == 1 else "逆时针"
-        self._arrange(lambda c: turn_page(c.pages, mid, index, quarter),
-                      f"第{index + 1}页已{way}旋转 90°。", index)
-
-    def remove(self, index: int) -> None:
-        mid = self.material_id
-        self._arrange(lambda c: remove_page(c.pages, mid, index),
-                      f"已删除第{index + 1}页（办件记录保留其校验值，可恢复）。", index)
-
-    def reorder(self, order: list[int], moved_to: int) -> None:
-        mid = self.material_id
-        self._arrange(lambda c: reorder_pages(c.pages, mid, order),
-                      "页面顺序已调整。", moved_to)
-
-    def ask_move(self, index: int) -> None:
-        others = [(m.id, m.name) for m in self.checklist if m.id != self.material_id]
-        if not others:
-            self._say("本事项只有这一项材料。", ERROR)
-            return
-        mid = self.material_id
-        self.picker = MaterialPicker(f"第{index + 1}页", others,
-                                     lambda to: self.move_page(mid, index, to), self)
-        self.picker.finished.connect(self._back_to_pages)
-        self.picker.open()
-
-    def move_page(self, from_material: str, index: int, to_material: str) -> None:
-        if from_material != self.material_id:
-            return
-        self._arrange(lambda c: move_page(c.pages, from_material, index, to_material),
-                      f"第{index + 1}页已移到“{self.material_name(to_material)}”。", index)
-
-    def open_zoom(self, index: int) -> None:
-        pages = self.pages
-        if not 0 <= index < len(pages):
-            return
-        title = f"{self.material_name(self.material_id)} 第{index + 1}页"
-        self.zoom = PageZoom(pages[index], title, self._station.scans.page_jpeg, self)
-        self.zoom.finished.connect(self._back_to_pages)
-        self.zoom.open()
-
-    def _back_to_pages(self, _result: int = 0) -> None:
-        # Back from a dialog: the window, then the thumbnails, take the keys again
-        # (window managers do the first; a bare or offscreen platform does not).
-        self.window().activateWindow()
-        self.thumbnails.setFocus(Qt.FocusReason.OtherFocusReason)
+        if job is not None:
+            self.adopt_all(job.latest)
+        self.say("扫描失败：" + "；".join(problems_of(exc)), ERROR)

@@ -299,12 +299,17 @@ class AcceptancePanel(QWidget):
         self.supply_line.setVisible(self.supplying)
         self.stack.setCurrentIndex(1)
         self.table.setFocus(Qt.FocusReason.OtherFocusReason)
-        self.scan_panel.set_checklist(self.table.checklist)
-        self.scan_panel.show_case(case)
+        self._show_scans(case)
         self._material_selected(self.table.currentRow())
         self._marks_changed()
         cases, case_id = self._station.cases, case.id
         Operation(self, lambda: cases.credit_facts(case_id), self._show_credit).run()
+
+    def _show_scans(self, case: CaseState) -> None:
+        """The scan panel on the checklist shown and the case its rows file into (a
+        一件事 hands it every case: ui.workbench.bundle_acceptance)."""
+        self.scan_panel.set_checklist(self.table.checklist)
+        self.scan_panel.show_case(case)
 
     def _show_credit(self, check: CreditCheck | None) -> None:
         self.credit = check

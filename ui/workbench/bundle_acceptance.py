@@ -5,6 +5,10 @@ its hooks: the cases are opened together (``open_bundle``), the merged list is m
 once and recorded on every item that asks for a material, and one F-key decides every
 item as :mod:`app.domain.bundle_acceptance` says. The notices then open one after the
 other. A later 补正 or 容缺补交 is done per case (F5 and its number).
+
+The scan panel files a merged row's pages into every case that asks for the material,
+under that case's own id for it (:func:`ui.capture.page_targets.bundle_targets`), and
+makes each edit on all of them.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from app.services.cases import CaseRuleError
 from app.services.drafts import AcceptanceDraft
 from app.services.intake import credit_precheck, precheck
 from app.workstation import Workstation
+from ui.capture.page_targets import bundle_targets
 from ui.workbench.acceptance import AcceptancePanel, Decided
 from ui.workbench.decision_bar import PromisedPreview, decision_summary, preview_promised
 
@@ -82,6 +87,18 @@ class BundlePanel(AcceptancePanel):
 
     def _checklist(self) -> tuple[Material, ...]:
         return merged_checklist(self.merged)
+
+    def _show_scans(self, case: CaseState) -> None:
+        self.scan_panel.set_checklist(self.table.checklist)
+        self.scan_panel.show_cases(self.bundle_cases,
+                                   bundle_targets(self.merged, self.items, self.bundle_cases))
+
+    def _pages_changed(self, case: CaseState) -> None:
+        """Pages stored or arranged on one of the bundle's cases: that version of it."""
+        self.bundle_cases = [case if c.id == case.id and case.version >= c.version else c
+                             for c in self.bundle_cases]
+        if self.case is not None and case.id == self.case.id:
+            super()._pages_changed(case)
 
     def _states(self) -> dict[str, list[MaterialState]]:
         return item_states(self.merged, self.table.marks, self.items)
@@ -174,4 +191,6 @@ class BundlePanel(AcceptancePanel):
     def _decided(self, result: Decided) -> None:
         by_id = {c.id: c for c in (result.case, *result.others)}
         self.bundle_cases = [by_id.get(c.id, c) for c in self.bundle_cases]
+        for case in result.others:   # the marks recorded changed their versions too
+            self.scan_panel.show_case(case)
         super()._decided(result)
