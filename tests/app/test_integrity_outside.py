@@ -106,7 +106,10 @@ def test_an_upgraded_install_makes_its_old_archive_private(tmp_path: Path) -> No
         assert stat.S_IMODE(old.stat().st_mode) == 0o600
         assert stat.S_IMODE(home.stat().st_mode) == 0o700
         assert stat.S_IMODE((home / "blobs").stat().st_mode) == 0o700
-        assert ws.integrity.verify().ok   # anchoring began at this upgrade
+        # Anchoring began at this upgrade; the fixture was kept without its printed PDF,
+        # which the audit names (and nothing else).
+        findings = [f.problem for f in ws.integrity.verify().findings]
+        assert len(findings) == 1 and "文书“受理通知书”" in findings[0] and "缺失" in findings[0]
     finally:
         ws.close()
 
