@@ -117,10 +117,8 @@ def _press(qtbot: QtBot, key: Qt.Key,
     qtbot.keyClick(here(), key, modifier)
 
 
-def _open_case(qtbot: QtBot, win: MainWindow,
-               device: CaptureSource | None = None) -> AcceptancePanel:
-    """食品经营许可（新办）, an applicant typed, the case opened, the fake scanner chosen
-    (``device`` stands in for it when given)."""
+def start_acceptance(qtbot: QtBot, win: MainWindow) -> AcceptancePanel:
+    """食品经营许可（新办） found by typing and opened, F3: the applicant form."""
     panel = win.catalogue_panel
     commit(panel.search, "食品经营")
     with qtbot.waitSignal(panel.opened):
@@ -128,6 +126,11 @@ def _open_case(qtbot: QtBot, win: MainWindow,
     _press(qtbot, Qt.Key.Key_F3)
     acceptance = win.acceptance
     assert acceptance is not None
+    return acceptance
+
+
+def submit_applicant(qtbot: QtBot, acceptance: AcceptancePanel) -> None:
+    """王小明 typed into the applicant form and the case opened (Enter on the last field)."""
     commit(here(), "王小明")
     _press(qtbot, Qt.Key.Key_Return)
     qtbot.keyClicks(here(), "330102198001010026")
@@ -135,6 +138,14 @@ def _open_case(qtbot: QtBot, win: MainWindow,
     qtbot.keyClicks(here(), "13800138000")
     with qtbot.waitSignal(acceptance.case_opened, timeout=20000):
         _press(qtbot, Qt.Key.Key_Return)
+
+
+def _open_case(qtbot: QtBot, win: MainWindow,
+               device: CaptureSource | None = None) -> AcceptancePanel:
+    """食品经营许可（新办）, an applicant typed, the case opened, the fake scanner chosen
+    (``device`` stands in for it when given)."""
+    acceptance = start_acceptance(qtbot, win)
+    submit_applicant(qtbot, acceptance)
     scan = acceptance.scan_panel
     if device is not None:
         scan.opener = lambda _spec, _settings: device

@@ -32,8 +32,17 @@ from app.capture.pipeline import A4_MM, MM_PER_INCH, Pixels, effective_dpi, flat
 from app.capture.profiles import ID_CARD_MM
 from app.capture.source import Capabilities, CaptureError, SourceInfo, SourceKind
 from app.domain.case_pages import pages_of
-from tests.ui.keys import commit, here
-from tests.ui.test_scan_panel import CTRL, SHIFT, _main_window, _press, _shot, _stored
+from tests.ui.keys import here
+from tests.ui.test_scan_panel import (
+    CTRL,
+    SHIFT,
+    _main_window,
+    _press,
+    _shot,
+    _stored,
+    start_acceptance,
+    submit_applicant,
+)
 from ui import ops
 from ui.capture.camera import NO_ANSWER, NO_CAMERA, UNPLUGGED, CameraSource
 from ui.capture.camera_modes import CameraMode, VideoMode
@@ -156,23 +165,11 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
 def _open_case(qtbot: QtBot, win: MainWindow, desk: Desk) -> AcceptancePanel:
     """食品经营许可（新办）, an applicant typed, the case opened; the camera in the source
     list, chosen as the first source found."""
-    panel = win.catalogue_panel
-    commit(panel.search, "食品经营")
-    with qtbot.waitSignal(panel.opened):
-        qtbot.keyClick(panel.search, Qt.Key.Key_Return)
-    _press(qtbot, Qt.Key.Key_F3)
-    acceptance = win.acceptance
-    assert acceptance is not None
+    acceptance = start_acceptance(qtbot, win)
     scan = acceptance.scan_panel
     scan.source.cameras = lambda: [CAMERA]      # what QMediaDevices would list
     scan.camera_view.opener = desk.open
-    commit(here(), "王小明")
-    _press(qtbot, Qt.Key.Key_Return)
-    qtbot.keyClicks(here(), "330102198001010026")
-    _press(qtbot, Qt.Key.Key_Return)
-    qtbot.keyClicks(here(), "13800138000")
-    with qtbot.waitSignal(acceptance.case_opened, timeout=20000):
-        _press(qtbot, Qt.Key.Key_Return)
+    submit_applicant(qtbot, acceptance)
     qtbot.waitUntil(lambda: scan.source.findData("fake") >= 0, timeout=30000)
     assert scan.source.spec == SPEC and scan.source.currentIndex() == 0
     assert desk.camera is not None and scan.camera_view.camera is desk.camera
@@ -415,13 +412,7 @@ def test_a_camera_source_that_cannot_be_opened_says_so_beside_the_list(
         qtbot: QtBot, window: MainWindow) -> None:
     desk = Desk()
     desk.unplugged = True
-    panel = window.catalogue_panel
-    commit(panel.search, "食品经营")
-    with qtbot.waitSignal(panel.opened):
-        qtbot.keyClick(panel.search, Qt.Key.Key_Return)
-    _press(qtbot, Qt.Key.Key_F3)
-    acceptance = window.acceptance
-    assert acceptance is not None
+    acceptance = start_acceptance(qtbot, window)
     scan = acceptance.scan_panel
     scan.camera_view.opener = desk.open
     scan.source.addItem(CAMERA.name, SPEC)
