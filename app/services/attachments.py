@@ -35,12 +35,13 @@ class AttachmentProblem:
 
 def attachment_problems(session: Session, blobs: BlobStore) -> list[AttachmentProblem]:
     """Every named file that is missing or damaged (each file read once)."""
-    checked: dict[str, bool] = {}
+    checked: dict[str, tuple[bool, bool]] = {}
 
-    def state(sha: str) -> tuple[bool, bool]:   # (intact, exists)
+    def state(sha: str) -> tuple[bool, bool]:   # (intact, exists), each file read once
         if sha not in checked:
-            checked[sha] = blobs.intact(sha)
-        return checked[sha], blobs.path(sha).exists()
+            intact = blobs.intact(sha)
+            checked[sha] = (intact, intact or blobs.path(sha).exists())
+        return checked[sha]
 
     found: list[AttachmentProblem] = []
     for row in session.scalars(select(CaseRow).where(CaseRow.pages != "[]")

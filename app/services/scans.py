@@ -90,7 +90,7 @@ class CaseScans:
         if not pages:
             raise CaseRuleError(["没有可保存的页面。"])
         refs = [page_ref(p, self._blobs.put(p.page.jpeg)) for p in pages]
-        case = self._cases.get(case_id)
+        case: CaseState | None = None
         for start in range(0, len(refs), MAX_NEW_PAGES_PER_EVENT):
             batch = refs[start:start + MAX_NEW_PAGES_PER_EVENT]
 
@@ -102,6 +102,7 @@ class CaseScans:
                 return appended_payload(material_id, batch)
 
             case = self._cases.change(case_id, CaseEventKind.PAGES_RECORDED, clerk, build)
+        assert case is not None   # ``pages`` is not empty: one batch at least
         return case
 
     def arrange(self, case_id: str, changes: Mapping[str, Sequence[PageRef]], clerk: Clerk,

@@ -177,6 +177,16 @@ def _open_case(qtbot: QtBot, win: MainWindow, desk: Desk) -> AcceptancePanel:
     return acceptance
 
 
+def _camera_case(qtbot: QtBot, window: MainWindow) -> tuple[Desk, ScanPanel, str, str]:
+    """A case opened with the camera as its source: the desk, the panel, the case's id
+    and its first material's."""
+    desk = Desk()
+    acceptance = _open_case(qtbot, window, desk)
+    assert acceptance.case is not None
+    return (desk, acceptance.scan_panel, acceptance.case.id,
+            acceptance.table.checklist[0].id)
+
+
 def _shutter(qtbot: QtBot, scan: ScanPanel, modifier: Qt.KeyboardModifier = CTRL) -> None:
     """The last shutter press of a capture, and the scan job it ends."""
     with qtbot.waitSignal(scan.scanning_changed, timeout=60000,
@@ -240,11 +250,7 @@ def test_the_camera_chosen_shows_its_live_preview_and_mode_above_the_thumbnails(
 
 def test_ctrl_s_with_the_camera_files_one_still_as_one_flattened_page_with_its_dpi(
         qtbot: QtBot, window: MainWindow) -> None:
-    desk = Desk()
-    acceptance = _open_case(qtbot, window, desk)
-    scan = acceptance.scan_panel
-    assert acceptance.case is not None
-    case_id, material = acceptance.case.id, acceptance.table.checklist[0].id
+    desk, scan, case_id, material = _camera_case(qtbot, window)
     _press(qtbot, Qt.Key.Key_3, CTRL)                     # 营业执照/证照: colour, 300 dpi
     desk.put(page_frame(seed=3))
     _shutter(qtbot, scan)
@@ -269,11 +275,7 @@ def test_ctrl_s_with_the_camera_files_one_still_as_one_flattened_page_with_its_d
 
 def test_an_id_card_by_camera_is_the_front_then_the_back_on_one_page_and_retaken_the_same(
         qtbot: QtBot, window: MainWindow) -> None:
-    desk = Desk()
-    acceptance = _open_case(qtbot, window, desk)
-    scan = acceptance.scan_panel
-    assert acceptance.case is not None
-    case_id, material = acceptance.case.id, acceptance.table.checklist[0].id
+    desk, scan, case_id, material = _camera_case(qtbot, window)
     _press(qtbot, Qt.Key.Key_1, CTRL)                     # 身份证正反面
     desk.put(card_frame("front", 1))
     _first_side(qtbot, scan)
@@ -303,11 +305,7 @@ def test_an_id_card_by_camera_is_the_front_then_the_back_on_one_page_and_retaken
 
 def test_esc_after_the_front_cancels_and_the_next_card_starts_afresh(
         qtbot: QtBot, window: MainWindow) -> None:
-    desk = Desk()
-    acceptance = _open_case(qtbot, window, desk)
-    scan = acceptance.scan_panel
-    assert acceptance.case is not None
-    case_id, material = acceptance.case.id, acceptance.table.checklist[0].id
+    desk, scan, case_id, material = _camera_case(qtbot, window)
     _press(qtbot, Qt.Key.Key_1, CTRL)
     desk.put(card_frame("front", 1))
     _first_side(qtbot, scan)
@@ -316,6 +314,8 @@ def test_esc_after_the_front_cancels_and_the_next_card_starts_afresh(
         _press(qtbot, Qt.Key.Key_Escape)
     assert "已取消扫描" in scan.status.text()
     assert not _stored(window.station, case_id, material)
+    acceptance = window.acceptance
+    assert acceptance is not None
     assert acceptance.isVisible() and acceptance.checklist_shown   # Esc did not leave
     assert scan.camera_view.camera is desk.camera                 # still open
     # The cancelled front is not the next card's front: its two sides make the page.
@@ -330,11 +330,7 @@ def test_esc_after_the_front_cancels_and_the_next_card_starts_afresh(
 
 def test_the_camera_gone_mid_card_says_so_keeps_the_pages_stored_and_reconnects(
         qtbot: QtBot, window: MainWindow) -> None:
-    desk = Desk()
-    acceptance = _open_case(qtbot, window, desk)
-    scan = acceptance.scan_panel
-    assert acceptance.case is not None
-    case_id, material = acceptance.case.id, acceptance.table.checklist[0].id
+    desk, scan, case_id, material = _camera_case(qtbot, window)
     desk.put(page_frame())
     _shutter(qtbot, scan)                                  # one page stored
     before = _stored(window.station, case_id, material)
